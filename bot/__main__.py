@@ -1,0 +1,7 @@
+"""`python -m bot` runs the same CLI as the `faultbot` console script."""
+
+from __future__ import annotations
+
+from bot.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""The `faultbot` command: thin, it parses, calls one function of the core, and prints.
+
+People get rich text; machines get `--json`. A FaultbotError is one line on stderr and
+exit 2; anything else is a bug: exit 1, traceback in the state dir's crash log.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from bot import __version__
+from bot.errors import ConfigError, ConfigErrors, FaultbotError
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("repos.yaml"),
+    show_default=True,
+    help="The event's repos.yaml.",
+)
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+
+
+def out() -> Console:
+    """Console for results (stdout); built per call so tests capturing stdout see it."""
+    return Console(highlight=False, soft_wrap=True)
+
+
+def emit_json(payload: Any) -> None:
+    """One JSON document on stdout."""
+    click.echo(json.dumps(payload, indent=2, sort_keys=False, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="faultbot")
+def cli() -> None:
+    """faultbot breaks each team's service with a plausible commit, then scores the fix."""
+
+
+@cli.command()
+@CONFIG_OPTION
+@JSON_OPTION
+@click.option("--offline", is_flag=True, help="Skip checks that reach the network or repos.")
+def validate(config_path: Path, as_json: bool, offline: bool) -> None:
+    """Check repos.yaml, the fault catalog and every team's repository."""
+    from bot.commands import run_validate
+
+    report = run_validate(config_path, offline=offline)
+    if as_json:
+        emit_json({"ok": report.ok, "problems": report.problems, "teams": report.teams})
+    else:
+        console = out()
+        for problem in report.problems:
+            click.echo(problem, err=True)
+        if report.ok:
+            mode = " (offline: repositories not contacted)" if offline else ""
+            console.print(f"[green]ok[/green] {config_path}: {len(report.teams)} teams valid{mode}")
+            for team in report.teams:
+                console.print(f"  {team['name']:<16} {team['repository']} @ {team['branch']} ({team['delivery']})")
+    if not report.ok:
+        raise SystemExit(2)
+
+
+def _crash_log(exc: BaseException) -> Path:
+    """Write the traceback where an organizer can send it to us; return its path."""
+    state_dir = Path(".faultbot")
+    state_dir.mkdir(exist_ok=True)
+    log = state_dir / "crash.log"
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(f"--- {datetime.now(timezone.utc).isoformat()} faultbot {__version__}\n")
+        handle.write("".join(traceback.format_exception(exc)))
+    return log
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run the CLI and turn errors into exit codes (0 ok, 1 bug, 2 user error)."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="faultbot", standalone_mode=False)
+    except ConfigErrors as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        return 2
+    except ConfigError as exc:  # already names the file and line
+        click.echo(exc.message, err=True)
+        return 2
+    except FaultbotError as exc:
+        click.echo(f"faultbot: {exc.message}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("faultbot: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for a crash
+        log = _crash_log(exc)
+        click.echo(f"faultbot: internal error: {exc.__class__.__name__}: {exc} (traceback in {log})", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

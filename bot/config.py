@@ -1,0 +1,348 @@
+"""repos.yaml, the organizer's one file: a strict pydantic model at the boundary.
+
+Every problem is reported as one line `repos.yaml:LINE: field.path: what is wrong`, all
+problems at once, so an organizer fixes the file in one pass at 7 a.m.
+Tokens are never read from the file: only the *name* of an environment variable is.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bot.durations import DurationRange, format_duration, parse_duration
+from bot.errors import ConfigError, ConfigErrors
+from bot.roles import Role
+from bot.yamlsource import SourceMap
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+Range = Annotated[
+    DurationRange,
+    BeforeValidator(lambda v: v if isinstance(v, DurationRange) else DurationRange.parse(v)),
+    PlainSerializer(str, return_type=str),
+]
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_GITHUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
+_SCP_URL = re.compile(r"^[\w.-]+@[\w.-]+:[^/].*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def is_git_url(url: str) -> bool:
+    """True for the URL forms git can clone: file://, ssh://, git://, http(s)://, user@host:path."""
+    return url.startswith(("file://", "ssh://", "git://", "https://", "http://")) or bool(
+        _SCP_URL.match(url)
+    )
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo in repos.yaml must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"{value!r} is not an environment variable name (e.g. GITHUB_TOKEN)")
+    return value
+
+
+EnvName = Annotated[str, BeforeValidator(lambda v: _env_name(str(v)))]
+
+
+class EventSettings(Strict):
+    name: str = Field(min_length=1)
+    timezone: str = "UTC"
+    state: str = "sqlite:///faultbot.db"
+    ends_at: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Paris")
+        return value
+
+
+class GitHubSettings(Strict):
+    api_url: str = "https://api.github.com"
+    token_env: EnvName = "GITHUB_TOKEN"
+    merge_method: Literal["merge", "squash", "rebase"] = "merge"
+
+    @field_validator("api_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL; GHE uses https://HOST/api/v3")
+        return value.rstrip("/")
+
+    def clone_url(self, repo: str) -> str:
+        """The HTTPS clone URL of `owner/name` on this GitHub (or GitHub Enterprise)."""
+        web = self.api_url.replace("://api.github.com", "://github.com")
+        web = web.removesuffix("/api/v3")
+        return f"{web}/{repo}.git"
+
+
+class ArgoCDSettings(Strict):
+    url: str
+    token_env: EnvName = "ARGOCD_AUTH_TOKEN"
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+
+class Persona(Strict):
+    name: str = Field(min_length=1)
+    email: str
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+
+class Scenario(Strict):
+    families: list[str] = Field(
+        default_factory=lambda: ["web-unreachable", "db-unreachable", "app-bug"], min_length=1
+    )
+    faults: list[str] | None = None
+    order: Literal["random", "fixed"] = "random"
+    seed: int = 0
+    first_delay: Range = DurationRange.parse("5m..15m")
+    next_delay: Range = DurationRange.parse("2m..6m")
+    time_limit: Duration = timedelta(minutes=45)
+    on_time_limit: Literal["revert", "leave"] = "revert"
+
+
+class ScenarioOverride(Strict):
+    """A team's `scenario:` overrides any field of `defaults.scenario`."""
+
+    families: list[str] | None = Field(default=None, min_length=1)
+    faults: list[str] | None = None
+    order: Literal["random", "fixed"] | None = None
+    seed: int | None = None
+    first_delay: Range | None = None
+    next_delay: Range | None = None
+    time_limit: Duration | None = None
+    on_time_limit: Literal["revert", "leave"] | None = None
+
+
+class Defaults(Strict):
+    branch: str = "main"
+    delivery: Literal["push", "pr"] = "push"
+    personas: list[Persona] = Field(
+        default_factory=lambda: [Persona(name="Kenji Sato", email="k.sato@example.com")],
+        min_length=1,
+    )
+    scenario: Scenario = Field(default_factory=Scenario)
+
+
+class Probe(Strict):
+    url: str
+    expect_status: int = Field(default=200, ge=100, le=599)
+    expect_text: str | None = None
+    timeout: Duration = timedelta(seconds=5)
+
+
+class Team(Strict):
+    name: str
+    repo: str | None = None
+    url: str | None = None
+    branch: str | None = None
+    delivery: Literal["push", "pr"] | None = None
+    personas: list[Persona] | None = Field(default=None, min_length=1)
+    argocd_app: str | None = None
+    probe: Probe | None = None
+    targets: dict[Role, str] = Field(default_factory=dict)
+    scenario: ScenarioOverride = Field(default_factory=ScenarioOverride)
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise ValueError(f"{value!r}: use lowercase letters, digits, - and _ (e.g. team-a)")
+        return value
+
+    @field_validator("repo")
+    @classmethod
+    def _owner_name(cls, value: str | None) -> str | None:
+        if value is not None and not _GITHUB_REPO.match(value):
+            raise ValueError(f"{value!r} is not a GitHub owner/name (e.g. pd-cup/team-a)")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _git_url(cls, value: str | None) -> str | None:
+        if value is not None and not is_git_url(value):
+            raise ValueError(
+                f"{value!r} is not a git URL; use file://, ssh://, https:// or user@host:path"
+            )
+        return value
+
+    @field_validator("branch")
+    @classmethod
+    def _branch_name(cls, value: str | None) -> str | None:
+        if value is not None and (not value or value.startswith("-") or " " in value or ".." in value):
+            raise ValueError(f"{value!r} is not a valid branch name")
+        return value
+
+    @model_validator(mode="after")
+    def _has_a_repository(self) -> Team:
+        if self.repo is None and self.url is None:
+            raise ValueError("needs `repo: owner/name` (GitHub) or `url:` (any git URL)")
+        return self
+
+
+class TeamSettings(BaseModel):
+    """A team with the defaults folded in: what the rest of faultbot works from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    repo: str | None
+    git_url: str
+    branch: str
+    delivery: Literal["push", "pr"]
+    personas: list[Persona]
+    argocd_app: str | None
+    probe: Probe | None
+    targets: dict[Role, str]
+    scenario: Scenario
+
+    @property
+    def uses_github(self) -> bool:
+        """PR data and PR delivery need the GitHub API, i.e. a `repo:`."""
+        return self.repo is not None
+
+
+class Config(Strict):
+    event: EventSettings
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
+    argocd: ArgoCDSettings | None = None
+    defaults: Defaults = Field(default_factory=Defaults)
+    poll_interval: Duration = timedelta(seconds=30)
+    catalog: str | None = None
+    teams: list[Team] = Field(min_length=1)
+
+    def team_settings(self, team: Team) -> TeamSettings:
+        """Fold `defaults` into one team's settings."""
+        overrides = team.scenario.model_dump(exclude_none=True)
+        scenario = self.defaults.scenario.model_copy(update=overrides)
+        git_url = team.url or self.github.clone_url(team.repo or "")
+        return TeamSettings(
+            name=team.name,
+            repo=team.repo,
+            git_url=git_url,
+            branch=team.branch or self.defaults.branch,
+            delivery=team.delivery or self.defaults.delivery,
+            personas=team.personas or self.defaults.personas,
+            argocd_app=team.argocd_app,
+            probe=team.probe,
+            targets=team.targets,
+            scenario=scenario,
+        )
+
+    def all_team_settings(self) -> list[TeamSettings]:
+        """Every team, defaults folded in, in file order."""
+        return [self.team_settings(team) for team in self.teams]
+
+    def team(self, name: str) -> TeamSettings:
+        """One team by name, or a ConfigError listing the names that exist."""
+        for team in self.teams:
+            if team.name == name:
+                return self.team_settings(team)
+        known = ", ".join(t.name for t in self.teams)
+        raise ConfigErrors([f"no team named {name!r} in the config (teams: {known})"])
+
+
+_MESSAGES = {
+    "missing": "missing (required)",
+    "extra_forbidden": "unknown field",
+}
+
+
+def _describe(error: dict[str, Any], source: SourceMap) -> str:
+    """One line for one pydantic error, with the file, line and field path."""
+    loc = [
+        part
+        for part in error["loc"]
+        if not (isinstance(part, str) and (part.startswith("function-") or part == "[key]"))
+    ]
+    kind = error["type"]
+    message = _MESSAGES.get(kind, error["msg"])
+    if kind == "value_error":
+        message = str(error["ctx"]["error"]) if "ctx" in error else message.removeprefix("Value error, ")
+    elif kind == "extra_forbidden":
+        message = "unknown field; check the spelling (see the documented fields in repos.yaml)"
+    elif kind in ("literal_error", "enum"):
+        message = f"{error['input']!r} is not allowed; {error['msg'].lower()}"
+    elif "input" in error and kind not in ("missing", "too_short"):
+        message = f"{error['msg']} (got {error['input']!r})"
+    return f"{source.where(loc)}: {message}"
+
+
+def _semantic_problems(config: Config, source: SourceMap) -> list[str]:
+    """Problems a field-by-field schema cannot see: duplicates across teams."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for index, team in enumerate(config.teams):
+        if team.name in seen:
+            first = source.line_of(("teams", seen[team.name], "name"))
+            problems.append(
+                f"{source.where(('teams', index, 'name'))}: duplicate team name {team.name!r} "
+                f"(first at line {first}); every team needs its own name"
+            )
+        else:
+            seen[team.name] = index
+    return problems
+
+
+def load_config(path: Path) -> tuple[Config, SourceMap]:
+    """Parse and validate repos.yaml; raise ConfigErrors listing every problem found."""
+    source = SourceMap.load(path, error=ConfigError)
+    if not isinstance(source.root, dict):
+        raise ConfigErrors([f"{path.name}:1: the file must be a mapping with event: and teams:"])
+    try:
+        config = Config.model_validate(_plain(source.root))
+    except ValidationError as exc:
+        raise ConfigErrors([_describe(e, source) for e in exc.errors()]) from None  # type: ignore[arg-type]
+    problems = _semantic_problems(config, source)
+    if problems:
+        raise ConfigErrors(problems)
+    return config, source
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's commented containers as plain dicts/lists, so pydantic sees ordinary data."""
+    if isinstance(node, dict):
+        return {str(k) if not isinstance(k, (int, bool)) else k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node

@@ -1,0 +1,113 @@
+"""`faultbot validate`: everything an organizer should know is wrong before the event starts.
+
+Problems are collected, not raised one by one, so the organizer sees them all at once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.config import Config, TeamSettings
+from bot.errors import FaultbotError, GitError
+from bot.workspace import Credentials, describe_url, remote_head
+from bot.yamlsource import SourceMap
+
+
+@dataclass
+class ValidationReport:
+    """What `validate` found: problems (each one line) and a summary for people."""
+
+    problems: list[str] = field(default_factory=list)
+    teams: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.problems
+
+
+def team_index(config: Config, name: str) -> int:
+    """Position of a team in the file, for error locations."""
+    return next(i for i, team in enumerate(config.teams) if team.name == name)
+
+
+def token_for(config: Config, team: TeamSettings) -> str | None:
+    """The HTTPS token for a team's git remote, read from the env var the config names."""
+    if team.git_url.startswith(("https://", "http://")):
+        return os.environ.get(config.github.token_env) or None
+    return None
+
+
+def check_tokens(config: Config, source: SourceMap) -> list[str]:
+    """A token env var that is needed but unset is a problem (tokens never live in the file)."""
+    needs_github = any(
+        t.uses_github or t.git_url.startswith(("https://", "http://"))
+        for t in config.all_team_settings()
+    )
+    problems = []
+    if needs_github and not os.environ.get(config.github.token_env):
+        problems.append(
+            f"{source.where(('github', 'token_env'))}: environment variable "
+            f"{config.github.token_env} is not set; export it before running faultbot"
+        )
+    if config.argocd and not os.environ.get(config.argocd.token_env):
+        problems.append(
+            f"{source.where(('argocd', 'token_env'))}: environment variable "
+            f"{config.argocd.token_env} is not set; export it or remove the argocd: section"
+        )
+    return problems
+
+
+def check_reachable(config: Config, source: SourceMap, team: TeamSettings) -> list[str]:
+    """The team's repository answers and has its branch (one `git ls-remote`)."""
+    index = team_index(config, team.name)
+    where_repo = source.where(("teams", index, "url" if config.teams[index].url else "repo"))
+    try:
+        sha = remote_head(team.git_url, team.branch, Credentials(token_for(config, team)))
+    except GitError as exc:
+        return [f"{where_repo}: cannot reach {describe_url(team.git_url)}: {exc.output.splitlines()[0] if exc.output else exc.message}"]
+    if sha is None:
+        where_branch = source.where(("teams", index, "branch")) if config.teams[index].branch else source.where(("defaults", "branch"))
+        return [
+            f"{where_branch}: branch {team.branch!r} does not exist in "
+            f"{describe_url(team.git_url)}; create it or set the team's branch:"
+        ]
+    return []
+
+
+def validate_config(
+    config: Config,
+    source: SourceMap,
+    *,
+    offline: bool,
+    catalog_checks: Callable[[Config, SourceMap, bool], list[str]] | None = None,
+) -> ValidationReport:
+    """Run every check on an already-parsed config and collect the problems."""
+    report = ValidationReport()
+    if not offline:
+        report.problems += check_tokens(config, source)
+    for team in config.all_team_settings():
+        team_problems = [] if offline else check_reachable(config, source, team)
+        report.problems += team_problems
+        report.teams.append(
+            {
+                "name": team.name,
+                "repository": describe_url(team.git_url),
+                "branch": team.branch,
+                "delivery": team.delivery,
+                "reachable": None if offline else not team_problems,
+            }
+        )
+    if catalog_checks is not None:
+        report.problems += catalog_checks(config, source, offline)
+    return report
+
+
+def config_path_problem(path: Path) -> FaultbotError | None:
+    """A missing config file is one clear line, not a traceback."""
+    if not path.exists():
+        return FaultbotError(f"{path}: no such file; pass --config PATH to your repos.yaml")
+    return None

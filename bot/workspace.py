@@ -1,0 +1,216 @@
+"""The one door to git: every git command faultbot runs goes through this module.
+
+It runs the real `git` through GitPython with the `GIT_*` variables of the caller's
+environment scrubbed (so a developer's GIT_DIR or GIT_AUTHOR_* never leaks in), hands
+an HTTPS token to git per command as an `http.extraHeader` (never in a remote URL or in
+.git/config), and redacts that token from every message it raises.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import git
+
+from bot.errors import GitError
+from bot.redact import Redactor, redact_url
+
+
+def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The process environment minus GIT_* variables, never prompting for credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GCM_INTERACTIVE"] = "never"
+    env["GIT_SSH_COMMAND"] = os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+    # Keep test isolation or an operator's explicit choice of global config.
+    for keep in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM"):
+        if keep in os.environ:
+            env[keep] = os.environ[keep]
+    env.update(extra or {})
+    return env
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How to authenticate to one remote: an HTTPS token, or nothing (file://, ssh)."""
+
+    token: str | None = None
+    redactor: Redactor = field(default_factory=Redactor)
+
+    def __post_init__(self) -> None:
+        self.redactor.add(self.token)
+
+    def git_options(self, url: str) -> list[str]:
+        """`-c` options that hand the token to git for this one command."""
+        if not self.token or not url.startswith(("https://", "http://")):
+            return []
+        basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+        return [
+            "-c", "credential.helper=",
+            "-c", f"http.extraHeader=Authorization: Basic {basic}",
+        ]
+
+
+def run_git(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    credentials: Credentials | None = None,
+    url: str = "",
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """Run one git command; raise GitError (redacted, with status and output) on failure."""
+    creds = credentials or Credentials()
+    command = ["git", *creds.git_options(url), *args]
+    shown = creds.redactor(" ".join(["git", *args]))
+    try:
+        output = git.Git(str(cwd) if cwd else None).execute(
+            command, env=scrubbed_env(env), stdout_as_string=True, with_extended_output=False
+        )
+    except git.GitCommandError as exc:
+        stderr = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr)
+        detail = creds.redactor(stderr.strip().removeprefix("stderr: ").strip("'").strip())
+        raise GitError(
+            f"{shown} failed (exit {exc.status}): {_headline(detail)}",
+            command=shown,
+            status=exc.status if isinstance(exc.status, int) else None,
+            output=detail,
+            retryable=_looks_transient(detail),
+        ) from None
+    except git.GitCommandNotFound as exc:
+        raise GitError("git is not installed or not on PATH") from exc
+    return str(output)
+
+
+def _headline(stderr: str) -> str:
+    """The line of git's stderr that says what went wrong (its `fatal:`/`error:` line)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:", "remote: error", "! [")):
+            return line
+    return lines[-1] if lines else "no output"
+
+
+def _looks_transient(stderr: str) -> bool:
+    """Network trouble is worth a retry; a missing branch or a bad token is not."""
+    lowered = stderr.lower()
+    permanent = ("authentication failed", "403", "401", "not found", "does not appear")
+    if any(word in lowered for word in permanent):
+        return False
+    return any(word in lowered for word in ("timed out", "could not resolve", "connection", "502", "503"))
+
+
+def remote_head(url: str, branch: str, credentials: Credentials | None = None) -> str | None:
+    """The sha of `branch` on the remote (one cheap `git ls-remote`), or None if absent."""
+    output = run_git(
+        ["ls-remote", "--heads", "--", url, f"refs/heads/{branch}"], credentials=credentials, url=url
+    )
+    for line in output.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref == f"refs/heads/{branch}":
+            return sha
+    return None
+
+
+def describe_url(url: str) -> str:
+    """A URL safe to print."""
+    return redact_url(url)
+
+
+def apply_patch(tree: Path, patch: str, *, directory: str | None = None) -> list[str]:
+    """Apply a unified diff inside `tree` (3-way where the tree is a git repo); return paths.
+
+    git itself refuses paths that leave the tree or cross a symlink: the guarantee we want.
+    """
+    where = [f"--directory={directory}"] if directory else []
+    three_way = ["--3way"] if (tree / ".git").is_dir() else []
+    with tempfile.NamedTemporaryFile("w", suffix=".patch", delete=False) as handle:
+        handle.write(patch if patch.endswith("\n") else patch + "\n")
+        patch_path = handle.name
+    try:
+        listing = run_git(["apply", "--numstat", *where, patch_path], cwd=tree)
+        run_git(["apply", *three_way, *where, patch_path], cwd=tree)
+    finally:
+        Path(patch_path).unlink(missing_ok=True)
+    return [line.split("\t")[-1] for line in listing.splitlines() if line.strip()]
+
+
+IGNORED_COPY = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".venv", "node_modules")
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who a commit is by: used as author *and* committer, so nothing says 'faultbot'."""
+
+    name: str
+    email: str
+
+    def env(self) -> dict[str, str]:
+        """Git's identity variables for one command."""
+        return {
+            "GIT_AUTHOR_NAME": self.name, "GIT_AUTHOR_EMAIL": self.email,
+            "GIT_COMMITTER_NAME": self.name, "GIT_COMMITTER_EMAIL": self.email,
+        }
+
+
+class LocalRepo:
+    """A git repository on local disk that faultbot owns (a scratch copy or a cache clone)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def from_directory(cls, source: Path, dest: Path, author: Author) -> LocalRepo:
+        """A fresh repo holding a copy of `source` (without its .git) as one commit."""
+        shutil.copytree(source, dest, ignore=IGNORED_COPY, symlinks=True)
+        repo = cls(dest)
+        repo.git("init", "-q", "-b", "main")
+        repo.commit_all("Initial import", author)
+        return repo
+
+    def git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        """Run git inside this repo."""
+        return run_git(args, cwd=self.path, env=env)
+
+    def head(self) -> str:
+        """The sha HEAD points at."""
+        return self.git("rev-parse", "HEAD").strip()
+
+    def tree_of(self, rev: str) -> str:
+        """The tree id of a commit (equal trees = identical content)."""
+        return self.git("rev-parse", f"{rev}^{{tree}}").strip()
+
+    def commit_all(self, message: str, author: Author) -> str:
+        """Stage everything and commit it; the new sha."""
+        self.git("add", "-A")
+        self.git("commit", "-q", "--no-verify", "-m", message, env=author.env())
+        return self.head()
+
+    def revert(self, sha: str, author: Author) -> str:
+        """`git revert` one commit (a new commit; history is never rewritten)."""
+        self.git("revert", "--no-edit", sha, env=author.env())
+        return self.head()
+
+    def checkout_detached(self, sha: str) -> None:
+        """Put the work tree at `sha` (our own scratch/cache repos only)."""
+        self.git("checkout", "-q", "--force", "--detach", sha)
+        self.git("clean", "-q", "-fdx")
+
+    def diff(self, base: str, head: str) -> str:
+        """Unified diff between two commits."""
+        return self.git("diff", "--no-color", "--no-ext-diff", base, head)
+
+    def changed_lines(self, base: str, head: str) -> tuple[int, int]:
+        """(added, removed) line counts between two commits."""
+        added = removed = 0
+        for line in self.git("diff", "--numstat", base, head).splitlines():
+            plus, minus, _ = line.split("\t", 2)
+            added += int(plus) if plus.isdigit() else 0
+            removed += int(minus) if minus.isdigit() else 0
+        return added, removed

@@ -1,0 +1,1 @@
+"""Chat API: a small WSGI service that stores messages in PostgreSQL."""

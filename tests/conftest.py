@@ -1,0 +1,37 @@
+"""Shared fixtures: every test runs with an isolated git config and real repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.gitrepos import make_team_repo
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAT_APP = ROOT / "examples" / "chat-app"
+
+
+@pytest.fixture(autouse=True)
+def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test reads the developer's ~/.gitconfig or /etc/gitconfig, and git never prompts."""
+    home = tmp_path_factory.mktemp("git-home")
+    config = home / ".gitconfig"
+    config.write_text(
+        "[user]\n\tname = Test Runner\n\temail = runner@example.com\n"
+        "[init]\n\tdefaultBranch = main\n[protocol \"file\"]\n\tallow = always\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
+    for name in ("GITHUB_TOKEN", "ARGOCD_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+
+
+@pytest.fixture
+def team_remote(tmp_path: Path) -> str:
+    """A bare repository made from examples/chat-app; its file:// URL."""
+    return make_team_repo(tmp_path).url

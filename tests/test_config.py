@@ -1,0 +1,147 @@
+"""repos.yaml: the shipped example loads, and every malformed file gets one precise line."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import load_config
+from bot.durations import DurationRange, parse_duration
+from tests.conftest import ROOT
+
+GOOD = """\
+event:
+  name: Game day
+defaults:
+  personas:
+    - {name: Kenji Sato, email: k.sato@example.com}
+teams:
+  - name: team-a
+    url: file:///srv/git/team-a.git
+  - name: team-b
+    repo: org/team-b
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "repos.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_shipped_example_loads() -> None:
+    config, _ = load_config(ROOT / "repos.yaml")
+    teams = {t.name: t for t in config.all_team_settings()}
+    assert set(teams) == {"team-a", "team-b", "team-c"}
+    assert teams["team-a"].scenario.seed == 7  # the team override wins ...
+    assert teams["team-b"].scenario.seed == 2026  # ... and the default holds elsewhere
+    assert teams["team-b"].delivery == "pr"
+    assert teams["team-a"].git_url == "https://github.com/pd-cup/team-a.git"
+    assert teams["team-c"].scenario.order == "fixed"
+    assert teams["team-a"].scenario.first_delay == DurationRange(timedelta(minutes=5), timedelta(minutes=15))
+
+
+def test_shipped_example_validates_offline(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--config", str(ROOT / "repos.yaml"), "--offline"]) == 0
+    assert "3 teams valid" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("90s", timedelta(seconds=90)),
+        ("5m", timedelta(minutes=5)),
+        (45, timedelta(seconds=45)),
+    ],
+)
+def test_durations(text: str | int, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["5x", "m5", "1m1h", "5m5m", "", "-5m", "1.5h"])
+def test_bad_durations_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="90s, 5m or 1h30m"):
+        parse_duration(text)
+
+
+MALFORMED = [
+    # (what, yaml, expected line on stderr)
+    ("unknown top-level key", GOOD + "extra: 1\n", "repos.yaml:11: extra: unknown field"),
+    ("misspelled team field", GOOD.replace("    repo: org/team-b", "    repo: org/team-b\n    brnach: main"),
+     "repos.yaml:11: teams[1].brnach: unknown field"),
+    ("missing event", GOOD.replace("event:\n  name: Game day\n", ""), "repos.yaml:1: event: missing (required)"),
+    ("missing event name", GOOD.replace("  name: Game day\n", "  timezone: UTC\n"), "repos.yaml:1: event.name: missing (required)"),
+    ("no teams", GOOD.split("teams:")[0] + "teams: []\n", "repos.yaml:6: teams: List should have at least 1 item"),
+    ("duplicate team", GOOD.replace("name: team-b", "name: team-a"),
+     "repos.yaml:9: teams[1].name: duplicate team name 'team-a' (first at line 7)"),
+    ("bad team name", GOOD.replace("name: team-b", "name: Team B"), "repos.yaml:9: teams[1].name: 'Team B': use lowercase"),
+    ("team without repository", GOOD.replace("    repo: org/team-b\n", "    branch: main\n"),
+     "repos.yaml:9: teams[1]: needs `repo: owner/name` (GitHub) or `url:` (any git URL)"),
+    ("url that is not git", GOOD.replace("file:///srv/git/team-a.git", "/srv/git/team-a"),
+     "repos.yaml:8: teams[0].url: '/srv/git/team-a' is not a git URL"),
+    ("repo that is not owner/name", GOOD.replace("org/team-b", "team-b"),
+     "repos.yaml:10: teams[1].repo: 'team-b' is not a GitHub owner/name"),
+    ("bad delivery", GOOD.replace("  personas:", "  delivery: email\n  personas:"),
+     "repos.yaml:4: defaults.delivery: 'email' is not allowed"),
+    ("bad duration", GOOD.replace("defaults:\n", "defaults:\n  scenario: {time_limit: 45 minutes}\n"),
+     "repos.yaml:4: defaults.scenario.time_limit: '45 minutes' is not a duration"),
+    ("backwards range", GOOD.replace("defaults:\n", "defaults:\n  scenario:\n    first_delay: 15m..5m\n"),
+     "repos.yaml:5: defaults.scenario.first_delay: '15m..5m' runs backwards"),
+    ("bad range in a team override", GOOD.replace("    repo: org/team-b\n", "    repo: org/team-b\n    scenario: {next_delay: 2m..later}\n"),
+     "repos.yaml:11: teams[1].scenario.next_delay: 'later' is not a duration"),
+    ("bad persona email", GOOD.replace("k.sato@example.com", "kenji"),
+     "repos.yaml:5: defaults.personas[0].email: 'kenji' is not an email address"),
+    ("no personas", GOOD.replace("    - {name: Kenji Sato, email: k.sato@example.com}\n", "").replace("  personas:\n", "  personas: []\n"),
+     "repos.yaml:4: defaults.personas: List should have at least 1 item"),
+    ("unknown role in targets", GOOD.replace("    repo: org/team-b\n", "    repo: org/team-b\n    targets: {webserver: k8s/x.yaml}\n"),
+     "repos.yaml:11: teams[1].targets.webserver: 'webserver' is not allowed"),
+    ("bad order", GOOD.replace("defaults:\n", "defaults:\n  scenario: {order: shuffled}\n"),
+     "repos.yaml:4: defaults.scenario.order: 'shuffled' is not allowed"),
+    ("seed not a number", GOOD.replace("defaults:\n", "defaults:\n  scenario: {seed: lucky}\n"),
+     "repos.yaml:4: defaults.scenario.seed: Input should be a valid integer"),
+    ("bad time zone", GOOD.replace("  name: Game day\n", "  name: Game day\n  timezone: Mars/Olympus\n"),
+     "repos.yaml:3: event.timezone: unknown time zone 'Mars/Olympus'"),
+    ("token env that is not a variable name", GOOD + "github: {token_env: 'ghp_abc def'}\n",
+     "repos.yaml:11: github.token_env: 'ghp_abc def' is not an environment variable name"),
+    ("argocd without url", GOOD + "argocd: {token_env: ARGO}\n", "repos.yaml:11: argocd.url: missing (required)"),
+    ("probe status out of range", GOOD.replace("    repo: org/team-b\n", "    repo: org/team-b\n    probe: {url: 'http://x/', expect_status: 999}\n"),
+     "repos.yaml:11: teams[1].probe.expect_status: Input should be less than or equal to 599"),
+    ("YAML syntax error", GOOD.replace("  name: Game day", "  name: [Game day"), "repos.yaml:3: invalid YAML"),
+    ("not a mapping", "- just\n- a list\n", "repos.yaml:1: the file must be a mapping"),
+]
+
+
+@pytest.mark.parametrize(("what", "text", "expected"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_config_gives_one_precise_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str, text: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    assert main(["validate", "--config", str(path), "--offline"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(expected), err[0]
+
+
+def test_all_problems_are_reported_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = GOOD.replace("org/team-b", "team-b").replace("k.sato@example.com", "kenji")
+    assert main(["validate", "--config", str(write(tmp_path, text)), "--offline"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2
+    assert any("teams[1].repo" in line for line in err) and any("personas[0].email" in line for line in err)
+
+
+def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--config", str(tmp_path / "nope.yaml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_missing_token_env_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, GOOD.replace("file:///srv/git/team-a.git", "https://git.example.invalid/a.git"))
+    assert main(["validate", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "github.token_env: environment variable GITHUB_TOKEN is not set" in err
