@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from bot import __version__
 from bot.errors import ConfigError, ConfigErrors, FaultbotError
@@ -69,6 +70,98 @@ def validate(config_path: Path, as_json: bool, offline: bool) -> None:
                 console.print(f"  {team['name']:<16} {team['repository']} @ {team['branch']} ({team['delivery']})")
     if not report.ok:
         raise SystemExit(2)
+
+
+@cli.command()
+@CONFIG_OPTION
+@JSON_OPTION
+@click.option("--team", "team_names", multiple=True, help="Only this team (repeatable).")
+def plan(config_path: Path, as_json: bool, team_names: tuple[str, ...]) -> None:
+    """Show, per team, which faults apply and the exact diff each would push (pushes nothing)."""
+    from bot.commands import run_plan
+
+    plans = run_plan(config_path, list(team_names))
+    if as_json:
+        emit_json({team: [e.as_json() for e in entries] for team, entries in plans.items()})
+        return
+    console = out()
+    for team, entries in plans.items():
+        applicable = sum(e.applicable for e in entries)
+        console.rule(f"[bold]{team}[/bold]: {applicable} of {len(entries)} faults apply")
+        for entry in entries:
+            if entry.applicable:
+                console.print(f"[green]applies[/green]  {entry.fault}")
+                console.print(entry.diff, markup=False, highlight=False)
+            else:
+                console.print(f"[yellow]skipped[/yellow]  {entry.fault}: {entry.reason}")
+
+
+@cli.group()
+def faults() -> None:
+    """The fault catalog: list, show, verify."""
+
+
+@faults.command("list")
+@JSON_OPTION
+@click.option("--catalog", type=click.Path(path_type=Path, file_okay=False), default=None, help="Another catalog folder.")
+def faults_list(as_json: bool, catalog: Path | None) -> None:
+    """Every fault: id, family, severity, title, roles."""
+    from bot.catalog import DEFAULT_CATALOG, Catalog
+    from bot.faultcmds import fault_summary
+
+    rows = [fault_summary(f) for f in Catalog.load(catalog or DEFAULT_CATALOG).faults.values()]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("id", "severity", "title", "roles", box=None)
+    for row in rows:
+        table.add_row(row["id"], row["severity"], row["title"], ", ".join(row["roles"]))
+    out().print(table)
+
+
+@faults.command("show")
+@click.argument("fault_id")
+@JSON_OPTION
+def faults_show(fault_id: str, as_json: bool) -> None:
+    """One fault in full: symptom, commit messages, edits, checks, hints, reference fixes."""
+    from bot.catalog import Catalog
+
+    fault = Catalog.load().get(fault_id)
+    if as_json:
+        emit_json(fault.spec.model_dump(mode="json"))
+        return
+    console = out()
+    spec = fault.spec
+    console.print(f"[bold]{spec.id}[/bold] ({spec.severity}): {spec.title}")
+    console.print(f"symptom: {spec.symptom}")
+    console.print("commit messages:", *[f"  - {m}" for m in spec.commit_messages], sep="\n")
+    console.print(f"family: {spec.family}   roles: {', '.join(str(r) for r in spec.roles)}")
+    console.print(f"--- {fault.folder / 'fault.yaml'}")
+    console.print((fault.folder / "fault.yaml").read_text(encoding="utf-8"), markup=False, highlight=False)
+
+
+@faults.command("verify")
+@click.option("--repo", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="A team repository tree (default: examples/chat-app).")
+@JSON_OPTION
+def faults_verify(repo: Path | None, as_json: bool) -> None:
+    """Prove every fault: applies, breaks its own checks, and every reference fix mends it."""
+    from bot.catalog import Catalog
+    from bot.faultcmds import EXAMPLE_REPO, rehearsal_json, verify_catalog
+
+    results = verify_catalog(Catalog.load(), repo or EXAMPLE_REPO)
+    if as_json:
+        emit_json([rehearsal_json(r) for r in results])
+    else:
+        console = out()
+        for r in results:
+            mark = "[green]ok[/green]  " if r.ok else "[red]FAIL[/red]"
+            fixes = ", ".join(f"{f.kind}:{'ok' if f.passed else 'FAIL'}" for f in r.fixes)
+            plus, minus = r.lines_changed
+            console.print(f"{mark} {r.fault.id:<45} +{plus}/-{minus}  {fixes}  {r.reason}")
+        console.print(f"{sum(r.ok for r in results)} of {len(results)} faults verified")
+    if not all(r.ok for r in results):
+        raise SystemExit(1)
 
 
 def _crash_log(exc: BaseException) -> Path:

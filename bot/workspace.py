@@ -214,3 +214,13 @@ class LocalRepo:
             added += int(plus) if plus.isdigit() else 0
             removed += int(minus) if minus.isdigit() else 0
         return added, removed
+
+
+def clone_branch(url: str, branch: str, dest: Path, credentials: Credentials | None = None) -> Path:
+    """A shallow clone of one branch (for reading a team's tree: plan, validate)."""
+    run_git(
+        ["clone", "-q", "--depth", "1", "--single-branch", "--branch", branch, "--", url, str(dest)],
+        credentials=credentials,
+        url=url,
+    )
+    return dest
