@@ -9,7 +9,6 @@ to the daemon.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,9 +20,10 @@ from bot.catalog import (
     AllOf, AnyOf, ArgoCDHealthy, Check, EnvHostResolves, IngressRoutes, LiveProbe, NetworkAllows,
     ProbesTargetPorts, RefsResolve, Replicas, ServiceSelects, ServiceTargetPort, Text, YamlValue,
 )
+from bot.globs import files_matching
 from bot.manifests import ManifestIndex, Resource, ResourceRef, dig
 from bot.netpol import flow_allowed
-from bot.roles import Role, RoleTarget, host_of
+from bot.roles import Role, RoleTarget, service_address
 from bot.yamlpath import get_values, parse_path
 
 
@@ -220,10 +220,11 @@ def _env_host_resolves(check: EnvHostResolves, ctx: CheckContext) -> str:
     values = [v for v in values if v is not None]
     if not values:
         raise _Fail(f"{workload.kind}/{workload.name} sets no {check.env}")
-    host = host_of(values[0])
-    services = [s for s in ctx.index.in_namespace(workload.namespace, "Service") if s.name == host]
+    host, namespace = service_address(values[0])
+    namespace = namespace or workload.namespace
+    services = [s for s in ctx.index.in_namespace(namespace, "Service") if s.name == host]
     if not services:
-        raise _Fail(f"{check.env}={values[0]!r} of {workload.kind}/{workload.name} names no Service")
+        raise _Fail(f"{check.env}={values[0]!r} of {workload.kind}/{workload.name} names no Service in namespace {namespace}")
     service = services[0]
     if check.workload_role is not None:
         wanted = ctx.resource(check.workload_role)
@@ -333,10 +334,7 @@ def _yaml_value(check: YamlValue, ctx: CheckContext) -> str:
 def _text(check: Text, ctx: CheckContext) -> str:
     base = check.path if check.path is not None else ctx.directory(check.role)  # type: ignore[arg-type]
     root = ctx.tree / base
-    files = [root] if root.is_file() else sorted(
-        p for p in root.glob("**/*") if p.is_file() and not p.is_symlink()
-        and fnmatch.fnmatch(p.relative_to(root).as_posix(), check.glob)
-    )
+    files = files_matching(root, check.glob)
     pattern = re.compile(check.pattern, re.MULTILINE)
     hits = []
     for file in files:

@@ -96,6 +96,43 @@ def plan(config_path: Path, as_json: bool, team_names: tuple[str, ...]) -> None:
                 console.print(f"[yellow]skipped[/yellow]  {entry.fault}: {entry.reason}")
 
 
+@cli.command()
+@click.option("--teams", "team_count", type=int, default=4, show_default=True, help="How many teams.")
+@click.option("--workdir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where to put the team repos (default: a new temp folder).")
+@JSON_OPTION
+def demo(team_count: int, workdir: Path | None, as_json: bool) -> None:
+    """A local rehearsal with no accounts: team repos, validate, plan."""
+    from bot.demo import run_demo
+
+    result = run_demo(team_count, workdir)
+    if as_json:
+        emit_json({
+            "workdir": str(result.workdir),
+            "config": str(result.config_path),
+            "validation": {"ok": result.validation.ok, "problems": result.validation.problems},
+            "plans": {team: [e.as_json() for e in entries] for team, entries in result.plans.items()},
+        })
+    else:
+        console = out()
+        console.print(f"[bold]faultbot demo[/bold]: {team_count} team repositories in {result.workdir / 'remotes'}")
+        console.print(f"config: {result.config_path}")
+        for problem in result.validation.problems:
+            console.print(f"[red]problem[/red] {problem}")
+        if result.validation.ok:
+            console.print("[green]validate: ok[/green] every repo reachable and healthy under every applicable fault")
+        table = Table("team", "applicable faults", "skipped", "lines a fault changes", box=None)
+        for team, entries in result.plans.items():
+            sizes = [e.lines_changed for e in entries if e.applicable]
+            table.add_row(team, str(sum(e.applicable for e in entries)), str(sum(not e.applicable for e in entries)),
+                          f"{min(sizes)}..{max(sizes)}" if sizes else "-")
+        console.print(table)
+        console.print("Next: `faultbot plan --config " + str(result.config_path) + "` shows every diff. "
+                      "Live injection, fix detection and scoring arrive with the daemon (not built yet).")
+    if not result.validation.ok:
+        raise SystemExit(2)
+
+
 @cli.group()
 def faults() -> None:
     """The fault catalog: list, show, verify."""

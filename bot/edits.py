@@ -19,6 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from bot.catalog import Edit, FileAdd, FileDelete, Patch, TextReplace, YamlAppend, YamlDelete, YamlSet
 from bot.errors import EditError, GitError
+from bot.globs import files_matching
 from bot.manifests import KUSTOMIZATION_NAMES, Resource
 from bot.roles import Role, Roles
 from bot.workspace import apply_patch
@@ -139,6 +140,8 @@ def _yaml_set(edit: YamlSet, context: EditContext) -> list[str]:
     def action(document: Any, variables: dict[str, Any]) -> None:
         parent, key = _locate(document.data, edit.path, allow_missing=True)
         exists = not (isinstance(parent, dict) and key not in parent)
+        if not exists and "current" in repr(edit.value):
+            raise EditError(f"{edit.path} does not exist, so there is no current value to change")
         current = plain(parent[key]) if exists else None
         value = render_value(edit.value, {**variables, "current": current})
         if exists and current == value:
@@ -238,15 +241,17 @@ def _file_delete(edit: FileDelete, context: EditContext) -> list[str]:
 def _text_files(context: EditContext, role: Role | None, path: str | None, glob: str) -> list[Path]:
     if role is not None:
         target = context.roles.resolve(role)
-        base = target.directory if target.directory is not None else target.resource.path
+        if target.directory is None:
+            # An object role (network_policies may be several objects): the files holding them.
+            paths = dict.fromkeys(r.path for r in target.resources)
+            return [safe_path(context.tree, p) for p in paths]
+        base = target.directory
     else:
         base = path or ""
     root = safe_path(context.tree, base)
-    if root.is_file():
-        return [root]
-    if not root.is_dir():
+    if not root.exists():
         raise EditError(f"{base} does not exist")
-    return sorted(p for p in root.glob(glob) if p.is_file() and not p.is_symlink())
+    return files_matching(root, glob)
 
 
 def _text_replace(edit: TextReplace, context: EditContext) -> list[str]:

@@ -41,7 +41,16 @@ class CatalogError(FaultbotError):
 
 
 class RoleError(FaultbotError):
-    """A role cannot be resolved in a team's repository (missing or ambiguous)."""
+    """A role cannot be resolved in a team's repository (missing or ambiguous).
+
+    `dangling` marks the case where the repo *has* the part but one of its references
+    points nowhere (a Service selecting no pods): a sign the repo is already broken,
+    not that the fault does not fit it.
+    """
+
+    def __init__(self, message: str, *, dangling: bool = False) -> None:
+        super().__init__(message)
+        self.dangling = dangling
 
 
 class EditError(FaultbotError):

@@ -63,6 +63,8 @@ class PlanEntry:
     applicable: bool
     reason: str
     diff: str
+    lines_changed: int = 0
+    unhealthy: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """`plan --json` shape."""
@@ -77,7 +79,10 @@ def plan_team(catalog: Catalog, team: TeamSettings, tree: Path) -> list[PlanEntr
         fault = catalog.get(fault_id)
         rehearsal = rehearse(fault, tree, targets=team.targets, with_fixes=False)
         applicable = rehearsal.applicable and rehearsal.healthy_before and rehearsal.broken_after
-        entries.append(PlanEntry(team.name, fault.id, fault.family, applicable, rehearsal.reason, rehearsal.diff))
+        entries.append(PlanEntry(
+            team.name, fault.id, fault.family, applicable, rehearsal.reason, rehearsal.diff,
+            sum(rehearsal.lines_changed), rehearsal.unhealthy,
+        ))
     return entries
 
 
@@ -102,6 +107,7 @@ def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: 
         for position, fault_id in enumerate(team.scenario.faults or []):
             if fault_id not in catalog.faults:
                 problems.append(f"{source.where((*base, 'faults', position))}: unknown fault {fault_id!r}; see `faultbot faults list`")
+    problems = list(dict.fromkeys(problems))  # a defaults problem is found once per team
     if offline or problems:
         return problems
     for index, team in enumerate(config.all_team_settings()):
@@ -112,7 +118,7 @@ def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: 
         entries = plan_team(catalog, team, tree)
         where = source.where(("teams", index, "name"))
         for entry in entries:
-            if entry.applicable is False and "before it is applied" in entry.reason:
+            if entry.unhealthy:
                 problems.append(f"{where}: {team.name} does not start healthy for {entry.fault}: {entry.reason}")
         applicable_families = {e.family for e in entries if e.applicable}
         for family in team.scenario.families:

@@ -70,9 +70,15 @@ class RoleTarget:
 
 def host_of(value: str) -> str:
     """The Service name a host value points at: `postgres.chat.svc.cluster.local` -> `postgres`."""
+    return service_address(value)[0]
+
+
+def service_address(value: str) -> tuple[str, str | None]:
+    """(Service name, namespace or None) of a host or URL: `postgres.chat.svc` -> (postgres, chat)."""
     match = _URL_HOST.match(value)
     host = match.group("host") if match else value
-    return host.split(".")[0]
+    labels = host.split(".")
+    return labels[0], labels[1] if len(labels) > 1 else None
 
 
 def env_value(container: Mapping[str, Any], name: str) -> str | None:
@@ -146,9 +152,9 @@ class Roles:
             return method()
         return self._discover_directory(role)
 
-    def _one(self, role: Role, found: list[Resource], what: str) -> RoleTarget:
+    def _one(self, role: Role, found: list[Resource], what: str, *, dangling: bool = False) -> RoleTarget:
         if not found:
-            raise RoleError(f"role {role}: {what}; map it in the team's targets:")
+            raise RoleError(f"role {role}: {what}; map it in the team's targets:", dangling=dangling)
         if len(found) > 1:
             raise RoleError(
                 f"role {role}: {what} is ambiguous between {_names(found)}; "
@@ -184,13 +190,13 @@ class Roles:
         if len(names) > 1:
             raise RoleError(f"role frontend_service: the Ingress routes / to several Services ({', '.join(names)}); pick one in targets:")
         found = self._service(names[0], ingress.namespace) if names else []
-        return self._one(Role.frontend_service, found, f"the Ingress {ingress.name} names no existing Service")
+        return self._one(Role.frontend_service, found, f"the Ingress {ingress.name} names no existing Service", dangling=True)
 
     def _selected(self, role: Role, service_role: Role) -> RoleTarget:
         service = self.resolve(service_role).resource
         selector = dig(service.body, "spec", "selector") or {}
         found = self.index.workloads_selected_by(selector, service.namespace)
-        return self._one(role, found, f"no workload matches the selector of Service/{service.name}")
+        return self._one(role, found, f"no workload matches the selector of Service/{service.name}", dangling=True)
 
     def _discover_frontend_workload(self) -> RoleTarget:
         return self._selected(Role.frontend_workload, Role.frontend_service)
@@ -219,7 +225,7 @@ class Roles:
             if (sel := dig(s.body, "spec", "selector"))
             and all(workload.pod_labels.get(k) == v for k, v in sel.items())
         ]
-        return self._one(role, found, f"no Service selects the pods of {workload.kind}/{workload.name}")
+        return self._one(role, found, f"no Service selects the pods of {workload.kind}/{workload.name}", dangling=True)
 
     def _discover_backend_service(self) -> RoleTarget:
         return self._selecting(Role.backend_service, Role.backend_workload)
@@ -229,7 +235,7 @@ class Roles:
         hosts = {h for c in workload.containers if (h := _db_host(c))}
         found = [s for h in sorted(hosts) for s in self._service(h, workload.namespace)]
         what = f"the database host of {workload.kind}/{workload.name} ({', '.join(sorted(hosts)) or 'none'}) names no Service"
-        return self._one(Role.db_service, found, what)
+        return self._one(Role.db_service, found, what, dangling=bool(hosts))
 
     def _discover_db_workload(self) -> RoleTarget:
         return self._selected(Role.db_workload, Role.db_service)

@@ -37,6 +37,7 @@ class Rehearsal:
     fault: Fault
     applicable: bool = False
     reason: str = ""
+    dangling_role: bool = False
     healthy_before: bool = False
     broken_after: bool = False
     diff: str = ""
@@ -45,6 +46,11 @@ class Rehearsal:
     before: list[CheckResult] = field(default_factory=list)
     after: list[CheckResult] = field(default_factory=list)
     fixes: list[FixOutcome] = field(default_factory=list)
+
+    @property
+    def unhealthy(self) -> bool:
+        """The repo looks broken already (not merely unsuited to this fault)."""
+        return self.dangling_role or (self.applicable and not self.healthy_before)
 
     @property
     def ok(self) -> bool:
@@ -108,6 +114,7 @@ def rehearse_in(
     try:
         binding = bind_roles(fault, roles)
     except RoleError as exc:
+        result.dangling_role = exc.dangling
         return _fail(result, exc.message)
     result.before = evaluate(fault.spec.fixed_when, CheckContext(repo.path, binding, index))
     result.healthy_before = all_pass(result.before)

@@ -224,3 +224,15 @@ def clone_branch(url: str, branch: str, dest: Path, credentials: Credentials | N
         url=url,
     )
     return dest
+
+
+def publish_directory(source: Path, bare: Path, author: Author, branch: str = "main") -> str:
+    """Make a new bare repository at `bare` whose `branch` holds `source` as one commit.
+
+    Used by `faultbot demo` to stand up team repositories with no forge at all.
+    """
+    run_git(["init", "-q", "--bare", "-b", branch, str(bare)])
+    with tempfile.TemporaryDirectory(prefix="faultbot-publish-") as scratch:
+        repo = LocalRepo.from_directory(source, Path(scratch) / "tree", author)
+        repo.git("push", "-q", bare.as_uri(), f"HEAD:refs/heads/{branch}")
+        return repo.head()

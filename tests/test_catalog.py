@@ -1,0 +1,181 @@
+"""Every fault in fault_patches/ is proven here: it applies to the team repo, the repo is then
+broken by the fault's own checks, and each reference fix (the revert and a forward fix that is
+not a revert) makes the checks pass again. Malformed fault files fail with one precise line.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bot.catalog import Catalog, load_fault
+from bot.errors import CatalogError
+from bot.verify import rehearse
+from tests.conftest import CHAT_APP
+
+CATALOG = Catalog.load()
+FAULTS = sorted(CATALOG.faults)
+
+
+def test_catalog_has_the_three_families() -> None:
+    assert {"web-unreachable", "db-unreachable", "app-bug"} <= set(CATALOG.families)
+
+
+@pytest.mark.parametrize("fault_id", FAULTS)
+def test_fault_breaks_and_every_reference_fix_mends(fault_id: str) -> None:
+    fault = CATALOG.get(fault_id)
+    result = rehearse(fault, CHAT_APP)
+    assert result.applicable, result.reason
+    assert result.healthy_before, result.reason
+    assert result.broken_after, "the fault's own checks still pass after it is applied"
+    assert any(not r.passed for r in result.after)
+    kinds = {fix.kind for fix in result.fixes}
+    assert kinds == {"revert", "forward"}
+    for fix in result.fixes:
+        assert fix.passed, f"{fix.name}: {fix.reason}"
+
+
+YAML_FILE = re.compile(r"^diff --git a/(\S+\.ya?ml) ", re.MULTILINE)
+
+
+@pytest.mark.parametrize("fault_id", FAULTS)
+def test_fault_diff_is_human_sized_and_keeps_comments(fault_id: str) -> None:
+    fault = CATALOG.get(fault_id)
+    result = rehearse(fault, CHAT_APP, with_fixes=False)
+    added, removed = result.lines_changed
+    assert 0 < added + removed <= 40, result.diff
+    scalar_only = all(e.op == "yaml.set" and not isinstance(e.value, (dict, list)) for e in fault.spec.edits)
+    if scalar_only:
+        # One scalar per edit: exactly that many lines change, nothing re-indented.
+        assert (added, removed) == (len(fault.spec.edits), len(fault.spec.edits)), result.diff
+    removed_lines = [l[1:] for l in result.diff.splitlines() if l.startswith("-") and not l.startswith("---")]
+    for path in YAML_FILE.findall(result.diff):
+        before = (CHAT_APP / path).read_text(encoding="utf-8") if (CHAT_APP / path).exists() else ""
+        comments = [l.strip() for l in before.splitlines() if l.strip().startswith("#")]
+        for comment in comments:
+            assert comment not in [r.strip() for r in removed_lines], f"{path}: comment {comment!r} lost"
+
+
+def test_messages_never_give_the_game_away() -> None:
+    words = re.compile(r"\b(fault|break|broke|chaos|inject|faultbot|sabotage)", re.IGNORECASE)
+    for fault in CATALOG.faults.values():
+        for message in fault.spec.commit_messages:
+            assert not words.search(message), f"{fault.id}: {message!r}"
+
+
+# --- malformed fault files ----------------------------------------------------------------
+
+GOOD = """\
+id: web-unreachable/demo
+title: Demo
+family: web-unreachable
+severity: high
+symptom: The site is down.
+commit_messages: ["Tidy up", "Refactor"]
+roles: [frontend_service]
+edits:
+  - op: yaml.set
+    role: frontend_service
+    path: spec.selector.app
+    value: nope
+fixed_when:
+  - check: service_selects
+    role: frontend_service
+fixes:
+  - {name: revert, kind: revert}
+  - name: forward
+    kind: forward
+    edits:
+      - {op: yaml.set, role: frontend_service, path: spec.selector, value: {tier: web}}
+"""
+
+
+def write_fault(tmp_path: Path, text: str, name: str = "demo") -> Path:
+    folder = tmp_path / "web-unreachable" / name
+    folder.mkdir(parents=True)
+    (folder / "fault.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
+    return folder / "fault.yaml"
+
+
+def test_the_good_example_loads(tmp_path: Path) -> None:
+    assert load_fault(write_fault(tmp_path, GOOD)).id == "web-unreachable/demo"
+
+
+@pytest.mark.parametrize(
+    ("what", "change", "expected"),
+    [
+        ("bad op", ("op: yaml.set\n    role", "op: yaml.frobnicate\n    role"), r"demo/fault.yaml:9: edits\[0\]: unknown op 'yaml.frobnicate'"),
+        ("unknown role", ("role: frontend_service\n    path: spec.selector.app", "role: webserver\n    path: spec.selector.app"), r"demo/fault.yaml:10: edits\[0\].role: 'webserver' is not allowed"),
+        ("bad regex", ("fixed_when:\n", "fixed_when:\n  - {check: text, path: x, pattern: '(unclosed'}\n"), r"demo/fault.yaml:14: fixed_when\[0\].pattern: bad regular expression"),
+        ("unknown check", ("check: service_selects", "check: is_it_fixed"), r"demo/fault.yaml:14: fixed_when\[0\]: unknown check 'is_it_fixed'"),
+        ("unknown key", ("severity: high", "severity: high\nowner: me"), r"demo/fault.yaml:\d+: owner: unknown field"),
+        ("one commit message", ('commit_messages: ["Tidy up", "Refactor"]', 'commit_messages: ["Tidy up"]'), r"demo/fault.yaml:6: commit_messages: List should have at least 2 items"),
+        ("no forward fix", ("  - name: forward\n    kind: forward", "  - name: forward\n    kind: revert"), r"demo/fault.yaml:\d+: fixes\[1\]: a revert fix takes no edits"),
+        ("id not matching folder", ("id: web-unreachable/demo", "id: web-unreachable/other"), r"demo/fault.yaml:1: id: id 'web-unreachable/other' must match its folder"),
+        ("bad path", ("path: spec.selector.app", "path: 'spec..[[selector'"), r"demo/fault.yaml:11: edits\[0\].path: cannot read path"),
+    ],
+)
+def test_malformed_fault_gives_one_line(tmp_path: Path, what: str, change: tuple[str, str], expected: str) -> None:
+    assert change[0] in GOOD, what
+    path = write_fault(tmp_path, GOOD.replace(change[0], change[1], 1))
+    with pytest.raises(CatalogError) as caught:
+        load_fault(path)
+    message = caught.value.message
+    assert "\n" not in message
+    assert re.match(expected, message), message
+
+
+def _fault_with_edit(tmp_path: Path, edit: str, name: str = "demo") -> Path:
+    text = GOOD.replace(
+        "  - op: yaml.set\n    role: frontend_service\n    path: spec.selector.app\n    value: nope\n", edit
+    )
+    return write_fault(tmp_path, text, name)
+
+
+@pytest.mark.parametrize(
+    ("what", "edit", "expected"),
+    [
+        ("regex matching 0 times",
+         "  - {op: text.replace, role: frontend_source, pattern: 'no such text anywhere', replacement: x}\n",
+         "edits[0] (text.replace): pattern 'no such text anywhere' matches 0 time(s)"),
+        ("regex matching 2+ times",
+         "  - {op: text.replace, role: frontend_source, glob: '*.js', pattern: 'const ', replacement: 'let '}\n",
+         "the fault expects exactly 1"),
+        ("path escaping the repo",
+         "  - {op: file.add, path: ../../outside.txt, content: x}\n",
+         "edits[0] (file.add): path '../../outside.txt' leaves the repository"),
+        ("patch that does not apply",
+         "  - {op: patch, file: change.patch}\n",
+         "edits[0] (patch): patch change.patch does not apply"),
+        ("yaml path matching nothing",
+         "  - {op: yaml.set, role: frontend_service, path: 'spec.ports[name=https].port', value: 1}\n",
+         "edits[0] (yaml.set): spec.ports[name=https] does not exist"),
+    ],
+)
+def test_fault_that_does_not_apply_says_why(tmp_path: Path, what: str, edit: str, expected: str) -> None:
+    path = _fault_with_edit(tmp_path / "catalog", edit)
+    (path.parent / "change.patch").write_text(
+        "--- a/README.md\n+++ b/README.md\n@@ -1,1 +1,1 @@\n-this line is not in the file\n+x\n", encoding="utf-8"
+    )
+    result = rehearse(load_fault(path), CHAT_APP, with_fixes=False)
+    assert not result.applicable
+    assert expected in result.reason, result.reason
+    assert "\n" not in result.reason
+    assert not (tmp_path / "outside.txt").exists()
+
+
+def test_edit_refuses_to_write_through_a_symlink(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    import shutil
+
+    shutil.copytree(CHAT_APP, repo)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (repo / "k8s" / "linked").symlink_to(outside)
+    path = _fault_with_edit(tmp_path / "catalog", "  - {op: file.add, path: k8s/linked/x.yaml, content: x}\n")
+    result = rehearse(load_fault(path), repo, with_fixes=False)
+    assert "goes through a symlink" in result.reason
+    assert list(outside.iterdir()) == []

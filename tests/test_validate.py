@@ -1,0 +1,70 @@
+"""`faultbot validate` against real bare repositories over file://."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.gitrepos import TeamRepo, make_team_repo
+
+
+def config_for(tmp_path: Path, remote: TeamRepo, branch: str = "main", extra: str = "") -> Path:
+    path = tmp_path / "repos.yaml"
+    path.write_text(
+        "event: {name: Rehearsal}\n"
+        "teams:\n"
+        f"  - name: team-a\n    url: {remote.url}\n    branch: {branch}\n{extra}",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_validate_passes_on_a_healthy_team_repo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    remote = make_team_repo(tmp_path)
+    assert main(["validate", "--config", str(config_for(tmp_path, remote)), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True and report["problems"] == []
+    assert report["teams"][0]["reachable"] is True
+
+
+def test_validate_fails_with_one_line_for_a_missing_branch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    remote = make_team_repo(tmp_path)
+    assert main(["validate", "--config", str(config_for(tmp_path, remote, branch="release"))]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"repos.yaml:5: teams[0].branch: branch 'release' does not exist in {remote.url}; "
+        "create it or set the team's branch:"
+    ]
+
+
+def test_validate_reports_an_unreachable_repo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    remote = make_team_repo(tmp_path)
+    config = config_for(tmp_path, remote)
+    config.write_text(config.read_text().replace(remote.url, (tmp_path / "gone.git").as_uri()))
+    assert main(["validate", "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("repos.yaml:4: teams[0].url: cannot reach file://")
+
+
+def test_validate_reports_unknown_family(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    remote = make_team_repo(tmp_path)
+    config = config_for(tmp_path, remote, extra="    scenario: {families: [web-unreachable, dns-flaky]}\n")
+    assert main(["validate", "--config", str(config), "--offline"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("repos.yaml:6: teams[0].scenario.families[1]: unknown family 'dns-flaky' (known: ")
+
+
+def test_validate_reports_a_repo_that_does_not_start_healthy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    remote = make_team_repo(tmp_path)
+    service = remote.clone / "k8s" / "frontend-service.yaml"
+    service.write_text(service.read_text().replace("app: frontend\n  ports", "app: frontend-old\n  ports"))
+    from tests.gitrepos import git
+
+    git(remote.clone, "commit", "-qam", "Already broken")
+    git(remote.clone, "push", "-q", "origin", "main")
+    assert main(["validate", "--config", str(config_for(tmp_path, remote))]) == 2
+    err = capsys.readouterr().err
+    assert "team-a does not start healthy for web-unreachable/service-selector-typo" in err
