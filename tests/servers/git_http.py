@@ -1,0 +1,250 @@
+"""A token-protected git smart-HTTP server for tests, backed by `git http-backend`.
+
+It runs git's own CGI program so clone, fetch, ls-remote and push behave exactly as
+against a real forge, including chunked and gzip-encoded request bodies.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from tests.servers.git_cli import scrubbed_environ
+
+REALM = "git"
+
+
+@dataclass(frozen=True)
+class GitHTTPRequest:
+    """One request the server answered, kept so tests can assert on traffic."""
+
+    method: str
+    path: str
+    query: str
+    authenticated: bool
+    status: int
+    chunked: bool
+    content_encoding: str | None
+
+
+class GitHTTPServer:
+    """Serves every bare repo under `root` at `http://127.0.0.1:PORT/<relative path>`."""
+
+    def __init__(self, root: Path, token: str, user: str = "x-access-token") -> None:
+        self.root = root.resolve()
+        self.token = token
+        self.user = user
+        self.requests: list[GitHTTPRequest] = []
+        self._lock = threading.Lock()
+        self._httpd = _Listener(("127.0.0.1", 0), _Handler, self)
+        self.port: int = self._httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="git-http", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        """Root URL of the server, without a trailing slash."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def url_for(self, repo_name: str) -> str:
+        """URL of a repo given its path under root, with or without the `.git` suffix."""
+        name = repo_name.strip("/")
+        if not name.endswith(".git"):
+            name += ".git"
+        return f"{self.base_url}/{name}"
+
+    def url_for_path(self, bare_repo: Path) -> str:
+        """URL of a bare repo given its directory, which must be under root."""
+        return f"{self.base_url}/{bare_repo.resolve().relative_to(self.root).as_posix()}"
+
+    def start(self) -> None:
+        """Start answering requests in a background thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the server and wait for its thread; safe to call twice."""
+        if self._thread.is_alive():
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+        self._httpd.server_close()
+
+    def is_authorized(self, header: str | None) -> str | None:
+        """The user name a request authenticates as, or None if its credentials are wrong."""
+        if not header:
+            return None
+        scheme, _, credentials = header.partition(" ")
+        credentials = credentials.strip()
+        if scheme.lower() in ("bearer", "token"):
+            return self.user if credentials == self.token else None
+        if scheme.lower() != "basic":
+            return None
+        try:
+            username, _, password = base64.b64decode(credentials, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        # GitHub accepts the token as password (x-access-token:TOKEN) or as user name.
+        if password == self.token or (username == self.token and password in ("", "x-oauth-basic")):
+            return username or self.user
+        return None
+
+    def _record(self, entry: GitHTTPRequest) -> None:
+        with self._lock:
+            self.requests.append(entry)
+
+
+class _Listener(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], app: GitHTTPServer) -> None:
+        self.app = app
+        super().__init__(address, handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Listener
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Stay quiet: tests assert on `GitHTTPServer.requests` instead."""
+
+    def _serve(self) -> None:
+        app = self.server.app
+        split = urlsplit(self.path)
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        encoding = self.headers.get("Content-Encoding")
+        body = self._read_body(chunked)
+        user = app.is_authorized(self.headers.get("Authorization"))
+        if user is None:
+            status = 401
+            self._send(401, {"WWW-Authenticate": f'Basic realm="{REALM}"', "Content-Type": "text/plain"}, b"Unauthorized\n")
+        else:
+            status, headers, payload = self._run_backend(app, split.path, split.query, body, user)
+            self._send(status, headers, payload)
+        app._record(
+            GitHTTPRequest(self.command, split.path, split.query, user is not None, status, chunked, encoding)
+        )
+
+    def _read_body(self, chunked: bool) -> bytes:
+        if chunked:
+            parts = []
+            while True:
+                size_line = self.rfile.readline(65537)
+                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    # Skip optional trailers up to the blank line that ends the message.
+                    while self.rfile.readline(65537).strip():
+                        pass
+                    break
+                parts.append(self.rfile.read(size))
+                self.rfile.readline(3)  # CRLF after each chunk
+            return b"".join(parts)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _run_backend(
+        self, app: GitHTTPServer, path: str, query: str, body: bytes, user: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        env = scrubbed_environ(
+            {
+                "GIT_PROJECT_ROOT": str(app.root),
+                "GIT_HTTP_EXPORT_ALL": "1",
+                "REQUEST_METHOD": self.command,
+                "PATH_INFO": unquote(path),
+                "QUERY_STRING": query,
+                "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                "CONTENT_LENGTH": str(len(body)),
+                "REMOTE_USER": user,
+                "REMOTE_ADDR": self.client_address[0],
+                "SERVER_PROTOCOL": "HTTP/1.1",
+                "GATEWAY_INTERFACE": "CGI/1.1",
+                # Pushing must work whatever each repo's own config says.
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": "http.receivepack",
+                "GIT_CONFIG_VALUE_0": "true",
+            }
+        )
+        if self.headers.get("Content-Encoding"):
+            # http-backend inflates gzip bodies itself when told about them.
+            env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
+        if self.headers.get("Git-Protocol"):
+            env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
+        proc = subprocess.run(
+            ["git", "http-backend"], input=body, env=env, capture_output=True, check=False, timeout=60
+        )
+        if proc.returncode != 0 and not proc.stdout:
+            message = proc.stderr or b"git http-backend failed\n"
+            return 500, {"Content-Type": "text/plain"}, message
+        return _parse_cgi_output(proc.stdout)
+
+    def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+
+def _parse_cgi_output(output: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Split a CGI response into status, headers and body (RFC 3875 section 6)."""
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        head, found, body = output.partition(separator)
+        if found:
+            break
+    else:
+        head, body = output, b""
+    status = 200
+    headers: dict[str, str] = {}
+    for line in head.decode("latin-1").splitlines():
+        name, _, value = line.partition(":")
+        if name.lower() == "status":
+            status = int(value.strip().split(" ", 1)[0])
+        elif name:
+            headers[name.strip()] = value.strip()
+    return status, headers, body
+
+
+@contextmanager
+def serve_git_http(root: Path, token: str, user: str = "x-access-token") -> Iterator[GitHTTPServer]:
+    """Serve the bare repos under `root` over smart HTTP until the block exits."""
+    server = GitHTTPServer(root, token, user)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def basic_auth_header(token: str, user: str = "x-access-token") -> str:
+    """The `Authorization` header value git sends for `user:token` (GitHub App style)."""
+    return "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
+
+
+def git_auth_config(token: str) -> list[str]:
+    """`git -c` arguments that authenticate with `token` and never prompt."""
+    return ["-c", "credential.helper=", "-c", f"http.extraHeader=Authorization: {basic_auth_header(token)}"]
+
+
+__all__ = [
+    "GitHTTPRequest",
+    "GitHTTPServer",
+    "basic_auth_header",
+    "git_auth_config",
+    "serve_git_http",
+]
