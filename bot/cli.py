@@ -133,6 +133,32 @@ def demo(team_count: int, workdir: Path | None, as_json: bool) -> None:
         raise SystemExit(2)
 
 
+@cli.command()
+@CONFIG_OPTION
+@JSON_OPTION
+@click.option("--dry-run", is_flag=True, help="Print the diff; push nothing.")
+@click.argument("team")
+@click.argument("fault_id")
+def inject(config_path: Path, as_json: bool, dry_run: bool, team: str, fault_id: str) -> None:
+    """Inject FAULT_ID into TEAM's repository now, as a simulated developer."""
+    from bot.commands import run_inject
+
+    result = run_inject(config_path, team, fault_id, dry_run=dry_run)
+    if as_json:
+        emit_json(result.as_json())
+        return
+    console = out()
+    if dry_run:
+        console.print(f"[bold]dry run[/bold]: {fault_id} on {team} ({result.branch} at {result.parent[:12]}), "
+                      f"as {result.persona}: {result.message!r}; nothing pushed")
+        console.print(result.diff, markup=False, highlight=False)
+        return
+    via = f"PR #{result.pr_number} merged as {(result.landed_sha or '')[:12]}" if result.pr_number else "pushed"
+    again = " (found on the remote after an interrupted run; not pushed again)" if result.recovered else ""
+    console.print(f"[green]injected[/green] {fault_id} into {team}: {result.sha[:12]} on {result.branch}, {via}, "
+                  f"as {result.persona} at {result.pushed_at.isoformat() if result.pushed_at else '?'}{again}")
+
+
 @cli.group()
 def faults() -> None:
     """The fault catalog: list, show, verify."""

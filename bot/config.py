@@ -73,6 +73,7 @@ class EventSettings(Strict):
     name: str = Field(min_length=1)
     timezone: str = "UTC"
     state: str = "sqlite:///faultbot.db"
+    workdir: str = ".faultbot"
     ends_at: str | None = None
 
     @field_validator("timezone")
@@ -89,6 +90,7 @@ class GitHubSettings(Strict):
     api_url: str = "https://api.github.com"
     token_env: EnvName = "GITHUB_TOKEN"
     merge_method: Literal["merge", "squash", "rebase"] = "merge"
+    request_interval: Duration = timedelta(milliseconds=250)
 
     @field_validator("api_url")
     @classmethod
@@ -220,6 +222,15 @@ class Team(Strict):
         return self
 
 
+class EventPaths(BaseModel):
+    """Resolved locations of the event's state database and git caches."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state_url: str
+    workdir: Path
+
+
 class TeamSettings(BaseModel):
     """A team with the defaults folded in: what the rest of faultbot works from."""
 
@@ -243,6 +254,8 @@ class TeamSettings(BaseModel):
 
 
 class Config(Strict):
+    """The whole file. `base_dir` (not a field) is the folder relative paths are read from."""
+
     event: EventSettings
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     argocd: ArgoCDSettings | None = None
@@ -250,6 +263,13 @@ class Config(Strict):
     poll_interval: Duration = timedelta(seconds=30)
     catalog: str | None = None
     teams: list[Team] = Field(min_length=1)
+
+    def paths(self, config_path: Path) -> EventPaths:
+        """Where this event keeps its state and caches (relative to the config file)."""
+        from bot.store import resolve_url
+
+        base = config_path.resolve().parent
+        return EventPaths(state_url=resolve_url(self.event.state, base), workdir=(base / self.event.workdir).resolve())
 
     def team_settings(self, team: Team) -> TeamSettings:
         """Fold `defaults` into one team's settings."""

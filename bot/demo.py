@@ -54,7 +54,7 @@ def run_demo(team_count: int, workdir: Path | None, seed: int = 2026) -> DemoRes
         from bot.errors import FaultbotError
 
         raise FaultbotError(f"--teams must be between 1 and {len(TEAM_NAMES)}")
-    root = workdir or Path(tempfile.mkdtemp(prefix="faultbot-demo-"))
+    root = (workdir or Path(tempfile.mkdtemp(prefix="faultbot-demo-"))).resolve()
     root.mkdir(parents=True, exist_ok=True)
     teams = []
     for name in TEAM_NAMES[:team_count]:

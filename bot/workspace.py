@@ -236,3 +236,68 @@ def publish_directory(source: Path, bare: Path, author: Author, branch: str = "m
         repo = LocalRepo.from_directory(source, Path(scratch) / "tree", author)
         repo.git("push", "-q", bare.as_uri(), f"HEAD:refs/heads/{branch}")
         return repo.head()
+
+
+class PushRejected(GitError):
+    """The remote refused a push because the branch moved (non-fast-forward)."""
+
+
+class TeamCache(LocalRepo):
+    """A team's repository cached on our disk: cloned once (partial where the server allows),
+    then fetched. Only our own cache's work tree and tracking refs are ever reset here;
+    pushes to the team never force and never rewrite.
+    """
+
+    def __init__(self, path: Path, url: str, credentials: Credentials | None = None) -> None:
+        super().__init__(path)
+        self.url = url
+        self.credentials = credentials or Credentials()
+
+    def remote(self, *args: str) -> str:
+        """A git command that talks to the team's remote (token handed over per command)."""
+        return run_git(args, cwd=self.path, credentials=self.credentials, url=self.url)
+
+    def sync(self, branch: str) -> str:
+        """Clone or fetch, then put the work tree at the remote branch head; return its sha."""
+        if not (self.path / ".git").is_dir():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            run_git(
+                ["clone", "-q", "--no-checkout", "--filter=blob:none", "--", self.url, str(self.path)],
+                credentials=self.credentials, url=self.url,
+            )
+        self.remote("fetch", "-q", "--prune", self.url, f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+        head = self.git("rev-parse", f"refs/remotes/origin/{branch}").strip()
+        self.checkout_detached(head)
+        return head
+
+    def remote_head(self, branch: str) -> str | None:
+        """The branch head on the remote right now (one `ls-remote`)."""
+        return remote_head(self.url, branch, self.credentials)
+
+    def contains(self, ancestor: str, descendant: str) -> bool:
+        """Is `ancestor` in the history of `descendant` (both must be fetched)?"""
+        try:
+            self.git("merge-base", "--is-ancestor", ancestor, descendant)
+        except GitError as exc:
+            if exc.status == 1:
+                return False
+            raise
+        return True
+
+    def has_commit(self, sha: str) -> bool:
+        """Is this commit in the cache?"""
+        try:
+            self.git("cat-file", "-e", f"{sha}^{{commit}}")
+        except GitError:
+            return False
+        return True
+
+    def push(self, sha: str, branch: str) -> None:
+        """Push `sha` to `branch` without force; PushRejected if the branch has moved on."""
+        try:
+            self.remote("push", self.url, f"{sha}:refs/heads/{branch}")
+        except GitError as exc:
+            text = f"{exc.output} {exc.message}".lower()
+            if any(word in text for word in ("non-fast-forward", "fetch first", "[rejected]", "stale info")):
+                raise PushRejected(exc.message, command=exc.command, status=exc.status, output=exc.output) from None
+            raise

@@ -1,0 +1,46 @@
+"""Adapters to code forges (GitHub today; GitLab or Gitea could implement the same protocol)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """What faultbot needs to know about a pull request."""
+
+    number: int
+    url: str
+    head_branch: str
+    head_sha: str
+    author: str
+    opened_at: datetime
+    merged: bool
+    merged_at: datetime | None
+    merge_sha: str | None
+    state: str
+
+
+@dataclass(frozen=True)
+class MergeOutcome:
+    """The forge's answer to a merge request: merged (with the new sha and time) or refused."""
+
+    merged: bool
+    sha: str | None
+    merged_at: datetime | None
+    message: str
+
+
+class Forge(Protocol):
+    """The operations injection needs from a forge."""
+
+    def open_pull_request(self, head: str, base: str, title: str, body: str) -> PullRequest:
+        """Open a PR from branch `head` into `base`."""
+
+    def find_pull_request(self, head: str) -> PullRequest | None:
+        """The newest PR from branch `head`, if any."""
+
+    def merge_pull_request(self, number: int, method: str, sha: str, title: str) -> MergeOutcome:
+        """Merge a PR whose head is `sha`; a refusal is an outcome, not an exception."""
