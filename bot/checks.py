@@ -66,6 +66,19 @@ class RoleBinding:
                 refs[target.role] = tuple(r.ref for r in target.resources)
         return cls(refs, directories)
 
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for the event log (the binding travels with the fault instance)."""
+        return {
+            "refs": {str(r): [[x.kind, x.name, x.namespace] for x in refs] for r, refs in self.refs.items()},
+            "directories": {str(r): d for r, d in self.directories.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RoleBinding:
+        """The inverse of to_json."""
+        refs = {Role(r): tuple(ResourceRef(k, n, ns) for k, n, ns in items) for r, items in data.get("refs", {}).items()}
+        return cls(refs, {Role(r): d for r, d in data.get("directories", {}).items()})
+
 
 class CheckContext:
     """A tree to judge plus the role binding to judge it by."""

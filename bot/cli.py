@@ -34,7 +34,10 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 def out() -> Console:
     """Console for results (stdout); built per call so tests capturing stdout see it."""
-    return Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(highlight=False, soft_wrap=True, width=200)  # pipes and logs: no wrapping
+    return console
 
 
 def emit_json(payload: Any) -> None:
@@ -157,6 +160,30 @@ def inject(config_path: Path, as_json: bool, dry_run: bool, team: str, fault_id:
     again = " (found on the remote after an interrupted run; not pushed again)" if result.recovered else ""
     console.print(f"[green]injected[/green] {fault_id} into {team}: {result.sha[:12]} on {result.branch}, {via}, "
                   f"as {result.persona} at {result.pushed_at.isoformat() if result.pushed_at else '?'}{again}")
+
+
+@cli.command()
+@CONFIG_OPTION
+@JSON_OPTION
+@click.option("--cached", is_flag=True, help="Read the event log only; do not contact the repos.")
+def status(config_path: Path, as_json: bool, cached: bool) -> None:
+    """Every team's faults: injected, fixed (how, by whom, when), still failing checks."""
+    from bot.commands import run_status
+
+    instances = run_status(config_path, cached=cached)
+    if as_json:
+        emit_json([i.as_json() for i in instances])
+        return
+    table = Table("team", "fault", "state", "injected", "fix", "kind", "by", "time to fix", "still failing", box=None)
+    for i in instances:
+        by = (i.fixed_by or {}).get("login") or (i.fixed_by or {}).get("name") or ""
+        pr = f" (PR #{i.pr['number']})" if i.pr else ""
+        ttf = f"{i.time_to_fix_s:.0f}s" if i.time_to_fix_s is not None else ""
+        table.add_row(i.team, i.fault, i.state.value, (i.injected_sha or "")[:10], (i.fix_sha or "")[:10],
+                      i.fix_kind or "", by + pr, ttf, "; ".join(i.failing)[:80])
+    out().print(table)
+    if not instances:
+        out().print("no faults injected yet")
 
 
 @cli.group()

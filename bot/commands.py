@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from bot.catalog import Catalog
 from bot.clock import Clock, SystemClock
-from bot.config import Config, TeamSettings
-from bot.errors import FaultbotError
-from bot.forge.github import GitHubForge, make_client
+from bot.config import Config, TeamSettings, load_config
+from bot.faultcmds import PlanEntry, catalog_for, catalog_problems, plan_team, team_tree
+from bot.forge.github import GitHubForge, github_auth, make_client
 from bot.injector import Injection, Injector, cache_path
 from bot.redact import Redactor
 from bot.store import Store
-from bot.validation import token_for
+from bot.timeline import FaultInstance, fold
+from bot.validation import ValidationReport, config_path_problem, token_for, validate_config
+from bot.watcher import TeamWatcher
 from bot.workspace import Credentials, TeamCache
-from bot.faultcmds import PlanEntry, catalog_for, catalog_problems, plan_team, team_tree
-
-from bot.config import load_config
-from bot.validation import ValidationReport, config_path_problem, validate_config
 
 
 def run_validate(config_path: Path, *, offline: bool) -> ValidationReport:
@@ -59,27 +59,72 @@ def open_store(config: Config, config_path: Path) -> Store:
 
 
 def github_token(config: Config) -> str:
-    """The GitHub token from the env var the config names; a one-line error if unset."""
-    token = os.environ.get(config.github.token_env)
-    if not token:
-        raise FaultbotError(
-            f"environment variable {config.github.token_env} is not set (github.token_env); export it"
-        )
-    return token
+    """The GitHub token (personal, or a GitHub App installation's); a one-line error if unset."""
+    return github_auth(config.github, os.environ)[1]()
+
+
+@dataclass(frozen=True)
+class TeamAdapters:
+    """A team's cached clone and (with `repo:`) its GitHub adapter, sharing one redactor."""
+
+    cache: TeamCache
+    forge: GitHubForge | None
+
+
+def team_adapters(config: Config, config_path: Path, team: TeamSettings) -> TeamAdapters:
+    """Build the git cache and the forge for a team, authenticating once for both.
+
+    A personal token (github.token_env) serves the API and HTTPS git; with a GitHub App
+    (github.app), one installation token serves both, for organisations that forbid
+    personal tokens. Every token is registered with the redactor before first use.
+    """
+    redactor = Redactor()
+    git_token = token_for(config, team)
+    over_https = team.git_url.startswith(("https://", "http://"))
+    forge = None
+    if team.uses_github or (config.github.app is not None and over_https):
+        auth, current_token = github_auth(config.github, os.environ)
+        if team.uses_github:
+            forge = GitHubForge(make_client(config.github, auth), team.repo or "", redactor)
+        if config.github.app is not None and over_https:
+            git_token = current_token()
+        elif config.github.app is None:
+            redactor.add(current_token())
+    redactor.add(git_token)
+    cache = TeamCache(cache_path(config.paths(config_path).workdir, team.name), team.git_url,
+                      Credentials(git_token, redactor))
+    return TeamAdapters(cache, forge)
+
+
+def make_watcher(config: Config, config_path: Path, team: TeamSettings, store: Store, catalog: Catalog,
+                 clock: Clock | None = None) -> TeamWatcher:
+    """Everything one team's fix detection needs, built from repos.yaml."""
+    adapters = team_adapters(config, config_path, team)
+    return TeamWatcher(team, adapters.cache, store, clock or SystemClock(), catalog, adapters.forge,
+                       config.defaults.automation, config.poll_interval)
+
+
+def run_status(config_path: Path, *, cached: bool) -> list[FaultInstance]:
+    """Every fault instance of every team, refreshed from the repos unless `cached`."""
+    missing = config_path_problem(config_path)
+    if missing:
+        raise missing
+    config, _ = load_config(config_path)
+    catalog = catalog_for(config, config_path)
+    store = open_store(config, config_path)
+    try:
+        if not cached:
+            for team in config.all_team_settings():
+                make_watcher(config, config_path, team, store, catalog).refresh(source="status", force=True)
+        return fold(store.events())
+    finally:
+        store.close()
 
 
 def make_injector(config: Config, config_path: Path, team: TeamSettings, store: Store, clock: Clock | None = None) -> Injector:
     """Everything one team's injections need, built from repos.yaml."""
-    token = token_for(config, team)
-    redactor = Redactor([token] if token else [])
-    forge = None
-    if team.uses_github:
-        api_token = github_token(config)
-        redactor.add(api_token)
-        forge = GitHubForge(make_client(config.github, api_token), team.repo or "", redactor)
-    cache = TeamCache(cache_path(config.paths(config_path).workdir, team.name), team.git_url,
-                      Credentials(token, redactor))
-    return Injector(team, cache, store, clock or SystemClock(), forge, config.github.merge_method)
+    adapters = team_adapters(config, config_path, team)
+    return Injector(team, adapters.cache, store, clock or SystemClock(), adapters.forge, config.github.merge_method)
 
 
 def run_inject(config_path: Path, team_name: str, fault_id: str, *, dry_run: bool) -> Injection:

@@ -86,9 +86,21 @@ class EventSettings(Strict):
         return value
 
 
+class GitHubApp(Strict):
+    """A GitHub App installation, for organisations that forbid personal tokens.
+
+    The private key (PEM) is read from the env var `private_key_env`, never from a file.
+    """
+
+    app_id: int = Field(gt=0)
+    installation_id: int = Field(gt=0)
+    private_key_env: EnvName = "GITHUB_APP_PRIVATE_KEY"
+
+
 class GitHubSettings(Strict):
     api_url: str = "https://api.github.com"
     token_env: EnvName = "GITHUB_TOKEN"
+    app: GitHubApp | None = None
     merge_method: Literal["merge", "squash", "rebase"] = "merge"
     request_interval: Duration = timedelta(milliseconds=250)
 
@@ -164,6 +176,10 @@ class Defaults(Strict):
         min_length=1,
     )
     scenario: Scenario = Field(default_factory=Scenario)
+    # Commits by these authors (name or email) are CI, never a team's fix or response.
+    automation: list[str] = Field(
+        default_factory=lambda: ["github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com"]
+    )
 
 
 class Probe(Strict):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.catalog import Fault
-from bot.checks import CheckContext, all_pass, evaluate
+from bot.checks import CheckContext, RoleBinding, all_pass, evaluate
 from bot.clock import Clock
 from bot.config import Persona, TeamSettings
 from bot.edits import EditContext, apply_edits
@@ -31,6 +31,7 @@ from bot.forge import Forge
 from bot.manifests import ManifestIndex
 from bot.roles import Roles
 from bot.store import Store
+from bot.timeline import HEAD
 from bot.verify import bind_roles
 from bot.workspace import Author, PushRejected, TeamCache
 
@@ -112,6 +113,7 @@ class Injector:
         # Observers around the push, for logging and for tests that play a teammate
         # pushing at the worst moment, or a crash right after the push.
         self.before_push = before_push or (lambda sha: None)
+        self._binding = RoleBinding({}, {})
         self.after_push = after_push or (lambda sha: None)
 
     # -- public ---------------------------------------------------------------------------
@@ -135,7 +137,8 @@ class Injector:
             if dry_run:
                 return self._result(fault, choice, sha, parent, None, diff=diff, dry_run=True)
             self._record(INTENT, fault, sha=sha, parent=parent, branch=self._push_branch(choice),
-                         delivery=self.team.delivery, persona=choice.persona.name, message=choice.message)
+                         delivery=self.team.delivery, persona=choice.persona.name, message=choice.message,
+                         binding=self._binding.to_json())
             try:
                 return self._deliver(fault, choice, sha, parent)
             except PushRejected:
@@ -149,6 +152,11 @@ class Injector:
 
     def _commit(self, fault: Fault, choice: Choice) -> tuple[str, str, str]:
         """Apply the fault at the branch head and commit it as the persona (locally)."""
+        parent, sha, diff, binding = self._commit_bound(fault, choice)
+        self._binding = binding
+        return parent, sha, diff
+
+    def _commit_bound(self, fault: Fault, choice: Choice) -> tuple[str, str, str, RoleBinding]:
         parent = self.cache.sync(self.team.branch)
         index = ManifestIndex.scan(self.cache.path)
         roles = Roles(index, self.team.targets)
@@ -163,7 +171,7 @@ class Injector:
             raise InjectionRefused(f"{fault.id} does not apply to {where}: {exc.message}; nothing pushed") from None
         author = Author(choice.persona.name, choice.persona.email)
         sha = self.cache.commit_all(choice.message, author)
-        return parent, sha, self.cache.diff(parent, sha)
+        return parent, sha, self.cache.diff(parent, sha), binding
 
     def _push_branch(self, choice: Choice) -> str:
         return choice.branch_name if self.team.delivery == "pr" else self.team.branch
@@ -176,7 +184,8 @@ class Injector:
         self.after_push(sha)
         if self.team.delivery == "push":
             self._record(LANDED, fault, sha=sha, parent=parent, branch=branch, pushed_at=pushed_at.isoformat(),
-                         delivery="push", persona=choice.persona.name, message=choice.message, landed_sha=sha)
+                         delivery="push", persona=choice.persona.name, message=choice.message, landed_sha=sha,
+                         binding=self._binding.to_json())
             return self._result(fault, choice, sha, parent, pushed_at)
         return self._merge(fault, choice, sha, parent)
 
@@ -198,7 +207,7 @@ class Injector:
         merged_at = outcome.merged_at or self.clock.now()
         self._record(LANDED, fault, sha=sha, parent=parent, branch=self.team.branch, pushed_at=merged_at.isoformat(),
                      delivery="pr", persona=choice.persona.name, message=choice.message,
-                     landed_sha=outcome.sha, pr=pull.number, pr_url=pull.url)
+                     landed_sha=outcome.sha, pr=pull.number, pr_url=pull.url, binding=self._binding.to_json())
         return self._result(fault, choice, sha, parent, merged_at, landed_sha=outcome.sha,
                             pr_number=pull.number, pr_url=pull.url)
 
@@ -220,6 +229,7 @@ class Injector:
             if remote == sha:  # the branch got pushed; carry on with the PR
                 persona = next((p for p in self.team.personas if p.name == intent.facts["persona"]), self.team.personas[0])
                 choice = Choice(persona, str(intent.facts["message"]), branch)
+                self._binding = RoleBinding.from_json(intent.facts.get("binding") or {})
                 return self._merge(fault, choice, sha, str(intent.facts["parent"]))
         return None
 
@@ -228,7 +238,8 @@ class Injector:
         moment = at or self.clock.now()
         self._record(LANDED, fault, sha=facts["sha"], parent=facts["parent"], branch=self.team.branch,
                      pushed_at=moment.isoformat(), delivery=facts["delivery"], persona=facts["persona"],
-                     message=facts["message"], landed_sha=landed, pr=pr, pr_url=url, recovered=True)
+                     message=facts["message"], landed_sha=landed, pr=pr, pr_url=url, recovered=True,
+                     binding=facts.get("binding"))
         persona = next((p for p in self.team.personas if p.name == facts["persona"]), self.team.personas[0])
         choice = Choice(persona, str(facts["message"]), str(facts["branch"]))
         return self._result(fault, choice, str(facts["sha"]), str(facts["parent"]), moment,
@@ -237,7 +248,11 @@ class Injector:
     # -- helpers --------------------------------------------------------------------------
 
     def _record(self, kind: str, fault: Fault, **facts: Any) -> None:
-        self.store.append(self.team.name, kind, facts, fault=fault.id, at=self.clock.now())
+        now = self.clock.now()
+        self.store.append(self.team.name, kind, facts, fault=fault.id, at=now)
+        if kind == LANDED:
+            # The branch head as the bot just saw it: the baseline the watcher compares against.
+            self.store.append(self.team.name, HEAD, {"head": facts.get("landed_sha") or facts["sha"]}, at=now)
 
     def _result(self, fault: Fault, choice: Choice, sha: str, parent: str, pushed_at: datetime | None,
                 **extra: Any) -> Injection:

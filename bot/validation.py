@@ -48,7 +48,13 @@ def check_tokens(config: Config, source: SourceMap) -> list[str]:
         for t in config.all_team_settings()
     )
     problems = []
-    if needs_github and not os.environ.get(config.github.token_env):
+    if needs_github and config.github.app is not None:
+        if not os.environ.get(config.github.app.private_key_env):
+            problems.append(
+                f"{source.where(('github', 'app', 'private_key_env'))}: environment variable "
+                f"{config.github.app.private_key_env} is not set; export the GitHub App's private key (PEM)"
+            )
+    elif needs_github and not os.environ.get(config.github.token_env):
         problems.append(
             f"{source.where(('github', 'token_env'))}: environment variable "
             f"{config.github.token_env} is not set; export it before running faultbot"

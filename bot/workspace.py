@@ -159,6 +159,17 @@ class Author:
         }
 
 
+@dataclass(frozen=True)
+class CommitInfo:
+    """A commit as fix detection sees it. Dates are deliberately absent: a team controls them."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    message: str
+
+
 class LocalRepo:
     """A git repository on local disk that faultbot owns (a scratch copy or a cache clone)."""
 
@@ -205,6 +216,41 @@ class LocalRepo:
     def diff(self, base: str, head: str) -> str:
         """Unified diff between two commits."""
         return self.git("diff", "--no-color", "--no-ext-diff", base, head)
+
+    def first_parent_log(self, base: str, head: str) -> list[CommitInfo]:
+        """Commits on the first-parent line from `base` (exclusive) to `head`, oldest first."""
+        if base == head:
+            return []
+        raw = self.git("log", "--first-parent", "--reverse", "--format=%H%x00%P%x00%an%x00%ae%x00%B%x1e", f"{base}..{head}")
+        commits = []
+        for record in raw.split("\x1e"):
+            if not record.strip():
+                continue
+            sha, parents, name, email, body = record.strip("\n").split("\x00", 4)
+            commits.append(CommitInfo(sha, tuple(parents.split()), name, email, body.strip()))
+        return commits
+
+    def commit_info(self, sha: str) -> CommitInfo:
+        """One commit's identity and message."""
+        raw = self.git("log", "-1", "--format=%H%x00%P%x00%an%x00%ae%x00%B", sha)
+        full, parents, name, email, body = raw.split("\x00", 4)
+        return CommitInfo(full, tuple(parents.split()), name, email, body.strip())
+
+    def changed_paths(self, sha: str) -> list[str]:
+        """Paths a commit changed against its first parent."""
+        return [p for p in self.git("diff", "--name-only", "--no-renames", f"{sha}^1", sha).splitlines() if p]
+
+    def same_content(self, a: str, b: str, paths: list[str]) -> bool:
+        """Do two commits hold identical content at these paths (deleted counts as content)?"""
+        if not paths:
+            return True
+        try:
+            self.git("diff", "--quiet", a, b, "--", *paths)
+        except GitError as exc:
+            if exc.status == 1:
+                return False
+            raise
+        return True
 
     def changed_lines(self, base: str, head: str) -> tuple[int, int]:
         """(added, removed) line counts between two commits."""

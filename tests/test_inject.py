@@ -72,8 +72,8 @@ def test_push_over_file_url(tmp_path: Path) -> None:
     assert_looks_human(remote.bare, result.sha)
     assert "-    app: frontend\n+    app: frontend-web" in git(remote.bare, "show", result.sha)
     kinds = [e.kind for e in store.events("team-a")]
-    assert kinds == ["inject.intent", "inject.landed"]
-    landed = store.events("team-a")[-1]
+    assert kinds == ["inject.intent", "inject.landed", "repo.head"]
+    landed = store.events("team-a")[-2]
     assert landed.facts["sha"] == result.sha and result.pushed_at is not None
     assert abs((datetime.now(timezone.utc) - result.pushed_at).total_seconds()) < 60
 
@@ -106,7 +106,7 @@ def test_a_concurrent_team_push_is_kept_and_the_fault_lands_on_top(tmp_path: Pat
     team_commit = git(remote.clone, "rev-parse", "HEAD")
     assert history[0] == result.sha and history[1] == team_commit  # kept, and the fault on top
     assert result.parent == team_commit and pushes[0] != result.sha
-    assert [e.kind for e in store.events("team-a")] == ["inject.intent", "inject.intent", "inject.landed"]
+    assert [e.kind for e in store.events("team-a")] == ["inject.intent", "inject.intent", "inject.landed", "repo.head"]
 
 
 def test_a_fault_that_no_longer_applies_is_refused_with_nothing_pushed(tmp_path: Path) -> None:
@@ -141,8 +141,8 @@ def test_crash_between_push_and_record_makes_no_second_commit(tmp_path: Path) ->
     result = again.inject(CATALOG.get(FAULT))
     assert result.recovered and result.sha == pushed
     assert remote.head() == pushed and len(commits(remote.bare)) == 2
-    assert [e.kind for e in store.events("team-a")] == ["inject.intent", "inject.landed"]
-    assert store.events("team-a")[-1].facts["recovered"] is True
+    assert [e.kind for e in store.events("team-a")] == ["inject.intent", "inject.landed", "repo.head"]
+    assert store.events("team-a")[-2].facts["recovered"] is True
 
 
 def test_cli_dry_run_prints_the_diff_and_pushes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -44,3 +44,9 @@ class Forge(Protocol):
 
     def merge_pull_request(self, number: int, method: str, sha: str, title: str) -> MergeOutcome:
         """Merge a PR whose head is `sha`; a refusal is an outcome, not an exception."""
+
+    def pulls_for_commit(self, sha: str) -> list[PullRequest]:
+        """PRs associated with a commit."""
+
+    def pulls_opened_since(self, since: datetime) -> list[PullRequest]:
+        """PRs opened at or after a time."""

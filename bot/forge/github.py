@@ -7,14 +7,17 @@ and whether a retry can help (5xx, timeouts, rate limits) or not (401, 404, 422)
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+import jwt
+import requests
 from github import Auth, Github, GithubException
 from github.PullRequest import PullRequest as GHPullRequest
 from github.Repository import Repository
 
-from bot.config import GitHubSettings
+from bot.config import GitHubApp, GitHubSettings
 from bot.errors import FaultbotError
 from bot.forge import MergeOutcome, PullRequest
 from bot.redact import Redactor
@@ -24,12 +27,70 @@ class ForgeError(FaultbotError):
     """The forge refused or failed a request."""
 
 
-def make_client(settings: GitHubSettings, token: str) -> Github:
+def github_auth(settings: GitHubSettings, environ: Mapping[str, str]) -> tuple[Auth.Auth, Callable[[], str]]:
+    """The API auth from repos.yaml and the env, and a function giving the current token for git.
+
+    A personal token is read from `token_env`; a GitHub App (`github.app`) signs JWTs with
+    the PEM in `private_key_env` and trades them for installation tokens, which PyGithub
+    renews before they expire, so ask the function again rather than keeping its answer.
+    """
+    if settings.app is None:
+        token = environ.get(settings.token_env)
+        if not token:
+            raise FaultbotError(
+                f"environment variable {settings.token_env} is not set (github.token_env); export it"
+            )
+        return Auth.Token(token), lambda: token
+    return _app_auth(settings, settings.app, environ)
+
+
+def _app_auth(
+    settings: GitHubSettings, app: GitHubApp, environ: Mapping[str, str]
+) -> tuple[Auth.Auth, Callable[[], str]]:
+    key_env = app.private_key_env
+    private_key = environ.get(key_env)
+    if not private_key:
+        raise FaultbotError(
+            f"environment variable {key_env} is not set (github.app.private_key_env); "
+            f"export the GitHub App's private key (PEM) in it"
+        )
+    app_auth = Auth.AppAuth(app.app_id, private_key)
+    try:
+        app_auth.create_jwt()  # a bad key fails here, once, rather than inside a request
+    except (ValueError, TypeError, jwt.PyJWTError):
+        raise FaultbotError(
+            f"environment variable {key_env} does not hold an RSA private key in PEM form "
+            f"(github.app.private_key_env); export the key file's contents"
+        ) from None
+    installation = app_auth.get_installation_auth(app.installation_id)
+
+    def current_token() -> str:
+        if installation.requester is None:
+            make_client(settings, installation)  # binds the auth to a requester for this api_url
+        try:
+            return installation.token
+        except GithubException as exc:
+            hint = " (check github.app: app_id, installation_id and the key)" if exc.status in (401, 404) else ""
+            raise ForgeError(
+                f"GitHub: get an installation token for app {app.app_id}, installation "
+                f"{app.installation_id}: {exc.status} {_message(exc)}{hint}",
+                retryable=exc.status in (403, 429) or exc.status >= 500,
+            ) from None
+        except requests.RequestException as exc:
+            raise ForgeError(
+                f"GitHub: get an installation token from {settings.api_url}: {type(exc).__name__}",
+                retryable=True,
+            ) from None
+
+    return installation, current_token
+
+
+def make_client(settings: GitHubSettings, auth: Auth.Auth) -> Github:
     """A PyGithub client for github.com or a GitHub Enterprise `api_url`."""
     interval = settings.request_interval.total_seconds()
     return Github(
         base_url=settings.api_url,
-        auth=Auth.Token(token),
+        auth=auth,
         seconds_between_requests=interval or None,
         seconds_between_writes=interval or None,
         timeout=15,
@@ -54,7 +115,7 @@ def wrap(exc: GithubException, what: str, redactor: Redactor) -> ForgeError:
     """A one-line ForgeError for a PyGithub exception."""
     status = exc.status
     retryable = status in (403, 429) or (isinstance(status, int) and status >= 500)
-    hint = " (check the token in github.token_env)" if status == 401 else ""
+    hint = " (check the token in github.token_env, or github.app and its key)" if status == 401 else ""
     return ForgeError(redactor(f"GitHub: {what}: {status} {_message(exc)}{hint}"), retryable=retryable)
 
 
@@ -114,6 +175,27 @@ class GitHubForge:
             return self._pull(self.repo.get_pull(number))
         except GithubException as exc:
             raise wrap(exc, f"get pull request #{number}", self.redactor) from None
+
+    def pulls_for_commit(self, sha: str) -> list[PullRequest]:
+        """Pull requests GitHub associates with a commit (the PR that merged it, if any)."""
+        try:
+            return [self._pull(p) for p in self.repo.get_commit(sha).get_pulls()]
+        except GithubException as exc:
+            raise wrap(exc, f"list pull requests of {sha[:12]}", self.redactor) from None
+
+    def pulls_opened_since(self, since: datetime) -> list[PullRequest]:
+        """PRs opened at or after `since` (newest first), for the team's first response."""
+        found = []
+        since = since.replace(microsecond=0)  # GitHub's timestamps have whole seconds
+        try:
+            for pr in self.repo.get_pulls(state="all", sort="created", direction="desc"):
+                opened = _utc(pr.created_at)
+                if opened is not None and opened < since:
+                    break
+                found.append(self._pull(pr))
+        except GithubException as exc:
+            raise wrap(exc, "list pull requests", self.redactor) from None
+        return found
 
     def merge_pull_request(self, number: int, method: str, sha: str, title: str) -> MergeOutcome:
         """Merge; protection rules or conflicts come back as a refused outcome (405/409)."""

@@ -33,6 +33,7 @@ class GitHTTPRequest:
     status: int
     chunked: bool
     content_encoding: str | None
+    user: str | None = None
 
 
 class GitHTTPServer:
@@ -42,6 +43,7 @@ class GitHTTPServer:
         self.root = root.resolve()
         self.token = token
         self.user = user
+        self.extra_tokens: dict[str, str] = {}
         self.requests: list[GitHTTPRequest] = []
         self._lock = threading.Lock()
         self._httpd = _Listener(("127.0.0.1", 0), _Handler, self)
@@ -77,14 +79,21 @@ class GitHTTPServer:
             self._thread.join(timeout=5)
         self._httpd.server_close()
 
+    def add_token(self, token: str, user: str) -> None:
+        """Accept one more token (e.g. a GitHub App installation token), acting as `user`."""
+        with self._lock:
+            self.extra_tokens[token] = user
+
     def is_authorized(self, header: str | None) -> str | None:
         """The user name a request authenticates as, or None if its credentials are wrong."""
         if not header:
             return None
         scheme, _, credentials = header.partition(" ")
         credentials = credentials.strip()
+        with self._lock:
+            extra = dict(self.extra_tokens)
         if scheme.lower() in ("bearer", "token"):
-            return self.user if credentials == self.token else None
+            return self.user if credentials == self.token else extra.get(credentials)
         if scheme.lower() != "basic":
             return None
         try:
@@ -94,7 +103,7 @@ class GitHTTPServer:
         # GitHub accepts the token as password (x-access-token:TOKEN) or as user name.
         if password == self.token or (username == self.token and password in ("", "x-oauth-basic")):
             return username or self.user
-        return None
+        return extra.get(password) or (extra.get(username) if password in ("", "x-oauth-basic") else None)
 
     def _record(self, entry: GitHTTPRequest) -> None:
         with self._lock:
@@ -136,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, headers, payload = self._run_backend(app, split.path, split.query, body, user)
             self._send(status, headers, payload)
         app._record(
-            GitHTTPRequest(self.command, split.path, split.query, user is not None, status, chunked, encoding)
+            GitHTTPRequest(self.command, split.path, split.query, user is not None, status, chunked, encoding, user)
         )
 
     def _read_body(self, chunked: bool) -> bytes:

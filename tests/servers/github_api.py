@@ -30,6 +30,7 @@ from tests.servers import github_payloads as render
 from tests.servers.bare_repo import BareRepo, Identity
 from tests.servers.git_cli import commit_tree_of_directory, init_bare_repo
 from tests.servers.git_http import GitHTTPServer
+from tests.servers.github_apps import JWT_REFUSED, AppRegistry
 from tests.servers.github_call import ApiError, Call, Reply
 from tests.servers.github_payloads import Json, RepoUrls
 from tests.servers.github_routes import ROUTES, Handler, openapi_path
@@ -62,6 +63,7 @@ class GitHubServer:
         self.git_http = git_http
         self.clock = clock
         self.state = ForgeState()
+        self.apps = AppRegistry()
         self.users: dict[str, Identity] = {}
         self.merge_committer = GITHUB_COMMITTER
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -135,6 +137,17 @@ class GitHubServer:
         """Lift `protect`."""
         with self.state.lock:
             self.state.protection.pop((owner, repo, branch), None)
+
+    def register_app(self, app_id: int, public_key_pem: str, installation_id: int, slug: str = "faultbot-app") -> None:
+        """Declare a GitHub App installation; its JWTs (RS256, `iss` = app_id) can mint tokens."""
+        self.apps.register(app_id, public_key_pem, installation_id, slug)
+
+    def accept_token(self, token: str, login: str) -> None:
+        """Make `token` act as `login` for the API and, if a git server is attached, for git."""
+        with self.state.lock:
+            self.tokens[token] = login
+        if self.git_http is not None:
+            self.git_http.add_token(token, login)
 
     def add_user(self, login: str, name: str | None = None, email: str | None = None) -> Identity:
         """Declare a user: their merges are authored as them and their commit email maps to them."""
@@ -263,9 +276,12 @@ def _endpoint(server: GitHubServer, method: str, operation: str, handler: Handle
         # Handlers run on the event loop thread on purpose: requests are served one at a
         # time, so PR merges and ref updates never race each other.
         raw = await request.body()
-        login = server.login_for(request.headers.get("authorization"))
+        # The /app endpoints take the app's JWT, never an installation or personal token.
+        as_app = operation.startswith("/app/")
+        authorization = request.headers.get("authorization")
+        login = server.apps.app_login(authorization) if as_app else server.login_for(authorization)
         if login is None:
-            reply = Reply(render.error("Bad credentials", 401), status=401)
+            reply = Reply(render.error(JWT_REFUSED if as_app else "Bad credentials", 401), status=401)
         else:
             try:
                 body = json.loads(raw) if raw else None

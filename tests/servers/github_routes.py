@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from tests.servers import github_apps as apps
 from tests.servers import github_payloads as render
 from tests.servers import github_pulls as pulls
 from tests.servers.bare_repo import BareRepo, CommitInfo
@@ -219,6 +220,7 @@ REPO = "/repos/{owner}/{repo}"
 # suffix must come before the bare `/commits/{ref:path}`.
 ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/rate_limit", rate_limit),
+    ("POST", "/app/installations/{installation_id:int}/access_tokens", apps.create_installation_token),
     ("GET", "/users/{username}", get_user),
     ("GET", REPO, get_repo),
     ("GET", REPO + "/branches/{branch:path}", get_branch),

@@ -1,0 +1,170 @@
+"""Watch one team's repository: a cheap check per poll, fix search only when the branch moved.
+
+One `git ls-remote` per poll (a few hundred bytes) answers "did anything change?"; only
+then does the cache fetch the new objects and the detector walk the new commits. What it
+finds goes into the event log with the time the bot observed it (or the server's time,
+for a merged PR), never a commit date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.catalog import Catalog
+from bot.checks import RoleBinding
+from bot.clock import Clock
+from bot.config import TeamSettings
+from bot.detector import Detection, FixCommit, FixDetector
+from bot.errors import FaultbotError
+from bot.forge import PullRequest
+from bot.forge.github import GitHubForge
+from bot.store import Store
+from bot.timeline import FIXED, HEAD, PROGRESS, REGRESSED, RESPONSE, FaultInstance, State, fold
+from bot.workspace import TeamCache
+
+DEFAULT_AUTOMATION = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
+
+
+@dataclass
+class RefreshResult:
+    """What one refresh of a team did."""
+
+    team: str
+    head: str | None
+    moved: bool
+    recorded: list[str]
+
+
+class TeamWatcher:
+    """Change detection and fix search for one team."""
+
+    def __init__(
+        self, team: TeamSettings, cache: TeamCache, store: Store, clock: Clock, catalog: Catalog,
+        forge: GitHubForge | None = None, automation: Iterable[str] = DEFAULT_AUTOMATION,
+        poll_interval: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self.team = team
+        self.cache = cache
+        self.store = store
+        self.clock = clock
+        self.catalog = catalog
+        self.forge = forge
+        self.automation = tuple(automation)
+        self.poll_interval = poll_interval
+        self.last_checked: datetime | None = None
+
+    def instances(self) -> list[FaultInstance]:
+        """This team's fault instances, from the log."""
+        return fold(self.store.events(self.team.name))
+
+    def refresh(self, *, source: str = "poll", force: bool = False) -> RefreshResult:
+        """Check the branch; if it moved (or `force`), search every injected fault for fixes."""
+        now = self.clock.now()
+        previous_check = self.last_checked
+        head = self.cache.remote_head(self.team.branch)
+        self.last_checked = now
+        last = self.store.last(self.team.name, kinds=(HEAD,))
+        moved = last is None or last.facts.get("head") != head
+        if moved:
+            self.store.append(self.team.name, HEAD, {
+                "head": head, "previous": last.facts.get("head") if last else None,
+                "previous_check_at": previous_check.isoformat() if previous_check else (last.at.isoformat() if last else None),
+            }, source=source, at=now)
+        tracked = [i for i in self.instances() if i.state in (State.injected, State.regressed, State.fixed)]
+        if head is None or not tracked or not (moved or force):
+            return RefreshResult(self.team.name, head, moved, [])
+        self.cache.sync(self.team.branch)
+        since = previous_check or (last.at if last else None)
+        recorded: list[str] = []
+        for instance in tracked:
+            recorded += self._update(instance, head, now, since, source)
+        return RefreshResult(self.team.name, head, moved, recorded)
+
+    def _update(self, instance: FaultInstance, head: str, now: datetime, since: datetime | None, source: str) -> list[str]:
+        fault = self.catalog.get(instance.fault)
+        assert instance.injected_sha and instance.parent_sha and instance.landed_sha
+        detector = FixDetector(self.cache, self.automation, self._bot_shas())
+        detection = detector.scan(
+            fault, RoleBinding.from_json(instance.binding), instance.injected_sha,
+            instance.parent_sha, instance.landed_sha, head,
+        )
+        recorded: list[str] = []
+        append = lambda kind, facts: (  # noqa: E731 - a local shorthand
+            self.store.append(self.team.name, kind, facts, fault=instance.fault, source=source, at=now),
+            recorded.append(kind),
+        )
+        if instance.first_response is None:
+            response = self._first_pull(instance)
+            if response is None and detection.first_response is not None:
+                response = {"kind": "commit", "sha": detection.first_response.sha,
+                            "author": detection.first_response.author_name, "at": now.isoformat(),
+                            "at_source": "observed"}
+            if response is not None:
+                append(RESPONSE, response)
+        passing, total = detection.progress
+        if (passing, total) != (instance.progress or (-1, -1)):
+            append(PROGRESS, {"passing": passing, "total": total, "failing": detection.failing})
+        fix = detection.fixed
+        if fix is not None and (instance.state is not State.fixed or instance.fix_sha != fix.sha):
+            append(FIXED, self._fix_facts(fix, now, since))
+        elif fix is None and instance.state is State.fixed and detection.regressions:
+            append(REGRESSED, {"sha": detection.regressions[-1].sha, "after_fix": detection.regressions[-1].after_fix})
+        return recorded
+
+    def _fix_facts(self, fix: FixCommit, now: datetime, since: datetime | None) -> dict[str, Any]:
+        facts: dict[str, Any] = {
+            "sha": fix.sha, "kind": fix.kind,
+            "fixed_by": {"name": fix.author_name, "email": fix.author_email},
+            "fixed_at": now.isoformat(), "fixed_at_source": "observed",
+            "uncertainty_s": round((now - since).total_seconds(), 3) if since else None,
+            "pr": None,
+        }
+        pull = self._merged_pull(fix.sha)
+        if pull is not None and pull.merged_at is not None:
+            facts["fixed_at"] = pull.merged_at.isoformat()
+            facts["fixed_at_source"] = "github:merged_at"
+            facts["uncertainty_s"] = 0
+            facts["pr"] = {"number": pull.number, "author": pull.author, "opened_at": pull.opened_at.isoformat(),
+                           "merged_at": pull.merged_at.isoformat(), "url": pull.url}
+            facts["fixed_by"]["login"] = pull.author
+        return facts
+
+    def _merged_pull(self, sha: str) -> PullRequest | None:
+        if self.forge is None:
+            return None
+        try:
+            pulls = [p for p in self.forge.pulls_for_commit(sha) if p.merged]
+        except FaultbotError:
+            return None  # PR data is a bonus; git already proved the fix
+        exact = [p for p in pulls if p.merge_sha == sha]
+        return (exact or pulls or [None])[0]
+
+    def _first_pull(self, instance: FaultInstance) -> dict[str, Any] | None:
+        """The team's first PR after the fault landed (GitHub's created_at), if any."""
+        if self.forge is None or instance.injected_at is None:
+            return None
+        try:
+            pulls = [p for p in self.forge.pulls_opened_since(instance.injected_at) if p.number != instance.injected_pr]
+        except FaultbotError:
+            return None
+        if not pulls:
+            return None
+        first = min(pulls, key=lambda p: p.opened_at)
+        return {"kind": "pull_request", "number": first.number, "author": first.author,
+                "at": first.opened_at.isoformat(), "at_source": "github:created_at"}
+
+    def _bot_shas(self) -> set[str]:
+        return {str(e.facts.get("sha")) for e in self.store.events(self.team.name, kinds=("bot.revert",))}
+
+
+def detection_summary(detection: Detection) -> dict[str, Any]:
+    """For debugging and `--json`."""
+    return {
+        "head": detection.head,
+        "fixes": [f.__dict__ for f in detection.fixes],
+        "regressions": [r.__dict__ for r in detection.regressions],
+        "failing": detection.failing,
+    }

@@ -1,0 +1,222 @@
+"""Detecting the fix on real repositories: revert vs forward fix for every fault, unrelated
+and automation commits, split fixes, PR merges on the local GitHub, forged dates, regressions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from bot.catalog import Catalog, Fault, ReferenceFix
+from bot.checks import RoleBinding
+from bot.commands import make_injector, make_watcher, open_store
+from bot.config import load_config
+from bot.edits import EditContext, apply_edits
+from bot.manifests import ManifestIndex
+from bot.roles import Roles
+from bot.store import Store
+from bot.timeline import FaultInstance, State, fold
+from bot.verify import binding_as_targets
+from bot.watcher import TeamWatcher
+from tests.conftest import CHAT_APP
+from tests.gitrepos import TeamRepo, git, make_team_repo
+from tests.servers.forge import BOT_TOKEN, MEMBER_LOGIN, MEMBER_TOKEN, Forge, open_forge
+from tests.servers.git_cli import run_git
+from tests.servers.git_http import git_auth_config
+from tests.test_inject import write_config
+
+CATALOG = Catalog.load()
+SELECTOR = "web-unreachable/service-selector-typo"
+ALICE = ["-c", "user.name=Alice Ng", "-c", "user.email=alice@example.com"]
+
+
+@dataclass
+class Game:
+    """One team repo with one fault injected, and the bot's view of it."""
+
+    remote: TeamRepo
+    config: Path
+    store: Store
+    watcher: TeamWatcher
+    fault: Fault
+    injected: str
+
+    def team_pull(self) -> None:
+        git(self.remote.clone, "pull", "-q", "--ff-only", "origin", "main")
+
+    def team_commit(self, message: str, *extra: str) -> str:
+        git(self.remote.clone, *ALICE, *extra, "commit", "-qam", message)
+        git(self.remote.clone, "push", "-q", "origin", "HEAD:main")
+        return git(self.remote.clone, "rev-parse", "HEAD")
+
+    def instance(self) -> FaultInstance:
+        self.watcher.refresh()
+        return fold(self.store.events("team-a"))[0]
+
+
+def start_game(tmp_path: Path, fault_id: str) -> Game:
+    remote = make_team_repo(tmp_path)
+    config_path = write_config(tmp_path, f"    url: {remote.url}\n")
+    config, _ = load_config(config_path)
+    store = open_store(config, config_path)
+    team = config.team("team-a")
+    fault = CATALOG.get(fault_id)
+    injected = make_injector(config, config_path, team, store).inject(fault).sha
+    watcher = make_watcher(config, config_path, team, store, CATALOG)
+    game = Game(remote, config_path, store, watcher, fault, injected)
+    game.team_pull()
+    return game
+
+
+def apply_reference_fix(game: Game, fix: ReferenceFix) -> None:
+    """What a team member does by hand: the reference forward fix, in their own clone."""
+    instance = fold(game.store.events("team-a"))[0]
+    binding = RoleBinding.from_json(instance.binding)
+    roles = Roles(ManifestIndex.scan(game.remote.clone), binding_as_targets(binding))
+    apply_edits(fix.edits, EditContext(game.remote.clone, roles, game.fault.folder))
+    git(game.remote.clone, "add", "-A")
+
+
+@pytest.mark.parametrize("fault_id", sorted(CATALOG.faults))
+def test_revert_is_detected_as_revert(tmp_path: Path, fault_id: str) -> None:
+    game = start_game(tmp_path, fault_id)
+    assert game.instance().state is State.injected
+    git(game.remote.clone, *ALICE, "revert", "--no-edit", game.injected)
+    git(game.remote.clone, "push", "-q", "origin", "main")
+    fixed = game.instance()
+    assert fixed.state is State.fixed and fixed.fix_kind == "revert"
+    assert fixed.fix_sha == game.remote.head() and fixed.fixed_by == {"name": "Alice Ng", "email": "alice@example.com"}
+    assert fixed.time_to_fix_s is not None and fixed.time_to_fix_s >= 0
+
+
+@pytest.mark.parametrize("fault_id", sorted(CATALOG.faults))
+def test_reference_forward_fix_is_detected_as_forward_fix(tmp_path: Path, fault_id: str) -> None:
+    game = start_game(tmp_path, fault_id)
+    fix = next(f for f in game.fault.spec.fixes if f.kind == "forward")
+    apply_reference_fix(game, fix)
+    sha = game.team_commit(fix.message or fix.name)
+    fixed = game.instance()
+    assert (fixed.state, fixed.fix_kind, fixed.fix_sha) == (State.fixed, "forward-fix", sha)
+    assert fixed.failing == []
+
+
+def test_unrelated_commits_leave_the_fault_open(tmp_path: Path) -> None:
+    game = start_game(tmp_path, SELECTOR)
+    (game.remote.clone / "README.md").write_text("# chat\n\nOn-call: #chat-oncall\n")
+    game.team_commit("Docs: on-call channel")
+    frontend = game.remote.clone / "k8s" / "frontend.yaml"
+    frontend.write_text(frontend.read_text().replace("chat-frontend:1.4.2", "chat-frontend:1.4.3"))
+    git(game.remote.clone, "-c", "user.name=github-actions[bot]",
+        "-c", "user.email=41898282+github-actions[bot]@users.noreply.github.com",
+        "commit", "-qam", "chore(deploy): bump images to 1.4.3")
+    git(game.remote.clone, "push", "-q", "origin", "main")
+    git(game.remote.clone, "checkout", "-q", "-b", "try-fix")
+    git(game.remote.clone, *ALICE, "revert", "--no-edit", game.injected)
+    git(game.remote.clone, "push", "-q", "origin", "try-fix")  # a fix on another branch is not on main
+    instance = game.instance()
+    assert instance.state is State.injected and instance.fix_sha is None
+    assert instance.failing and "selects no" in " ".join(instance.failing) or "matches no" in " ".join(instance.failing)
+    assert instance.first_response is not None and instance.first_response["author"] == "Alice Ng"
+
+
+def test_automation_commit_is_never_the_fix_or_the_response(tmp_path: Path) -> None:
+    game = start_game(tmp_path, SELECTOR)
+    git(game.remote.clone, "-c", "user.name=github-actions[bot]", "-c", "user.email=41898282+github-actions[bot]@users.noreply.github.com",
+        "revert", "--no-edit", game.injected)
+    git(game.remote.clone, "push", "-q", "origin", "main")
+    instance = game.instance()
+    assert instance.state is State.injected and instance.first_response is None
+
+
+def test_a_fix_split_over_two_commits_is_found_at_the_second(tmp_path: Path) -> None:
+    game = start_game(tmp_path, SELECTOR)
+    fix = next(f for f in game.fault.spec.fixes if f.kind == "forward")
+    first_half = fix.model_copy(update={"edits": fix.edits[:1]})
+    second_half = fix.model_copy(update={"edits": fix.edits[1:]})
+    apply_reference_fix(game, first_half)
+    game.team_commit("frontend: add component label")
+    assert game.instance().state is State.injected
+    apply_reference_fix(game, second_half)
+    second = game.team_commit("frontend: select by component")
+    fixed = game.instance()
+    assert fixed.fix_sha == second and fixed.fix_kind == "forward-fix"
+
+
+def test_forged_author_date_does_not_change_fixed_at(tmp_path: Path) -> None:
+    game = start_game(tmp_path, SELECTOR)
+    forged = "2026-01-01T00:00:00+00:00"
+    git(game.remote.clone, *ALICE, "revert", "--no-edit", game.injected)
+    git(game.remote.clone, "commit", "-q", "--amend", "--no-edit", f"--date={forged}")
+    git(game.remote.clone, "push", "-q", "origin", "main")
+    before = datetime.now(timezone.utc)
+    fixed = game.instance()
+    assert fixed.fixed_at is not None and fixed.fixed_at >= before
+    assert fixed.fixed_at_source == "observed"
+    assert fixed.fixed_at_uncertainty_s is not None and fixed.fixed_at_uncertainty_s >= 0
+    assert fixed.time_to_fix_s is not None and fixed.time_to_fix_s >= 0
+
+
+def test_a_re_break_after_the_fix_is_a_regression(tmp_path: Path) -> None:
+    game = start_game(tmp_path, SELECTOR)
+    git(game.remote.clone, *ALICE, "revert", "--no-edit", game.injected)
+    git(game.remote.clone, "push", "-q", "origin", "main")
+    assert game.instance().state is State.fixed
+    git(game.remote.clone, *ALICE, "revert", "--no-edit", "HEAD")  # revert the revert
+    git(game.remote.clone, "push", "-q", "origin", "main")
+    regressed = game.instance()
+    assert regressed.state is State.regressed and regressed.regressions == 1
+    git(game.remote.clone, *ALICE, "revert", "--no-edit", "HEAD")
+    git(game.remote.clone, "push", "-q", "origin", "main")
+    again = game.instance()
+    assert again.state is State.fixed and again.fix_sha == game.remote.head()
+
+
+def test_nothing_changed_costs_one_ls_remote(tmp_path: Path) -> None:
+    game = start_game(tmp_path, SELECTOR)
+    game.watcher.refresh()
+    cache_head = git(game.watcher.cache.path, "rev-parse", "HEAD")
+    result = game.watcher.refresh()
+    assert not result.moved and result.recorded == []
+    assert git(game.watcher.cache.path, "rev-parse", "HEAD") == cache_head
+
+
+# --- a fix merged through a PR on the local GitHub ------------------------------------------
+
+@pytest.fixture
+def chat_forge(tmp_path: Path) -> Iterator[Forge]:
+    with open_forge(tmp_path, CHAT_APP) as opened:
+        yield opened
+
+
+def test_fix_merged_by_pr_carries_number_author_and_merged_at(tmp_path: Path, chat_forge: Forge, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", BOT_TOKEN)
+    url = chat_forge.git_http.url_for(chat_forge.full_name)
+    config_path = write_config(tmp_path, f"    repo: {chat_forge.full_name}\n    url: {url}\n",
+                               extra=f"github: {{api_url: '{chat_forge.github.api_url}', request_interval: 0s}}\n")
+    config, _ = load_config(config_path)
+    store = open_store(config, config_path)
+    team = config.team("team-a")
+    injected = make_injector(config, config_path, team, store).inject(CATALOG.get(SELECTOR)).sha
+    work = chat_forge.clone("alice")
+    run_git(*ALICE, "checkout", "-q", "-b", "alice/revert-selector", cwd=work)
+    run_git(*ALICE, "revert", "--no-edit", injected, cwd=work)
+    run_git(*git_auth_config(BOT_TOKEN), "push", "-q", "origin", "alice/revert-selector", cwd=work)
+    from github import Auth, Github
+
+    alice = Github(base_url=chat_forge.github.api_url, auth=Auth.Token(MEMBER_TOKEN),
+                   seconds_between_requests=None, seconds_between_writes=None).get_repo(chat_forge.full_name)
+    pr = alice.create_pull(base="main", head="alice/revert-selector", title="Revert selector change", body="Site is down")
+    pr.merge(merge_method="merge")
+    merged = alice.get_pull(pr.number)
+    watcher = make_watcher(config, config_path, team, store, CATALOG)
+    watcher.refresh()
+    (instance,) = fold(store.events("team-a"))
+    assert instance.state is State.fixed and instance.fix_kind == "revert"
+    assert instance.pr is not None and instance.pr["number"] == pr.number and instance.pr["author"] == MEMBER_LOGIN
+    assert instance.fixed_at_source == "github:merged_at"
+    assert instance.fixed_at == merged.merged_at.replace(tzinfo=timezone.utc)
+    assert instance.fixed_by is not None and instance.fixed_by["name"] == "Alice Ng" and instance.fixed_by["login"] == MEMBER_LOGIN
+    assert instance.first_response is not None and instance.first_response["kind"] == "pull_request"
