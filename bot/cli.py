@@ -100,38 +100,59 @@ def plan(config_path: Path, as_json: bool, team_names: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.option("--teams", "team_count", type=int, default=4, show_default=True, help="How many teams.")
+@click.option("--teams", "team_count", type=int, default=4, show_default=True, help="How many teams (1-8).")
+@click.option("--speed", type=float, default=60.0, show_default=True, help="Game minutes per wall-clock second / 60.")
 @click.option("--workdir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Where to put the team repos (default: a new temp folder).")
+              help="Where to put the team repos, state and reports (default: a new temp folder).")
 @JSON_OPTION
-def demo(team_count: int, workdir: Path | None, as_json: bool) -> None:
-    """A local rehearsal with no accounts: team repos, validate, plan."""
+def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> None:
+    """A complete local rehearsal, no accounts: team repos, the real daemon, simulated teams, scoreboard."""
     from bot.demo import run_demo
+    from bot.report import human_duration
 
-    result = run_demo(team_count, workdir)
+    console = out()
+    started = datetime.now(timezone.utc)
+
+    def say(kind: str, facts: dict[str, Any]) -> None:
+        if as_json:
+            return
+        clock = str(datetime.now(timezone.utc) - started).split(".")[0]
+        team = facts.get("team", "")
+        line = {
+            "validated": f"validated {facts.get('teams')} team repositories; the game starts",
+            "injected": f"[red]broke[/red]     {facts.get('fault')} as {facts.get('persona')} ({str(facts.get('sha'))[:10]})",
+            "team-fix": f"[green]team fix[/green]  {facts.get('fault')} by {facts.get('by')} ({facts.get('style')})",
+            "reverted": f"[yellow]bot revert[/yellow] {facts.get('fault')} ({facts.get('reason')})",
+            "timed-out": f"[yellow]timed out[/yellow] {facts.get('fault')}",
+            "hint": f"hint      {facts.get('fault')}: {facts.get('text')}",
+            "responder-error": f"[red]responder[/red] {facts.get('error')}",
+        }.get(kind, kind)
+        console.print(f"{clock} {team:<8} {line}")
+
+    if not as_json:
+        console.print(f"[bold]faultbot demo[/bold]: {team_count} teams, speed x{speed:g}, building repositories...")
+    result = run_demo(team_count, workdir, speed=speed, say=say)
     if as_json:
         emit_json({
             "workdir": str(result.workdir),
             "config": str(result.config_path),
             "validation": {"ok": result.validation.ok, "problems": result.validation.problems},
-            "plans": {team: [e.as_json() for e in entries] for team, entries in result.plans.items()},
+            "instances": result.instances,
+            "scoreboard": [t.as_json() for t in result.board],
+            "reports": {k: str(v) for k, v in vars(result.reports).items()} if result.reports else None,
         })
     else:
-        console = out()
-        console.print(f"[bold]faultbot demo[/bold]: {team_count} team repositories in {result.workdir / 'remotes'}")
-        console.print(f"config: {result.config_path}")
         for problem in result.validation.problems:
             console.print(f"[red]problem[/red] {problem}")
-        if result.validation.ok:
-            console.print("[green]validate: ok[/green] every repo reachable and healthy under every applicable fault")
-        table = Table("team", "applicable faults", "skipped", "lines a fault changes", box=None)
-        for team, entries in result.plans.items():
-            sizes = [e.lines_changed for e in entries if e.applicable]
-            table.add_row(team, str(sum(e.applicable for e in entries)), str(sum(not e.applicable for e in entries)),
-                          f"{min(sizes)}..{max(sizes)}" if sizes else "-")
+        table = Table("rank", "team", "score", "fixed", "reverts", "forward fixes", "timed out", "median time to fix",
+                      box=None, title="scoreboard (game time)")
+        for team in result.board:
+            table.add_row(str(team.rank), team.team, str(team.score), str(team.fixed), str(team.reverts),
+                          str(team.forward_fixes), str(team.timed_out), human_duration(team.median_time_to_fix_s))
         console.print(table)
-        console.print("Next: `faultbot plan --config " + str(result.config_path) + "` shows every diff. "
-                      "Live injection, fix detection and scoring arrive with the daemon (not built yet).")
+        if result.reports:
+            console.print("reports: " + ", ".join(str(p) for p in vars(result.reports).values()))
+        console.print(f"repos.yaml: {result.config_path}  (try: faultbot status --cached --config {result.config_path})")
     if not result.validation.ok:
         raise SystemExit(2)
 
@@ -184,6 +205,52 @@ def status(config_path: Path, as_json: bool, cached: bool) -> None:
     out().print(table)
     if not instances:
         out().print("no faults injected yet")
+
+
+@cli.command()
+@CONFIG_OPTION
+def run(config_path: Path) -> None:
+    """Run the daemon: inject, watch, time and revert, for every team, until stopped."""
+    import threading
+
+    from bot.control import install_signal_handlers, run_daemon
+
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    run_daemon(config_path, stop=stop)
+
+
+@cli.command()
+@CONFIG_OPTION
+@JSON_OPTION
+@click.option("--team", default=None, help="Halt only this team.")
+def halt(config_path: Path, as_json: bool, team: str | None) -> None:
+    """The kill switch: stop injecting and revert every open fault (safe to repeat)."""
+    from bot.control import halt as do_halt
+
+    result = do_halt(config_path, team)
+    if as_json:
+        emit_json({"teams": result.teams, "reverted": [{"team": t, "fault": f, "sha": s} for t, f, s in result.reverted],
+                   "deferred_to_daemon": result.deferred_to_daemon, "already_halted": result.already_halted})
+        return
+    console = out()
+    if result.deferred_to_daemon:
+        console.print("[yellow]halted[/yellow]: the running daemon reverts every open fault within one poll")
+        return
+    for team_name, fault, sha in result.reverted:
+        console.print(f"[yellow]reverted[/yellow] {fault} in {team_name}" + (f" ({sha[:12]})" if sha else " (already undone)"))
+    if not result.reverted:
+        console.print("halted; no open fault to revert" + (" (already halted)" if result.already_halted else ""))
+
+
+@cli.command()
+@CONFIG_OPTION
+@click.option("--team", default=None, help="Resume only this team.")
+def resume(config_path: Path, team: str | None) -> None:
+    """Lift a halt: the daemon schedules faults again."""
+    from bot.control import resume as do_resume
+
+    out().print("resumed" if do_resume(config_path, team) else "nothing was halted")
 
 
 @cli.group()

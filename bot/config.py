@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -74,7 +75,7 @@ class EventSettings(Strict):
     timezone: str = "UTC"
     state: str = "sqlite:///faultbot.db"
     workdir: str = ".faultbot"
-    ends_at: str | None = None
+    ends_at: AwareDatetime | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -116,6 +117,14 @@ class GitHubSettings(Strict):
         web = self.api_url.replace("://api.github.com", "://github.com")
         web = web.removesuffix("/api/v3")
         return f"{web}/{repo}.git"
+
+
+class WebSettings(Strict):
+    """The daemon's HTTP side: /healthz, /api/status, webhooks (and later the scoreboard)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    webhook_secret_env: EnvName | None = None
 
 
 class ArgoCDSettings(Strict):
@@ -277,6 +286,7 @@ class Config(Strict):
     argocd: ArgoCDSettings | None = None
     defaults: Defaults = Field(default_factory=Defaults)
     poll_interval: Duration = timedelta(seconds=30)
+    web: WebSettings = Field(default_factory=WebSettings)
     catalog: str | None = None
     teams: list[Team] = Field(min_length=1)
 

@@ -30,7 +30,7 @@ class FixCommit:
     """The commit that made every check pass, and how."""
 
     sha: str
-    kind: str  # revert | forward-fix | bot-revert
+    kind: str  # revert | forward-fix (a bot-revert is recorded by the injector, not found here)
     author_name: str
     author_email: str
 
@@ -110,9 +110,10 @@ class FixDetector:
             self.repo.checkout_detached(commit.sha)
             results = evaluate(fault.spec.fixed_when, CheckContext(self.repo.path, binding, ManifestIndex.scan(self.repo.path)))
             now_passing = all_pass(results)
+            if automated:
+                passing = now_passing  # the tree changed, but not by the team: never their fix
+                continue
             if now_passing and not passing:
-                if automated:
-                    continue  # a tag bump that happens to pass is not the team's fix
                 kind = self._kind(commit, injected, parent, fault_paths)
                 # A merge commit is GitHub's; the fix is by whoever wrote the merged branch.
                 author = self.repo.commit_info(commit.parents[1]) if len(commit.parents) > 1 else commit
@@ -124,8 +125,6 @@ class FixDetector:
         return detection
 
     def _kind(self, commit: CommitInfo, injected: str, parent: str, fault_paths: list[str]) -> str:
-        if commit.sha in self.bot_shas:
-            return "bot-revert"
         reverted = _REVERT_MESSAGE.search(commit.message)
         if reverted and injected.startswith(reverted.group(1)):
             return "revert"

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.catalog import DEFAULT_CATALOG, Catalog, Fault
 from bot.config import Config, TeamSettings
-from bot.verify import Rehearsal, needed_roles, rehearse
+from bot.verify import Rehearsal, needed_roles, rehearse_many
 
 EXAMPLE_REPO = Path(__file__).resolve().parents[1] / "examples" / "chat-app"
 
@@ -50,7 +50,7 @@ def rehearsal_json(rehearsal: Rehearsal) -> dict[str, Any]:
 
 def verify_catalog(catalog: Catalog, repo: Path, targets: Mapping[Any, str] | None = None) -> list[Rehearsal]:
     """Rehearse every fault with its fixes on `repo`."""
-    return [rehearse(fault, repo, targets=targets) for fault in catalog.faults.values()]
+    return rehearse_many(list(catalog.faults.values()), repo, targets=targets)
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,9 @@ class PlanEntry:
 def plan_team(catalog: Catalog, team: TeamSettings, tree: Path) -> list[PlanEntry]:
     """For one team's tree: every fault of its scenario, applicable or not and why, with the diff."""
     wanted = team.scenario.faults or [f.id for fam in team.scenario.families for f in catalog.in_family(fam)]
+    faults = [catalog.get(fault_id) for fault_id in wanted]
     entries = []
-    for fault_id in wanted:
-        fault = catalog.get(fault_id)
-        rehearsal = rehearse(fault, tree, targets=team.targets, with_fixes=False)
+    for fault, rehearsal in zip(faults, rehearse_many(faults, tree, targets=team.targets, with_fixes=False)):
         applicable = rehearsal.applicable and rehearsal.healthy_before and rehearsal.broken_after
         entries.append(PlanEntry(
             team.name, fault.id, fault.family, applicable, rehearsal.reason, rehearsal.diff,

@@ -26,12 +26,12 @@ from bot.checks import CheckContext, RoleBinding, all_pass, evaluate
 from bot.clock import Clock
 from bot.config import Persona, TeamSettings
 from bot.edits import EditContext, apply_edits
-from bot.errors import EditError, FaultbotError, RoleError
+from bot.errors import EditError, FaultbotError, GitError, RoleError
 from bot.forge import Forge
 from bot.manifests import ManifestIndex
 from bot.roles import Roles
 from bot.store import Store
-from bot.timeline import HEAD
+from bot.timeline import HALTED, HEAD, REVERT_INTENT, TIMED_OUT
 from bot.verify import bind_roles
 from bot.workspace import Author, PushRejected, TeamCache
 
@@ -39,6 +39,7 @@ MAX_ATTEMPTS = 3
 INTENT, LANDED, PR_OPENED, PR_BLOCKED, REFUSED = (
     "inject.intent", "inject.landed", "inject.pr_opened", "inject.pr_blocked", "inject.refused",
 )
+REVERT_FAILED = "bot.revert_failed"
 
 
 class InjectionRefused(FaultbotError):
@@ -113,6 +114,7 @@ class Injector:
         # Observers around the push, for logging and for tests that play a teammate
         # pushing at the worst moment, or a crash right after the push.
         self.before_push = before_push or (lambda sha: None)
+        self.after_revert_push: HookFn = lambda sha: None
         self._binding = RoleBinding({}, {})
         self.after_push = after_push or (lambda sha: None)
 
@@ -147,6 +149,58 @@ class Injector:
                         f"{self.team.branch} of {self.team.name} kept moving; gave up after {MAX_ATTEMPTS} tries, nothing pushed"
                     ) from None
         raise AssertionError("unreachable")
+
+    def revert(self, fault: Fault, injected_sha: str, reason: str) -> str | None:
+        """Revert an open fault as its persona (time limit or halt); the revert's sha.
+
+        Crash-safe like injection: an intent is recorded before the push, and a revert whose
+        commit already reached the branch is recorded rather than made twice. Returns None
+        when the fault's change is already gone from the branch (the team beat us to it).
+        """
+        kind = TIMED_OUT if reason == "time-limit" else HALTED
+        intent = self.store.last(self.team.name, fault.id, (REVERT_INTENT,))
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            head = self.cache.sync(self.team.branch)
+            if intent is not None and self.cache.has_commit(str(intent.facts["sha"])) and self.cache.contains(
+                str(intent.facts["sha"]), head
+            ):
+                sha = str(intent.facts["sha"])
+                self._record(kind, fault, revert_sha=sha, reason=reason, recovered=True,
+                             fixed_by={"name": intent.facts.get("persona")})
+                return sha
+            landed = self.store.last(self.team.name, fault.id, (LANDED,))
+            persona = next((p for p in self.team.personas if landed and p.name == landed.facts.get("persona")),
+                           self.team.personas[0])
+            author = Author(persona.name, persona.email)
+            try:
+                sha = self.cache.revert(injected_sha, author)
+            except GitError as exc:
+                if (self.cache.path / ".git" / "REVERT_HEAD").exists():
+                    self.cache.git("revert", "--abort")
+                self.cache.checkout_detached(head)
+                if "nothing to commit" in f"{exc.output} {exc.message}":
+                    self._record(kind, fault, reason=reason, note="the fault's change was already gone")
+                    return None
+                self._record(REVERT_FAILED, fault, reason=reason, error=exc.message)
+                raise InjectionRefused(
+                    f"could not revert {fault.id} in {self.team.name} cleanly ({exc.message}); left for the organizer"
+                ) from None
+            self._record(REVERT_INTENT, fault, sha=sha, parent=head, persona=persona.name, reason=reason)
+            intent = None
+            try:
+                self.cache.push(sha, self.team.branch)
+            except PushRejected:
+                if attempt == MAX_ATTEMPTS:
+                    raise InjectionRefused(f"{self.team.branch} of {self.team.name} kept moving; revert not pushed") from None
+                continue
+            self.after_revert_push(sha)
+            self._record(kind, fault, revert_sha=sha, reason=reason, fixed_by={"name": persona.name, "email": persona.email})
+            return sha
+        raise AssertionError("unreachable")
+
+    def close_without_revert(self, fault: Fault, reason: str) -> None:
+        """Time limit with `on_time_limit: leave`, or a halt of a fault the team already undid."""
+        self._record(TIMED_OUT if reason == "time-limit" else HALTED, fault, reason=reason)
 
     # -- steps ----------------------------------------------------------------------------
 

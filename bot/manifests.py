@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -98,9 +99,19 @@ def split_documents(text: str) -> list[str]:
 
 
 def load_documents(text: str) -> list[Any]:
-    """Every document of a YAML text as plain data, in order (None for an empty one)."""
+    """Every document of a YAML text as plain data, in order (None for an empty one).
+
+    Parsed once per distinct text: fix search and rehearsals re-read the same manifests
+    at many commits, and parsing dominates their cost (bench/bench_rehearsal.py). The
+    documents are shared, so callers must treat them as read-only.
+    """
+    return list(_parse_documents(text))
+
+
+@lru_cache(maxsize=4096)
+def _parse_documents(text: str) -> tuple[Any, ...]:
     yaml = YAML(typ="safe")
-    return [yaml.load(part) if part.strip() else None for part in split_documents(text)]
+    return tuple(yaml.load(part) if part.strip() else None for part in split_documents(text))
 
 
 def _is_k8s_object(doc: Any) -> bool:

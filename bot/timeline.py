@@ -22,6 +22,13 @@ PROGRESS = "fault.progress"
 RESPONSE = "response.first"
 TIMED_OUT = "fault.timed_out"
 HALTED = "fault.halted"
+HINT = "hint.given"
+REVERT_INTENT = "bot.revert_intent"
+STARTED = "event.started"
+PLAN = "plan.made"
+HALT = "control.halt"
+RESUME = "control.resume"
+ALL_TEAMS = "*"
 
 
 class State(StrEnum):
@@ -61,6 +68,17 @@ class FaultInstance:
     failing: list[str] = field(default_factory=list)
     progress: tuple[int, int] | None = None
     first_response: dict[str, Any] | None = None
+    closed_at: datetime | None = None
+    hints_given: list[int] = field(default_factory=list)
+
+    @property
+    def resolved_at(self) -> datetime | None:
+        """When this fault stopped blocking the next one: fixed, or closed by the bot."""
+        if self.state is State.fixed:
+            return self.fixed_at
+        if self.state in (State.timed_out, State.halted):
+            return self.closed_at
+        return None
 
     @property
     def is_open(self) -> bool:
@@ -97,6 +115,8 @@ class FaultInstance:
             "checks_failing": self.failing,
             "checks_passing": list(self.progress) if self.progress else None,
             "first_response": self.first_response,
+            "closed_at": iso(self.closed_at),
+            "hints_given": list(self.hints_given),
         }
 
 
@@ -141,8 +161,14 @@ def fold(events: Iterable[Event]) -> list[FaultInstance]:
             instance.progress = (int(facts.get("passing", 0)), int(facts.get("total", 0)))
         elif event.kind == RESPONSE:
             instance.first_response = dict(facts)
-        elif event.kind == TIMED_OUT:
-            instance.state = State.timed_out
-        elif event.kind == HALTED:
-            instance.state = State.halted
+        elif event.kind in (TIMED_OUT, HALTED):
+            instance.state = State.timed_out if event.kind == TIMED_OUT else State.halted
+            instance.closed_at = event.at
+            if facts.get("revert_sha"):
+                instance.fix_sha = facts["revert_sha"]
+                instance.fix_kind = "bot-revert"
+                instance.fixed_by = facts.get("fixed_by")
+            instance.failing = []
+        elif event.kind == HINT:
+            instance.hints_given.append(int(facts.get("index", -1)))
     return list(instances.values())

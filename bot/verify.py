@@ -103,6 +103,29 @@ def rehearse(
         return rehearse_in(fault, repo, targets=targets, with_fixes=with_fixes)
 
 
+def rehearse_many(
+    faults: list[Fault],
+    source: Path,
+    *,
+    targets: Mapping[Role, str] | None = None,
+    with_fixes: bool = True,
+    workdir: Path | None = None,
+) -> list[Rehearsal]:
+    """Rehearse several faults on one scratch copy, reset to the healthy commit between them.
+
+    One copy and one `git init` for all faults instead of one per fault: the tree copy and
+    the initial commit dominate a rehearsal's cost (see bench/bench_rehearsal.py).
+    """
+    with tempfile.TemporaryDirectory(prefix="faultbot-rehearse-", dir=workdir) as scratch:
+        repo = LocalRepo.from_directory(source, Path(scratch) / "repo", REHEARSAL_AUTHOR)
+        base = repo.head()
+        results = []
+        for fault in faults:
+            repo.checkout_detached(base)
+            results.append(rehearse_in(fault, repo, targets=targets, with_fixes=with_fixes))
+        return results
+
+
 def rehearse_in(
     fault: Fault, repo: LocalRepo, *, targets: Mapping[Role, str] | None = None, with_fixes: bool = True
 ) -> Rehearsal:

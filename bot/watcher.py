@@ -22,7 +22,7 @@ from bot.errors import FaultbotError
 from bot.forge import PullRequest
 from bot.forge.github import GitHubForge
 from bot.store import Store
-from bot.timeline import FIXED, HEAD, PROGRESS, REGRESSED, RESPONSE, FaultInstance, State, fold
+from bot.timeline import FIXED, HEAD, PROGRESS, REGRESSED, RESPONSE, REVERT_INTENT, FaultInstance, State, fold
 from bot.workspace import TeamCache
 
 DEFAULT_AUTOMATION = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
@@ -86,7 +86,9 @@ class TeamWatcher:
     def _update(self, instance: FaultInstance, head: str, now: datetime, since: datetime | None, source: str) -> list[str]:
         fault = self.catalog.get(instance.fault)
         assert instance.injected_sha and instance.parent_sha and instance.landed_sha
-        detector = FixDetector(self.cache, self.automation, self._bot_shas())
+        # The bot's own commits (its personas', its reverts) are never a team's fix or response.
+        personas = tuple(p.email for p in self.team.personas)
+        detector = FixDetector(self.cache, self.automation + personas, self._bot_shas())
         detection = detector.scan(
             fault, RoleBinding.from_json(instance.binding), instance.injected_sha,
             instance.parent_sha, instance.landed_sha, head,
@@ -157,7 +159,7 @@ class TeamWatcher:
                 "at": first.opened_at.isoformat(), "at_source": "github:created_at"}
 
     def _bot_shas(self) -> set[str]:
-        return {str(e.facts.get("sha")) for e in self.store.events(self.team.name, kinds=("bot.revert",))}
+        return {str(e.facts.get("sha")) for e in self.store.events(self.team.name, kinds=(REVERT_INTENT,))}
 
 
 def detection_summary(detection: Detection) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`faultbot demo`: real bare repos from examples/chat-app, validated and planned, nothing pushed."""
+"""`faultbot demo`: the real daemon on real bare repos, played by simulated teams."""
 
 from __future__ import annotations
 
@@ -8,29 +8,41 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.gitrepos import git
 
 
-def test_demo_builds_validates_and_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--teams", "2", "--workdir", str(tmp_path), "--json"]) == 0
+def test_demo_plays_every_team_to_the_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--teams", "4", "--speed", "240", "--workdir", str(tmp_path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["validation"] == {"ok": True, "problems": []}
-    assert set(report["plans"]) == {"team-a", "team-b"}
-    for team, entries in report["plans"].items():
-        families = {e["fault"].split("/")[0] for e in entries if e["applicable"]}
-        assert families == {"web-unreachable", "db-unreachable", "app-bug"}, team
-        assert all(e["diff"].startswith("diff --git") for e in entries if e["applicable"])
-        bare = tmp_path / "remotes" / f"{team}.git"
-        assert git(bare, "rev-list", "--count", "main") == "1"  # planning pushed nothing
+    instances = report["instances"]
+    by_team: dict[str, list[dict[str, object]]] = {}
+    for instance in instances:
+        by_team.setdefault(str(instance["team"]), []).append(instance)
+    assert set(by_team) == {"team-a", "team-b", "team-c", "team-d"}
+    for team, faults in by_team.items():
+        assert len(faults) == 3, team
+        assert {str(f["fault"]).split("/")[0] for f in faults} == {"web-unreachable", "db-unreachable", "app-bug"}
+        assert all(f["state"] in ("fixed", "timed-out") for f in faults), faults
+        ordered = sorted(faults, key=lambda f: str(f["injected_at"]))
+        for earlier, later in zip(ordered, ordered[1:]):
+            resolved = earlier["fixed_at"] if earlier["state"] == "fixed" else earlier["closed_at"]
+            assert str(later["injected_at"]) >= str(resolved)  # one at a time, in order
+    kinds = {str(i["fix_kind"]) for i in instances}
+    assert {"revert", "forward-fix", "bot-revert"} <= kinds
+    same_fields = {"team", "fault", "state", "injected_sha", "injected_at", "fix_sha", "fix_kind", "fixed_by", "pr",
+                   "fixed_at", "time_to_fix_s", "checks_failing"}
+    assert all(same_fields <= set(i) for i in instances)  # the same fields as `status --json`
+    assert [t["team"] for t in report["scoreboard"]][-1] == "team-d"  # the team that missed every fault
+    for path in report["reports"].values():
+        assert Path(path).is_file() and Path(path).stat().st_size > 0
+    assert main(["status", "--cached", "--config", report["config"], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == instances
 
 
-def test_demo_human_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--teams", "1", "--workdir", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "validate: ok" in out and "team-a" in out
-    assert "not built yet" in out  # the demo says plainly what it does not do yet
-
-
-def test_demo_refuses_silly_team_counts(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_refuses_silly_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--teams", "0"]) == 2
     assert "--teams must be between 1 and 8" in capsys.readouterr().err
+    (tmp_path / "precious.txt").write_text("keep me")
+    assert main(["demo", "--workdir", str(tmp_path)]) == 2
+    assert "was not made by `faultbot demo`" in capsys.readouterr().err
+    assert (tmp_path / "precious.txt").read_text() == "keep me"

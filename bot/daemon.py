@@ -1,0 +1,262 @@
+"""`faultbot run`: the daemon that plays the game for every team, unattended.
+
+APScheduler 3 drives it with a persistent job store in the state database: a poll job
+every `poll_interval`, and per team a one-shot `tick` job at the engine's next wake-up
+(a fault due, a time limit, a hint). Jobs coalesce and have a generous misfire grace,
+so a daemon restarted after downtime catches up once. It can never fire a fault twice
+because the truth is the event log, not the job store: every tick re-derives the team's
+state from the log, and injections and reverts are crash-safe (see injector.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.catalog import Catalog
+from bot.clock import Clock
+from bot.commands import make_injector, make_watcher
+from bot.config import Config, TeamSettings
+from bot.engine import Act, Action, TeamView, decide
+from bot.errors import FaultbotError
+from bot.faultcmds import plan_team
+from bot.injector import Injector
+from bot.plan import TeamPlan, make_plan
+from bot.store import Store
+from bot.timeline import ALL_TEAMS, HALT, HINT, PLAN, RESUME, SCHEDULED, STARTED, fold
+from bot.watcher import TeamWatcher
+
+log = logging.getLogger("faultbot.daemon")
+_RUNNING: dict[str, Daemon] = {}
+CRASH_ENV = "FAULTBOT_CRASH_AT"  # test hook: kill -9 ourselves at a named phase (see tests/test_daemon.py)
+
+
+def _poll_job(key: str) -> None:
+    """Module-level so the persistent job store can reference it by name."""
+    daemon = _RUNNING.get(key)
+    if daemon is not None:
+        daemon.poll_all()
+
+
+def _tick_job(key: str, team: str) -> None:
+    daemon = _RUNNING.get(key)
+    if daemon is not None:
+        daemon.tick(team)
+
+
+def is_halted(store: Store, team: str) -> bool:
+    """The latest halt/resume said for this team or for everyone."""
+    controls = [e for e in store.events(kinds=(HALT, RESUME)) if e.team in (team, ALL_TEAMS)]
+    return bool(controls) and controls[-1].kind == HALT
+
+
+@dataclass
+class TeamRuntime:
+    """One team's adapters, plan and lock."""
+
+    settings: TeamSettings
+    injector: Injector
+    watcher: TeamWatcher
+    plan: TeamPlan
+    lock: threading.Lock
+
+
+class Daemon:
+    """Plays every team's game: refresh, decide, act, reschedule."""
+
+    def __init__(self, config: Config, config_path: Path, store: Store, catalog: Catalog, clock: Clock,
+                 on_progress: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.store = store
+        self.catalog = catalog
+        self.clock = clock
+        self.key = str(config_path.resolve())
+        self.on_progress = on_progress or (lambda kind, facts: None)
+        self.teams: dict[str, TeamRuntime] = {}
+        self.scheduler: BackgroundScheduler | None = None
+        self.started_at: datetime | None = None
+        self.last_poll_at: datetime | None = None
+        self.errors: dict[str, str] = {}
+        self.web_url: str | None = None
+
+    # -- start ----------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Record the event's start (once), build every team's adapters and plan."""
+        started = self.store.last(ALL_TEAMS, kinds=(STARTED,))
+        if started is None:
+            started = self.store.append(ALL_TEAMS, STARTED, {}, at=self.clock.now())
+        self.started_at = started.at
+        for team in self.config.all_team_settings():
+            injector = make_injector(self.config, self.config_path, team, self.store, self.clock)
+            watcher = make_watcher(self.config, self.config_path, team, self.store, self.catalog, self.clock)
+            self._install_crash_hook(injector)
+            plan = self._plan(team, injector)
+            self.teams[team.name] = TeamRuntime(team, injector, watcher, plan, threading.Lock())
+            log.info("plan", extra={"team": team.name, "faults": list(plan.faults),
+                                    "first_delay_s": plan.first_delay.total_seconds()})
+
+    def _plan(self, team: TeamSettings, injector: Injector) -> TeamPlan:
+        recorded = self.store.last(team.name, kinds=(PLAN,))
+        if recorded is not None:  # a restart keeps the plan it started with
+            return TeamPlan.from_json(team.name, recorded.facts)
+        injector.cache.sync(team.branch)
+        entries = plan_team(self.catalog, team, injector.cache.path)
+        applicable: dict[str, list[str]] = {}
+        for entry in entries:
+            if entry.applicable:
+                applicable.setdefault(entry.family, []).append(entry.fault)
+        plan = make_plan(team, applicable)
+        self.store.append(team.name, PLAN, plan.to_json(), at=self.clock.now())
+        return plan
+
+    def _install_crash_hook(self, injector: Injector) -> None:
+        phase = os.environ.get(CRASH_ENV, "")
+        if not phase:
+            return
+        def die(sha: str) -> None:
+            log.warning("crash hook", extra={"phase": phase, "sha": sha})
+            os.kill(os.getpid(), signal.SIGKILL)
+        if phase == "inject.before_push":
+            injector.before_push = die
+        elif phase == "inject.after_push":
+            injector.after_push = die
+        elif phase == "revert.after_push":
+            injector.after_revert_push = die
+
+    def start(self) -> None:
+        """Start the scheduler (jobs persist in the state database)."""
+        _RUNNING[self.key] = self
+        scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(url=self.store.url, tablename="faultbot_jobs")},
+            executors={"default": ThreadPoolExecutor(max(2, min(8, len(self.teams))))},
+            job_defaults={"coalesce": True, "misfire_grace_time": 6 * 3600, "max_instances": 1},
+            timezone="UTC",
+        )
+        interval = self.config.poll_interval.total_seconds()
+        speed = getattr(self.clock, "speed", 1.0)
+        scheduler.add_job(_poll_job, "interval", seconds=max(0.2, interval / speed), args=[self.key],
+                          id="poll", replace_existing=True, next_run_time=datetime.now().astimezone())
+        scheduler.start()
+        self.scheduler = scheduler
+
+    def stop(self) -> None:
+        """Stop the scheduler; jobs stay in the store for the next start."""
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+        _RUNNING.pop(self.key, None)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def poll_all(self) -> None:
+        """One round over every team."""
+        self.last_poll_at = self.clock.now()
+        for name in self.teams:
+            self.tick(name)
+
+    def tick(self, name: str) -> None:
+        """Refresh a team from its repo, decide, act, and schedule the next look."""
+        runtime = self.teams[name]
+        if not runtime.lock.acquire(blocking=False):
+            return  # a tick for this team is already running; it will reschedule
+        try:
+            try:
+                runtime.watcher.refresh()
+                self.errors.pop(name, None)
+            except FaultbotError as exc:
+                self.errors[name] = exc.message
+                log.warning("refresh failed", extra={"team": name, "error": exc.message})
+            wakeup = None
+            for _ in range(5):  # act until nothing more is due right now
+                decision = decide(self._view(runtime), self.clock.now())
+                acted = [a for a in decision.actions if self._act(runtime, a)]
+                wakeup = decision.next_wakeup
+                if not any(a.act in (Act.inject, Act.revert, Act.time_out) for a in acted):
+                    break
+            if wakeup is not None and self.scheduler is not None:
+                real = self.clock.to_real(wakeup)
+                self.scheduler.add_job(_tick_job, "date", run_date=real, args=[self.key, name],
+                                       id=f"tick:{name}", replace_existing=True)
+        finally:
+            runtime.lock.release()
+
+    def _view(self, runtime: TeamRuntime) -> TeamView:
+        instances = {i.fault: i for i in fold(self.store.events(runtime.settings.name))}
+        hints = {f: self.catalog.get(f).hint_delays for f in runtime.plan.faults}
+        assert self.started_at is not None
+        return TeamView(runtime.plan, self.started_at, instances, hints,
+                        is_halted(self.store, runtime.settings.name), self.config.event.ends_at)
+
+    def _act(self, runtime: TeamRuntime, action: Action) -> bool:
+        team, fault = runtime.settings.name, self.catalog.get(action.fault)
+        now = self.clock.now()
+        try:
+            if action.act is Act.schedule:
+                self.store.append(team, SCHEDULED, {"at": action.due.isoformat() if action.due else None},
+                                  fault=fault.id, at=now)
+            elif action.act is Act.inject:
+                result = runtime.injector.inject(fault)
+                self._said("injected", team=team, fault=fault.id, sha=result.sha, persona=result.persona)
+            elif action.act is Act.revert:
+                instance = next(i for i in fold(self.store.events(team)) if i.fault == fault.id)
+                sha = runtime.injector.revert(fault, instance.injected_sha or "", action.reason)
+                self._said("reverted", team=team, fault=fault.id, sha=sha, reason=action.reason)
+            elif action.act is Act.time_out:
+                runtime.injector.close_without_revert(fault, action.reason)
+                self._said("timed-out", team=team, fault=fault.id)
+            elif action.act is Act.hint:
+                index = action.hint_index or 0
+                text = fault.spec.hints[index].text
+                self.store.append(team, HINT, {"index": index, "text": text}, fault=fault.id, at=now)
+                self._said("hint", team=team, fault=fault.id, text=text)
+        except FaultbotError as exc:
+            self.errors[team] = exc.message
+            log.error("action failed", extra={"team": team, "fault": fault.id, "act": action.act.value, "error": exc.message})
+            return False
+        return True
+
+    def _said(self, kind: str, **facts: Any) -> None:
+        log.info(kind, extra=facts)
+        self.on_progress(kind, facts)
+
+    def request_tick(self, team: str) -> None:
+        """Look at a team now (a webhook said it changed); runs on the scheduler's threads."""
+        if self.scheduler is not None and team in self.teams:
+            self.scheduler.add_job(_tick_job, args=[self.key, team], id=f"now:{team}", replace_existing=True)
+
+    # -- for the web side and the demo ----------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """For /healthz."""
+        running = self.scheduler is not None and self.scheduler.running
+        return {"status": "ok" if running else "stopped", "teams": len(self.teams),
+                "last_poll_at": self.last_poll_at.isoformat() if self.last_poll_at else None,
+                "errors": dict(self.errors)}
+
+    def finished(self) -> bool:
+        """Every team's plan is played out."""
+        now = self.clock.now()
+        return all(decide(self._view(r), now).finished for r in self.teams.values())
+
+
+def wait_for(predicate: Callable[[], bool], stop: threading.Event, timeout: timedelta, step: float = 0.2) -> bool:
+    """Block until predicate() holds, `stop` is set, or the timeout passes."""
+    deadline = datetime.now().timestamp() + timeout.total_seconds()
+    while not stop.is_set() and datetime.now().timestamp() < deadline:
+        if predicate():
+            return True
+        stop.wait(step)
+    return predicate()

@@ -1,0 +1,39 @@
+"""The daemon's web side: /healthz, /api/status, and GitHub webhooks.
+
+Read-only except the webhook, which only asks for an immediate check of a team.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.webhooks import webhook_route
+
+
+def build_app(
+    health: Callable[[], dict[str, Any]],
+    status: Callable[[], list[dict[str, Any]]],
+    *,
+    webhook_secret: str | None = None,
+    teams_by_repo: dict[str, str] | None = None,
+    on_change: Callable[[str, str], None] | None = None,
+) -> Starlette:
+    """The ASGI app; the callables read the daemon's live state."""
+
+    async def healthz(_: Request) -> JSONResponse:
+        report = health()
+        return JSONResponse(report, status_code=200 if report.get("status") == "ok" else 503)
+
+    async def api_status(_: Request) -> JSONResponse:
+        return JSONResponse(status())
+
+    routes = [Route("/healthz", healthz), Route("/api/status", api_status)]
+    if webhook_secret and on_change is not None:
+        routes.append(webhook_route(webhook_secret, teams_by_repo or {}, on_change))
+    return Starlette(routes=routes)
