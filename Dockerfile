@@ -19,6 +19,7 @@ RUN pip install --no-cache-dir -e . \
 
 USER faultbot
 WORKDIR /state
+EXPOSE 8080
 VOLUME ["/state"]
 ENTRYPOINT ["faultbot"]
 CMD ["run", "--config", "/config/repos.yaml"]

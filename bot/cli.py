@@ -195,13 +195,23 @@ def status(config_path: Path, as_json: bool, cached: bool) -> None:
     if as_json:
         emit_json([i.as_json() for i in instances])
         return
-    table = Table("team", "fault", "state", "injected", "fix", "kind", "by", "time to fix", "still failing", box=None)
+    tracked = any(i.deploy_tracked for i in instances)
+    columns = ["team", "fault", "state", "injected", "fix", "kind", "by", "time to fix"]
+    columns += ["recovered in", "notes"] if tracked else ["still failing"]
+    table = Table(*columns, box=None)
     for i in instances:
         by = (i.fixed_by or {}).get("login") or (i.fixed_by or {}).get("name") or ""
         pr = f" (PR #{i.pr['number']})" if i.pr else ""
         ttf = f"{i.time_to_fix_s:.0f}s" if i.time_to_fix_s is not None else ""
-        table.add_row(i.team, i.fault, i.state.value, (i.injected_sha or "")[:10], (i.fix_sha or "")[:10],
-                      i.fix_kind or "", by + pr, ttf, "; ".join(i.failing)[:80])
+        row = [i.team, i.fault, i.state.value, (i.injected_sha or "")[:10], (i.fix_sha or "")[:10], i.fix_kind or "", by + pr, ttf]
+        if tracked:
+            ttr = f"{i.time_to_recover_s:.0f}s" if i.time_to_recover_s is not None else ""
+            notes = ", ".join([*i.anomalies, *(["stale: " + "/".join(i.stale)] if i.stale else []),
+                               *([] if i.shipped_at or not i.injected_sha else ["not shipped"])])
+            row += [ttr, notes]
+        else:
+            row.append("; ".join(i.failing)[:80])
+        table.add_row(*row)
     out().print(table)
     if not instances:
         out().print("no faults injected yet")

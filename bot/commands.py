@@ -5,14 +5,20 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+
+import httpx
 
 from bot.catalog import Catalog
 from bot.clock import Clock, SystemClock
 from bot.config import Config, TeamSettings, load_config
+from bot.deploy.argocd import ArgoCD, token_from_env
+from bot.deploywatch import DeployWatcher
 from bot.faultcmds import PlanEntry, catalog_for, catalog_problems, plan_team, team_tree
 from bot.forge.github import GitHubForge, github_auth, make_client
 from bot.injector import Injection, Injector, cache_path
+from bot.probe import probe
 from bot.redact import Redactor
 from bot.store import Store
 from bot.timeline import FaultInstance, fold
@@ -104,6 +110,24 @@ def make_watcher(config: Config, config_path: Path, team: TeamSettings, store: S
                        config.defaults.automation, config.poll_interval)
 
 
+def make_deploy_watcher(config: Config, config_path: Path, team: TeamSettings, store: Store,
+                        clock: Clock | None = None) -> DeployWatcher:
+    """ArgoCD, GitHub Actions and probe tracking for a team (each only where configured)."""
+    clock = clock or SystemClock()
+    adapters = team_adapters(config, config_path, team)
+    argocd, prober, closers = None, None, []
+    if config.argocd is not None and team.argocd_app:
+        argocd = ArgoCD.from_settings(config.argocd, token_from_env(config.argocd, os.environ), clock=clock)
+        closers.append(argocd.close)
+    if team.probe is not None:
+        spec, client = team.probe, httpx.Client(follow_redirects=True)
+        prober = lambda: probe(client, spec, clock)  # noqa: E731
+        closers.append(client.close)
+    ship_timeout = config.argocd.ship_timeout if config.argocd else timedelta(minutes=10)
+    return DeployWatcher(team, adapters.cache, store, clock, argocd, adapters.forge, prober, ship_timeout,
+                         tuple(closers))
+
+
 def run_status(config_path: Path, *, cached: bool) -> list[FaultInstance]:
     """Every fault instance of every team, refreshed from the repos unless `cached`."""
     missing = config_path_problem(config_path)
@@ -116,6 +140,11 @@ def run_status(config_path: Path, *, cached: bool) -> list[FaultInstance]:
         if not cached:
             for team in config.all_team_settings():
                 make_watcher(config, config_path, team, store, catalog).refresh(source="status", force=True)
+                deploy = make_deploy_watcher(config, config_path, team, store)
+                try:
+                    deploy.refresh()
+                finally:
+                    deploy.close()
         return fold(store.events())
     finally:
         store.close()

@@ -130,6 +130,8 @@ class WebSettings(Strict):
 class ArgoCDSettings(Strict):
     url: str
     token_env: EnvName = "ARGOCD_AUTH_TOKEN"
+    # A fault not deployed this long after it landed is flagged for the organizer.
+    ship_timeout: Duration = timedelta(minutes=10)
 
     @field_validator("url")
     @classmethod

@@ -26,7 +26,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.catalog import Catalog
 from bot.clock import Clock
-from bot.commands import make_injector, make_watcher
+from bot.commands import make_deploy_watcher, make_injector, make_watcher
+from bot.deploywatch import DeployWatcher
 from bot.config import Config, TeamSettings
 from bot.engine import Act, Action, TeamView, decide
 from bot.errors import FaultbotError
@@ -68,6 +69,7 @@ class TeamRuntime:
     settings: TeamSettings
     injector: Injector
     watcher: TeamWatcher
+    deploy: DeployWatcher
     plan: TeamPlan
     lock: threading.Lock
 
@@ -102,9 +104,10 @@ class Daemon:
         for team in self.config.all_team_settings():
             injector = make_injector(self.config, self.config_path, team, self.store, self.clock)
             watcher = make_watcher(self.config, self.config_path, team, self.store, self.catalog, self.clock)
+            deploy = make_deploy_watcher(self.config, self.config_path, team, self.store, self.clock)
             self._install_crash_hook(injector)
             plan = self._plan(team, injector)
-            self.teams[team.name] = TeamRuntime(team, injector, watcher, plan, threading.Lock())
+            self.teams[team.name] = TeamRuntime(team, injector, watcher, deploy, plan, threading.Lock())
             log.info("plan", extra={"team": team.name, "faults": list(plan.faults),
                                     "first_delay_s": plan.first_delay.total_seconds()})
 
@@ -157,6 +160,8 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
+        for runtime in self.teams.values():
+            runtime.deploy.close()
         _RUNNING.pop(self.key, None)
 
     # -- the loop -------------------------------------------------------------------------
@@ -175,8 +180,9 @@ class Daemon:
         try:
             try:
                 runtime.watcher.refresh()
+                runtime.deploy.refresh()
                 self.errors.pop(name, None)
-            except FaultbotError as exc:
+            except FaultbotError as exc:  # retryable or not, the daemon stays up and tries again
                 self.errors[name] = exc.message
                 log.warning("refresh failed", extra={"team": name, "error": exc.message})
             wakeup = None
@@ -198,7 +204,8 @@ class Daemon:
         hints = {f: self.catalog.get(f).hint_delays for f in runtime.plan.faults}
         assert self.started_at is not None
         return TeamView(runtime.plan, self.started_at, instances, hints,
-                        is_halted(self.store, runtime.settings.name), self.config.event.ends_at)
+                        is_halted(self.store, runtime.settings.name), self.config.event.ends_at,
+                        runtime.deploy.tracking)
 
     def _act(self, runtime: TeamRuntime, action: Action) -> bool:
         team, fault = runtime.settings.name, self.catalog.get(action.fault)

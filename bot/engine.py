@@ -5,7 +5,9 @@ is what lets every rule be tested in milliseconds with time moved by the test.
 Rules:
 - faults come one at a time, in the plan's order; the first after `first_delay` from the
   event's start, each next one `next_delay` after the previous one was resolved (fixed by
-  the team, or closed by the bot);
+  the team — and, where ArgoCD is tracked, recovered — or closed by the bot);
+- with deploy tracking, a fault's time (limit, hints) starts when it ships, not when it
+  is pushed: a red build or a paused app is not the team's time;
 - an open fault (injected or regressed) past `time_limit` is reverted by the bot
   (`on_time_limit: revert`) or marked timed out and left broken (`leave`);
 - hints fall due `after` their delay from injection, once each;
@@ -54,6 +56,7 @@ class TeamView:
     hint_delays: Mapping[str, Sequence[timedelta]] = field(default_factory=dict)
     halted: bool = False
     ends_at: datetime | None = None
+    deploy_tracking: bool = False  # ArgoCD tracked: wait for *recovered*, time from *shipped*
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def decide(view: TeamView, now: datetime) -> Decision:
     for position, fault in enumerate(plan.faults):
         instance = view.instances.get(fault)
         if instance is not None and instance.injected_at is not None:
-            previous_resolved = instance.resolved_at
+            previous_resolved = resolved_at(instance, view.deploy_tracking)
             if previous_resolved is None:
                 return Decision(tuple(actions), wakeup)
             continue
@@ -109,8 +112,10 @@ def _open_fault(view: TeamView, instance: FaultInstance, now: datetime) -> Decis
     plan = view.plan
     if view.halted:
         return Decision((Action(Act.revert, plan.team, instance.fault, reason="halt"),), None)
-    assert instance.injected_at is not None
-    deadline = instance.injected_at + plan.time_limit
+    started = clock_start(instance, view.deploy_tracking)
+    if started is None:
+        return Decision((), None)  # not shipped yet: the team's clock has not started
+    deadline = started + plan.time_limit
     if now >= deadline:
         act = Act.revert if plan.on_time_limit == "revert" else Act.time_out
         return Decision((Action(act, plan.team, instance.fault, reason="time-limit"),), None)
@@ -118,12 +123,27 @@ def _open_fault(view: TeamView, instance: FaultInstance, now: datetime) -> Decis
     for index, delay in enumerate(view.hint_delays.get(instance.fault, ())):
         if index in instance.hints_given:
             continue
-        at = instance.injected_at + delay
+        at = started + delay
         if now >= at:
             actions.append(Action(Act.hint, plan.team, instance.fault, hint_index=index))
         else:
             next_hint = _earliest(next_hint, at)
     return Decision(tuple(actions), _earliest(deadline, next_hint))
+
+
+def resolved_at(instance: FaultInstance, deploy_tracking: bool) -> datetime | None:
+    """When a fault stopped blocking the next one: fixed (and, with deploy tracking,
+    recovered: the fix shipped on a Healthy app), or closed by the bot."""
+    if instance.state is State.fixed:
+        return instance.recovered_at if deploy_tracking else instance.fixed_at
+    if instance.state in (State.timed_out, State.halted):
+        return instance.closed_at
+    return None
+
+
+def clock_start(instance: FaultInstance, deploy_tracking: bool) -> datetime | None:
+    """When the team's time starts: injection, or (with deploy tracking) when it shipped."""
+    return instance.shipped_at if deploy_tracking else instance.injected_at
 
 
 def is_finished(view: TeamView) -> bool:

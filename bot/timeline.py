@@ -26,6 +26,14 @@ HINT = "hint.given"
 REVERT_INTENT = "bot.revert_intent"
 STARTED = "event.started"
 PLAN = "plan.made"
+SHIPPED = "deploy.shipped"
+RECOVERED = "deploy.recovered"
+CI = "ci.run"
+TRACKED = "deploy.tracked"
+ANOMALY = "anomaly"
+PROBE = "probe.changed"
+STALE = "data.stale"
+FRESH = "data.fresh"
 HALT = "control.halt"
 RESUME = "control.resume"
 ALL_TEAMS = "*"
@@ -70,15 +78,12 @@ class FaultInstance:
     first_response: dict[str, Any] | None = None
     closed_at: datetime | None = None
     hints_given: list[int] = field(default_factory=list)
-
-    @property
-    def resolved_at(self) -> datetime | None:
-        """When this fault stopped blocking the next one: fixed, or closed by the bot."""
-        if self.state is State.fixed:
-            return self.fixed_at
-        if self.state in (State.timed_out, State.halted):
-            return self.closed_at
-        return None
+    deploy_tracked: bool = False
+    shipped_at: datetime | None = None
+    recovered_at: datetime | None = None
+    ci: dict[str, dict[str, Any]] = field(default_factory=dict)
+    anomalies: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -86,11 +91,24 @@ class FaultInstance:
         return self.state in OPEN_STATES
 
     @property
+    def clock_started_at(self) -> datetime | None:
+        """When the team's clock starts: when the fault shipped, where deploys are tracked."""
+        return self.shipped_at if self.deploy_tracked else self.injected_at
+
+    @property
     def time_to_fix_s(self) -> float | None:
-        """Seconds from the fault landing to the fix (server or bot-observed times only)."""
-        if self.fixed_at is None or self.injected_at is None:
+        """Seconds from the fault reaching the team to the fix (server or bot-observed times only)."""
+        start = self.clock_started_at
+        if self.fixed_at is None or start is None:
             return None
-        return round((self.fixed_at - self.injected_at).total_seconds(), 3)
+        return round(max(0.0, (self.fixed_at - start).total_seconds()), 3)
+
+    @property
+    def time_to_recover_s(self) -> float | None:
+        """Seconds from the fault shipping to the fix shipping on a Healthy app."""
+        if self.recovered_at is None or self.shipped_at is None:
+            return None
+        return round((self.recovered_at - self.shipped_at).total_seconds(), 3)
 
     def as_json(self) -> dict[str, Any]:
         """The `status --json` shape."""
@@ -117,6 +135,14 @@ class FaultInstance:
             "first_response": self.first_response,
             "closed_at": iso(self.closed_at),
             "hints_given": list(self.hints_given),
+            "shipped_at": iso(self.shipped_at),
+            "recovered_at": iso(self.recovered_at),
+            "time_to_recover_s": self.time_to_recover_s,
+            "injected_ci": self.ci.get("injected", {}).get("conclusion"),
+            "fix_ci_conclusion": self.ci.get("fix", {}).get("conclusion"),
+            "anomalies": list(self.anomalies),
+            "stale": bool(self.stale),
+            "stale_sources": list(self.stale),
         }
 
 
@@ -127,7 +153,10 @@ def _when(value: Any) -> datetime | None:
 def fold(events: Iterable[Event]) -> list[FaultInstance]:
     """Every fault instance, in the order faults were first scheduled or injected."""
     instances: dict[tuple[str, str], FaultInstance] = {}
+    stale: dict[str, dict[str, bool]] = {}
     for event in events:
+        if event.kind in (STALE, FRESH):
+            stale.setdefault(event.team, {})[str(event.facts.get("source"))] = event.kind == STALE
         if event.fault is None:
             continue
         key = (event.team, event.fault)
@@ -156,6 +185,8 @@ def fold(events: Iterable[Event]) -> list[FaultInstance]:
         elif event.kind == REGRESSED:
             instance.state = State.regressed
             instance.regressions += 1
+            instance.recovered_at = None
+            instance.ci.pop("fix", None)
         elif event.kind == PROGRESS:
             instance.failing = list(facts.get("failing", []))
             instance.progress = (int(facts.get("passing", 0)), int(facts.get("total", 0)))
@@ -171,4 +202,16 @@ def fold(events: Iterable[Event]) -> list[FaultInstance]:
             instance.failing = []
         elif event.kind == HINT:
             instance.hints_given.append(int(facts.get("index", -1)))
+        elif event.kind == TRACKED:
+            instance.deploy_tracked = True
+        elif event.kind == SHIPPED:
+            instance.shipped_at = _when(facts.get("at"))
+        elif event.kind == RECOVERED:
+            instance.recovered_at = _when(facts.get("at"))
+        elif event.kind == CI:
+            instance.ci[str(facts.get("role"))] = dict(facts)
+        elif event.kind == ANOMALY:
+            instance.anomalies.append(str(facts.get("kind")))
+    for instance in instances.values():
+        instance.stale = sorted(s for s, on in stale.get(instance.team, {}).items() if on)
     return list(instances.values())

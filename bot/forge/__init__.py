@@ -24,6 +24,17 @@ class PullRequest:
 
 
 @dataclass(frozen=True)
+class CIRun:
+    """One CI run (a GitHub Actions workflow run) for a commit."""
+
+    name: str
+    status: str  # queued | in_progress | completed
+    conclusion: str | None  # success | failure | cancelled | ... once completed
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
 class MergeOutcome:
     """The forge's answer to a merge request: merged (with the new sha and time) or refused."""
 

@@ -19,7 +19,7 @@ from github.Repository import Repository
 
 from bot.config import GitHubApp, GitHubSettings
 from bot.errors import FaultbotError
-from bot.forge import MergeOutcome, PullRequest
+from bot.forge import CIRun, MergeOutcome, PullRequest
 from bot.redact import Redactor
 
 
@@ -196,6 +196,14 @@ class GitHubForge:
         except GithubException as exc:
             raise wrap(exc, "list pull requests", self.redactor) from None
         return found
+
+    def workflow_runs(self, sha: str) -> list[CIRun]:
+        """GitHub Actions runs for a commit (newest first), so the timeline shows CI too."""
+        try:
+            runs = list(self.repo.get_workflow_runs(head_sha=sha))
+        except GithubException as exc:
+            raise wrap(exc, f"list workflow runs of {sha[:12]}", self.redactor) from None
+        return [CIRun(r.name or "", r.status or "", r.conclusion, _utc(r.created_at), _utc(r.updated_at)) for r in runs]
 
     def merge_pull_request(self, number: int, method: str, sha: str, title: str) -> MergeOutcome:
         """Merge; protection rules or conflicts come back as a refused outcome (405/409)."""

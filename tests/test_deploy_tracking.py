@@ -1,0 +1,189 @@
+"""Deploy tracking on real repos with the local GitHub and ArgoCD servers: shipped and
+recovered come from ArgoCD history, CI shows up in the timeline, data outages mark the
+team stale without declaring anything, and the probe gates recovery."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import time_machine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from bot.catalog import Catalog
+from bot.commands import make_deploy_watcher, make_injector, make_watcher, open_store
+from bot.config import load_config
+from bot.deploywatch import DeployWatcher
+from bot.engine import Act, TeamView, decide
+from bot.plan import TeamPlan
+from bot.store import Store
+from bot.timeline import FaultInstance, State, fold
+from bot.watcher import TeamWatcher
+from bot.webserver import BackgroundServer
+from tests.conftest import CHAT_APP
+from tests.servers.argocd_api import DEFAULT_TOKEN, ArgoCDServer, serve_argocd
+from tests.servers.forge import BOT_TOKEN, Forge, open_forge
+from tests.servers.git_cli import run_git
+from tests.servers.git_http import git_auth_config
+from tests.test_inject import write_config
+
+CATALOG = Catalog.load()
+SELECTOR = "web-unreachable/service-selector-typo"
+ALICE = ["-c", "user.name=Alice Ng", "-c", "user.email=alice@example.com"]
+APP = "team-a-chat"
+T0 = datetime(2026, 12, 5, 14, 0, tzinfo=timezone.utc)
+
+
+@dataclass
+class Deployed:
+    forge: Forge
+    argocd: ArgoCDServer
+    store: Store
+    watcher: TeamWatcher
+    deploy: DeployWatcher
+    injected: str
+    work: Path
+
+    def instance(self) -> FaultInstance:
+        (found,) = fold(self.store.events("team-a"))
+        return found
+
+    def team_fix(self) -> str:
+        run_git(*git_auth_config(BOT_TOKEN), "pull", "-q", "origin", "main", cwd=self.work)
+        run_git(*ALICE, "revert", "--no-edit", self.injected, cwd=self.work)
+        run_git(*git_auth_config(BOT_TOKEN), "push", "-q", "origin", "main", cwd=self.work)
+        return run_git("rev-parse", "HEAD", cwd=self.work).stdout.decode().strip()
+
+    def refresh(self) -> FaultInstance:
+        self.watcher.refresh()
+        self.deploy.refresh()
+        return self.instance()
+
+
+@pytest.fixture
+def deployed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
+    monkeypatch.setenv("GITHUB_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("ARGOCD_AUTH_TOKEN", DEFAULT_TOKEN)
+    with open_forge(tmp_path, CHAT_APP) as forge, serve_argocd() as argocd:
+        game = start(tmp_path, forge, argocd)
+        yield game
+        game.deploy.close()
+
+
+def start(tmp_path: Path, forge: Forge, argocd: ArgoCDServer, probe_url: str | None = None) -> Deployed:
+    url = forge.git_http.url_for(forge.full_name)
+    argocd.add_app(APP, url)
+    probe = f"    probe: {{url: '{probe_url}', expect_status: 200, timeout: 2s}}\n" if probe_url else ""
+    config_path = write_config(
+        tmp_path, f"    repo: {forge.full_name}\n    url: {url}\n    argocd_app: {APP}\n{probe}",
+        extra=f"github: {{api_url: '{forge.github.api_url}', request_interval: 0s}}\n"
+              f"argocd: {{url: '{argocd.url}', ship_timeout: 1s}}\n",
+    )
+    config, _ = load_config(config_path)
+    store = open_store(config, config_path)
+    team = config.team("team-a")
+    argocd.sync(APP, run_git("rev-parse", "main", cwd=forge.bare).stdout.decode().strip(), T0)
+    injected = make_injector(config, config_path, team, store).inject(CATALOG.get(SELECTOR)).sha
+    watcher = make_watcher(config, config_path, team, store, CATALOG)
+    deploy = make_deploy_watcher(config, config_path, team, store)
+    return Deployed(forge, argocd, store, watcher, deploy, injected, forge.clone("alice"))
+
+
+def test_shipped_and_recovered_come_from_argocd_history(deployed: Deployed) -> None:
+    assert deployed.refresh().shipped_at is None  # pushed is not shipped
+    deployed.argocd.sync(APP, deployed.injected, T0 + timedelta(minutes=1))
+    shipped = deployed.refresh()
+    assert shipped.shipped_at == T0 + timedelta(minutes=1) and shipped.deploy_tracked
+    fix = deployed.team_fix()
+    fixed = deployed.refresh()
+    assert fixed.state is State.fixed and fixed.recovered_at is None  # merged, not yet synced
+    plan = TeamPlan("team-a", (SELECTOR, "db-unreachable/db-host-typo"), timedelta(0), (timedelta(0),), timedelta(hours=1), "revert")
+    view = TeamView(plan, T0, {fixed.fault: fixed}, deploy_tracking=True)
+    assert [a.act for a in decide(view, T0 + timedelta(days=1)).actions] == []  # the next waits for recovery
+    deployed.argocd.sync(APP, fix, T0 + timedelta(minutes=9))
+    recovered = deployed.refresh()
+    assert recovered.recovered_at == T0 + timedelta(minutes=9)
+    assert recovered.as_json()["time_to_recover_s"] == 8 * 60
+    view = TeamView(plan, T0, {recovered.fault: recovered}, deploy_tracking=True)
+    assert Act.inject in [a.act for a in decide(view, T0 + timedelta(days=1)).actions]
+
+
+def test_a_degraded_app_after_sync_is_not_recovered(deployed: Deployed) -> None:
+    deployed.argocd.sync(APP, deployed.injected, T0 + timedelta(minutes=1))
+    fix = deployed.team_fix()
+    deployed.argocd.sync(APP, fix, T0 + timedelta(minutes=5), health="Degraded")
+    assert deployed.refresh().recovered_at is None
+    deployed.argocd.set_health(APP, "Healthy")
+    assert deployed.refresh().recovered_at == T0 + timedelta(minutes=5)
+
+
+def test_a_failed_build_is_flagged_and_the_fault_not_timed(deployed: Deployed) -> None:
+    forge = deployed.forge
+    forge.github.add_workflow_run(forge.owner, forge.name, deployed.injected, conclusion="failure", name="build")
+    deployed.team_fix()
+    instance = deployed.refresh()
+    assert "ci-failed" in instance.anomalies and instance.as_json()["injected_ci"] == "failure"
+    assert instance.state is State.fixed and instance.time_to_fix_s is None  # never shipped: not timed
+
+
+def test_a_fault_not_shipped_in_time_is_an_anomaly(deployed: Deployed) -> None:
+    assert "not-shipped" not in deployed.refresh().anomalies
+    with time_machine.travel(datetime.now(timezone.utc) + timedelta(minutes=5)):
+        deployed.deploy.refresh()
+    instance = deployed.instance()
+    assert instance.anomalies == ["not-shipped"] and instance.shipped_at is None
+
+
+def test_the_fix_commits_ci_conclusion_is_in_status(deployed: Deployed) -> None:
+    fix = deployed.team_fix()
+    deployed.refresh()
+    deployed.forge.github.add_workflow_run(deployed.forge.owner, deployed.forge.name, fix, conclusion="success")
+    assert deployed.refresh().as_json()["fix_ci_conclusion"] == "success"
+
+
+def test_argocd_down_marks_stale_keeps_going_and_catches_up(deployed: Deployed) -> None:
+    deployed.argocd.sync(APP, deployed.injected, T0 + timedelta(minutes=1))
+    deployed.argocd.down()
+    try:
+        instance = deployed.refresh()  # no exception: degrade, don't die
+        assert instance.as_json()["stale"] is True and instance.stale == ["argocd"]
+        assert instance.shipped_at is None  # nothing declared from missing data
+    finally:
+        deployed.argocd.up()
+    caught_up = deployed.refresh()
+    assert caught_up.as_json()["stale"] is False and caught_up.shipped_at == T0 + timedelta(minutes=1)
+
+
+class FlakyService:
+    """The team's site as the probe sees it: down until told otherwise."""
+
+    def __init__(self) -> None:
+        self.up = False
+
+    def app(self) -> Starlette:
+        async def home(_: Request) -> PlainTextResponse:
+            return PlainTextResponse("chat", status_code=200 if self.up else 503)
+        return Starlette(routes=[Route("/", home)])
+
+
+def test_the_probe_gates_recovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("ARGOCD_AUTH_TOKEN", DEFAULT_TOKEN)
+    site = FlakyService()
+    with open_forge(tmp_path, CHAT_APP) as forge, serve_argocd() as argocd, BackgroundServer(site.app()) as web:
+        game = start(tmp_path, forge, argocd, probe_url=web.url + "/")
+        argocd.sync(APP, game.injected, T0 + timedelta(minutes=1))
+        fix = game.team_fix()
+        argocd.sync(APP, fix, T0 + timedelta(minutes=4))
+        assert game.refresh().recovered_at is None  # deployed and Healthy, but the site answers 503
+        site.up = True
+        before = datetime.now(timezone.utc)
+        recovered = game.refresh().recovered_at
+        game.deploy.close()
+        assert recovered is not None and recovered >= before  # the probe's observation, the later of the two
