@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -129,7 +129,7 @@ class Patch(Model):
 
 
 Edit = Annotated[
-    Union[YamlSet, YamlDelete, YamlAppend, FileAdd, FileDelete, TextReplace, Patch],
+    YamlSet | YamlDelete | YamlAppend | FileAdd | FileDelete | TextReplace | Patch,
     Field(discriminator="op"),
 ]
 
@@ -245,11 +245,7 @@ class AnyOf(Model):
 
 
 Check = Annotated[
-    Union[
-        IngressRoutes, ServiceSelects, ServiceTargetPort, EnvHostResolves, RefsResolve,
-        NetworkAllows, Replicas, ProbesTargetPorts, YamlValue, Text, LiveProbe, ArgoCDHealthy,
-        AllOf, AnyOf,
-    ],
+    IngressRoutes | ServiceSelects | ServiceTargetPort | EnvHostResolves | RefsResolve | NetworkAllows | Replicas | ProbesTargetPorts | YamlValue | Text | LiveProbe | ArgoCDHealthy | AllOf | AnyOf,
     Field(discriminator="check"),
 ]
 AllOf.model_rebuild()

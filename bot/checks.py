@@ -17,8 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from bot.catalog import (
-    AllOf, AnyOf, ArgoCDHealthy, Check, EnvHostResolves, IngressRoutes, LiveProbe, NetworkAllows,
-    ProbesTargetPorts, RefsResolve, Replicas, ServiceSelects, ServiceTargetPort, Text, YamlValue,
+    AllOf,
+    AnyOf,
+    ArgoCDHealthy,
+    Check,
+    EnvHostResolves,
+    IngressRoutes,
+    LiveProbe,
+    NetworkAllows,
+    ProbesTargetPorts,
+    RefsResolve,
+    Replicas,
+    ServiceSelects,
+    ServiceTargetPort,
+    Text,
+    YamlValue,
 )
 from bot.globs import files_matching
 from bot.manifests import ManifestIndex, Resource, ResourceRef, dig
@@ -229,8 +242,7 @@ def _service_target_port(check: ServiceTargetPort, ctx: CheckContext) -> str:
 
 def _env_host_resolves(check: EnvHostResolves, ctx: CheckContext) -> str:
     workload = ctx.resource(check.role)
-    values = [_env(c, check.env) for c in workload.containers]
-    values = [v for v in values if v is not None]
+    values = [v for c in workload.containers if (v := _env(c, check.env)) is not None]
     if not values:
         raise _Fail(f"{workload.kind}/{workload.name} sets no {check.env}")
     host, namespace = service_address(values[0])

@@ -83,7 +83,7 @@ class EventSettings(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Paris")
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Paris") from None
         return value
 
 

@@ -27,8 +27,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.catalog import Catalog
 from bot.clock import Clock
 from bot.commands import make_deploy_watcher, make_injector, make_watcher
-from bot.deploywatch import DeployWatcher
 from bot.config import Config, TeamSettings
+from bot.deploywatch import DeployWatcher
 from bot.engine import Act, Action, TeamView, decide
 from bot.errors import FaultbotError
 from bot.faultcmds import plan_team

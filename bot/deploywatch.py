@@ -25,7 +25,19 @@ from bot.errors import FaultbotError, GitError
 from bot.forge.github import GitHubForge
 from bot.probe import ProbeResult
 from bot.store import Store
-from bot.timeline import ANOMALY, CI, FRESH, PROBE, RECOVERED, SHIPPED, STALE, TRACKED, FaultInstance, State, fold
+from bot.timeline import (
+    ANOMALY,
+    CI,
+    FRESH,
+    PROBE,
+    RECOVERED,
+    SHIPPED,
+    STALE,
+    TRACKED,
+    FaultInstance,
+    State,
+    fold,
+)
 from bot.workspace import TeamCache
 
 log = logging.getLogger("faultbot.deploy")

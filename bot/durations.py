@@ -23,7 +23,8 @@ def parse_duration(text: str | int | float) -> timedelta:
     compact = str(text).strip().lower().replace(" ", "")
     if not compact:
         raise ValueError(f"empty duration; {_HOW}")
-    seconds, pos, seen = 0, 0, []
+    seconds, pos = 0, 0
+    seen: list[str] = []
     for match in _PART.finditer(compact):
         if match.start() != pos:
             break

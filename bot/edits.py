@@ -17,7 +17,16 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.nativetypes import NativeEnvironment
 from jinja2.sandbox import SandboxedEnvironment
 
-from bot.catalog import Edit, FileAdd, FileDelete, Patch, TextReplace, YamlAppend, YamlDelete, YamlSet
+from bot.catalog import (
+    Edit,
+    FileAdd,
+    FileDelete,
+    Patch,
+    TextReplace,
+    YamlAppend,
+    YamlDelete,
+    YamlSet,
+)
 from bot.errors import EditError, GitError
 from bot.globs import files_matching
 from bot.manifests import KUSTOMIZATION_NAMES, Resource

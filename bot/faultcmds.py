@@ -76,7 +76,7 @@ def plan_team(catalog: Catalog, team: TeamSettings, tree: Path) -> list[PlanEntr
     wanted = team.scenario.faults or [f.id for fam in team.scenario.families for f in catalog.in_family(fam)]
     faults = [catalog.get(fault_id) for fault_id in wanted]
     entries = []
-    for fault, rehearsal in zip(faults, rehearse_many(faults, tree, targets=team.targets, with_fixes=False)):
+    for fault, rehearsal in zip(faults, rehearse_many(faults, tree, targets=team.targets, with_fixes=False), strict=True):
         applicable = rehearsal.applicable and rehearsal.healthy_before and rehearsal.broken_after
         entries.append(PlanEntry(
             team.name, fault.id, fault.family, applicable, rehearsal.reason, rehearsal.diff,

@@ -22,7 +22,17 @@ from bot.errors import FaultbotError
 from bot.forge import PullRequest
 from bot.forge.github import GitHubForge
 from bot.store import Store
-from bot.timeline import FIXED, HEAD, PROGRESS, REGRESSED, RESPONSE, REVERT_INTENT, FaultInstance, State, fold
+from bot.timeline import (
+    FIXED,
+    HEAD,
+    PROGRESS,
+    REGRESSED,
+    RESPONSE,
+    REVERT_INTENT,
+    FaultInstance,
+    State,
+    fold,
+)
 from bot.workspace import TeamCache
 
 DEFAULT_AUTOMATION = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
@@ -94,10 +104,11 @@ class TeamWatcher:
             instance.parent_sha, instance.landed_sha, head,
         )
         recorded: list[str] = []
-        append = lambda kind, facts: (  # noqa: E731 - a local shorthand
-            self.store.append(self.team.name, kind, facts, fault=instance.fault, source=source, at=now),
-            recorded.append(kind),
-        )
+
+        def append(kind: str, facts: dict[str, Any]) -> None:
+            self.store.append(self.team.name, kind, facts, fault=instance.fault, source=source, at=now)
+            recorded.append(kind)
+
         if instance.first_response is None:
             response = self._first_pull(instance)
             if response is None and detection.first_response is not None:
@@ -142,7 +153,8 @@ class TeamWatcher:
         except FaultbotError:
             return None  # PR data is a bonus; git already proved the fix
         exact = [p for p in pulls if p.merge_sha == sha]
-        return (exact or pulls or [None])[0]
+        best = exact or pulls
+        return best[0] if best else None
 
     def _first_pull(self, instance: FaultInstance) -> dict[str, Any] | None:
         """The team's first PR after the fault landed (GitHub's created_at), if any."""

@@ -91,8 +91,9 @@ class YamlDocument:
         old = parent[key]
         if isinstance(old, (dict, list)) or isinstance(new_value, (dict, list)):
             return False
+        positions: Any = getattr(parent, "lc", None)  # ruamel's line/column record
         try:
-            line, col = parent.lc.value(key) if isinstance(parent, dict) else parent.lc.item(key)
+            line, col = positions.value(key) if isinstance(parent, dict) else positions.item(key)
         except (KeyError, IndexError, TypeError, AttributeError):
             return False
         source = self._spliced if self._spliced is not None else self.body_text
@@ -162,7 +163,7 @@ def keep_original_lines(original: str, candidate: str) -> str:
     out: list[str] = []
     for tag, a0, a1, b0, b1 in matcher.get_opcodes():
         if tag == "equal":
-            for a, b in zip(range(a0, a1), range(b0, b1)):
+            for a, b in zip(range(a0, a1), range(b0, b1), strict=True):
                 shift_at.append((_indent(after[b]), _indent(before[a]) - _indent(after[b])))
                 out.append(before[a])
             continue

@@ -15,7 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, FaultbotError
 
 Loc = Sequence[str | int]
 
@@ -39,7 +39,7 @@ class SourceMap:
         self.root = root
 
     @classmethod
-    def load(cls, path: Path, error: type[ConfigError] = ConfigError) -> SourceMap:
+    def load(cls, path: Path, error: type[FaultbotError] = ConfigError) -> SourceMap:
         """Parse `path`; a syntax error becomes one line naming the file and line."""
         try:
             text = path.read_text(encoding="utf-8")
