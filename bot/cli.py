@@ -263,6 +263,26 @@ def resume(config_path: Path, team: str | None) -> None:
     out().print("resumed" if do_resume(config_path, team) else "nothing was halted")
 
 
+@cli.command()
+@CONFIG_OPTION
+@JSON_OPTION
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("report"),
+              show_default=True, help="Where to write report.md/.json/.csv/.html.")
+def report(config_path: Path, as_json: bool, out_dir: Path) -> None:
+    """Score the event from its log and write the reports (Markdown, JSON, CSV, HTML)."""
+    from bot.commands import run_status
+    from bot.config import load_config
+    from bot.report import write_reports
+
+    instances = [i.as_json() for i in run_status(config_path, cached=True)]
+    config, _ = load_config(config_path)
+    paths = write_reports(instances, out_dir, config.event.name, datetime.now(timezone.utc))
+    if as_json:
+        emit_json({k: str(v) for k, v in vars(paths).items()})
+    else:
+        out().print("reports: " + ", ".join(str(p) for p in vars(paths).values()))
+
+
 @cli.group()
 def faults() -> None:
     """The fault catalog: list, show, verify."""

@@ -107,6 +107,8 @@ class Daemon:
             deploy = make_deploy_watcher(self.config, self.config_path, team, self.store, self.clock)
             self._install_crash_hook(injector)
             plan = self._plan(team, injector)
+            for recovered in injector.reconcile(self.catalog):  # intents a crash left between push and record
+                self._said("recovered", team=team.name, fault=recovered.fault, sha=recovered.sha)
             self.teams[team.name] = TeamRuntime(team, injector, watcher, deploy, plan, threading.Lock())
             log.info("plan", extra={"team": team.name, "faults": list(plan.faults),
                                     "first_delay_s": plan.first_delay.total_seconds()})
@@ -132,7 +134,9 @@ class Daemon:
         def die(sha: str) -> None:
             log.warning("crash hook", extra={"phase": phase, "sha": sha})
             os.kill(os.getpid(), signal.SIGKILL)
-        if phase == "inject.before_push":
+        if phase == "inject.before_commit":
+            injector.before_commit = die
+        elif phase == "inject.before_push":
             injector.before_push = die
         elif phase == "inject.after_push":
             injector.after_push = die

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.catalog import Fault
+from bot.catalog import Catalog, Fault
 from bot.checks import CheckContext, RoleBinding, all_pass, evaluate
 from bot.clock import Clock
 from bot.config import Persona, TeamSettings
@@ -115,6 +115,7 @@ class Injector:
         # pushing at the worst moment, or a crash right after the push.
         self.before_push = before_push or (lambda sha: None)
         self.after_revert_push: HookFn = lambda sha: None
+        self.before_commit: HookFn = lambda fault_id: None
         self._binding = RoleBinding({}, {})
         self.after_push = after_push or (lambda sha: None)
 
@@ -202,6 +203,17 @@ class Injector:
         """Time limit with `on_time_limit: leave`, or a halt of a fault the team already undid."""
         self._record(TIMED_OUT if reason == "time-limit" else HALTED, fault, reason=reason)
 
+    def reconcile(self, catalog: Catalog) -> list[Injection]:
+        """On start: record every fault whose intent reached the remote before a crash."""
+        landed = {e.fault for e in self.store.events(self.team.name, kinds=(LANDED,))}
+        pending = {e.fault for e in self.store.events(self.team.name, kinds=(INTENT,))} - landed
+        found = []
+        for fault_id in sorted(f for f in pending if f is not None):
+            recovered = self._recover(catalog.get(fault_id)) if fault_id in catalog.faults else None
+            if recovered is not None:
+                found.append(recovered)
+        return found
+
     # -- steps ----------------------------------------------------------------------------
 
     def _commit(self, fault: Fault, choice: Choice) -> tuple[str, str, str]:
@@ -224,6 +236,7 @@ class Injector:
             self.cache.checkout_detached(parent)
             raise InjectionRefused(f"{fault.id} does not apply to {where}: {exc.message}; nothing pushed") from None
         author = Author(choice.persona.name, choice.persona.email)
+        self.before_commit(fault.id)
         sha = self.cache.commit_all(choice.message, author)
         return parent, sha, self.cache.diff(parent, sha), binding
 

@@ -16,6 +16,7 @@ from bot.store import Event
 SCHEDULED = "fault.scheduled"
 LANDED = "inject.landed"
 HEAD = "repo.head"
+BRANCHES = "repo.branches"
 FIXED = "fix.detected"
 REGRESSED = "fix.regressed"
 PROGRESS = "fault.progress"

@@ -23,6 +23,7 @@ from bot.forge import PullRequest
 from bot.forge.github import GitHubForge
 from bot.store import Store
 from bot.timeline import (
+    BRANCHES,
     FIXED,
     HEAD,
     PROGRESS,
@@ -74,8 +75,10 @@ class TeamWatcher:
         """Check the branch; if it moved (or `force`), search every injected fault for fixes."""
         now = self.clock.now()
         previous_check = self.last_checked
-        head = self.cache.remote_head(self.team.branch)
+        heads = self.cache.remote_heads()  # one ls-remote answers both "moved?" and "new branches?"
+        head = heads.get(self.team.branch)
         self.last_checked = now
+        self._new_branches(set(heads), now, source)
         last = self.store.last(self.team.name, kinds=(HEAD,))
         moved = last is None or last.facts.get("head") != head
         if moved:
@@ -92,6 +95,24 @@ class TeamWatcher:
         for instance in tracked:
             recorded += self._update(instance, head, now, since, source)
         return RefreshResult(self.team.name, head, moved, recorded)
+
+    def _new_branches(self, branches: set[str], now: datetime, source: str) -> None:
+        """A branch the team creates after a fault landed is their first sign of response."""
+        last = self.store.last(self.team.name, kinds=(BRANCHES,))
+        if last is not None and set(last.facts.get("branches", [])) == branches:
+            return
+        self.store.append(self.team.name, BRANCHES, {"branches": sorted(branches)}, source=source, at=now)
+        if last is None:
+            return  # the first look is the baseline, not a response
+        ours = {str(e.facts.get("branch")) for e in self.store.events(self.team.name, kinds=("inject.intent",))}
+        added = sorted(branches - set(last.facts.get("branches", [])) - ours - {self.team.branch})
+        if not added:
+            return
+        for instance in self.instances():
+            if instance.is_open and instance.first_response is None:
+                self.store.append(self.team.name, RESPONSE, {"kind": "branch", "branch": added[0], "at": now.isoformat(),
+                                                             "at_source": "observed"},
+                                  fault=instance.fault, source=source, at=now)
 
     def _update(self, instance: FaultInstance, head: str, now: datetime, since: datetime | None, source: str) -> list[str]:
         fault = self.catalog.get(instance.fault)

@@ -118,6 +118,17 @@ def remote_head(url: str, branch: str, credentials: Credentials | None = None) -
     return None
 
 
+def remote_heads(url: str, credentials: Credentials | None = None) -> dict[str, str]:
+    """Every branch on the remote and its sha (one `git ls-remote --heads`)."""
+    output = run_git(["ls-remote", "--heads", "--", url], credentials=credentials, url=url)
+    heads = {}
+    for line in output.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/heads/"):
+            heads[ref.removeprefix("refs/heads/")] = sha
+    return heads
+
+
 def describe_url(url: str) -> str:
     """A URL safe to print."""
     return redact_url(url)
@@ -319,6 +330,10 @@ class TeamCache(LocalRepo):
     def remote_head(self, branch: str) -> str | None:
         """The branch head on the remote right now (one `ls-remote`)."""
         return remote_head(self.url, branch, self.credentials)
+
+    def remote_heads(self) -> dict[str, str]:
+        """Every branch on the remote right now (one `ls-remote`)."""
+        return remote_heads(self.url, self.credentials)
 
     def contains(self, ancestor: str, descendant: str) -> bool:
         """Is `ancestor` in the history of `descendant` (both must be fetched)?"""

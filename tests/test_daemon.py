@@ -140,7 +140,7 @@ def fault_commits(remote: TeamRepo, author: str = "Kenji Sato") -> list[str]:
     return git(remote.bare, "log", f"--author={author}", "--format=%H %s", "main").splitlines()
 
 
-@pytest.mark.parametrize("phase", ["inject.before_push", "inject.after_push", "revert.after_push"])
+@pytest.mark.parametrize("phase", ["inject.before_commit", "inject.before_push", "inject.after_push", "revert.after_push"])
 def test_kill_9_then_restart_neither_duplicates_nor_loses(tmp_path: Path, phase: str) -> None:
     remote = make_team_repo(tmp_path)
     config_path = game_config(tmp_path, {"team-a": remote},

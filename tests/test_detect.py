@@ -220,3 +220,14 @@ def test_fix_merged_by_pr_carries_number_author_and_merged_at(tmp_path: Path, ch
     assert instance.fixed_at == merged.merged_at.replace(tzinfo=timezone.utc)
     assert instance.fixed_by is not None and instance.fixed_by["name"] == "Alice Ng" and instance.fixed_by["login"] == MEMBER_LOGIN
     assert instance.first_response is not None and instance.first_response["kind"] == "pull_request"
+
+
+def test_a_new_branch_is_the_first_response(tmp_path: Path) -> None:
+    game = start_game(tmp_path, SELECTOR)
+    game.watcher.refresh()  # the baseline: main only
+    git(game.remote.clone, "checkout", "-q", "-b", "investigate-503")
+    git(game.remote.clone, "push", "-q", "origin", "investigate-503")
+    instance = game.instance()
+    assert instance.state is State.injected
+    assert instance.first_response is not None
+    assert instance.first_response["kind"] == "branch" and instance.first_response["branch"] == "investigate-503"

@@ -1,0 +1,57 @@
+"""The catalog and report commands, in-process, as an organizer types them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.catalog import Catalog
+from bot.cli import main
+from tests.conftest import CHAT_APP
+from tests.test_detect import ALICE, SELECTOR, start_game
+from tests.gitrepos import git
+
+
+def test_faults_list_json_names_every_fault(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["faults", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["id"] for r in rows} == set(Catalog.load().faults)
+    assert all(set(r) == {"id", "family", "severity", "title", "roles"} and r["roles"] for r in rows)
+
+
+def test_faults_show_prints_the_fault_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["faults", "show", SELECTOR]) == 0
+    out = capsys.readouterr().out
+    assert "The frontend Service selects no pods" in out and "fixed_when:" in out
+    assert main(["faults", "show", "web-unreachable/selector"]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean" in err and "web-unreachable/service-selector-typo" in err
+
+
+def test_faults_verify_passes_on_the_example_and_fails_on_a_broken_repo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["faults", "verify", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert len(results) == len(Catalog.load().faults) and all(r["ok"] for r in results)
+    broken = tmp_path / "repo"
+    shutil.copytree(CHAT_APP, broken)
+    service = broken / "k8s" / "frontend-service.yaml"
+    service.write_text(service.read_text().replace("targetPort: http", "targetPort: 9999"))
+    assert main(["faults", "verify", "--repo", str(broken)]) == 1
+    assert "FAIL web-unreachable/service-selector-typo" in capsys.readouterr().out
+
+
+def test_report_scores_the_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    game = start_game(tmp_path, SELECTOR)
+    git(game.remote.clone, *ALICE, "revert", "--no-edit", game.injected)
+    git(game.remote.clone, "push", "-q", "origin", "main")
+    assert main(["status", "--config", str(game.config), "--json"]) == 0
+    (instance,) = json.loads(capsys.readouterr().out)
+    assert instance["state"] == "fixed" and instance["fix_kind"] == "revert"
+    assert main(["report", "--config", str(game.config), "--out", str(tmp_path / "out"), "--json"]) == 0
+    paths = json.loads(capsys.readouterr().out)
+    written = json.loads(Path(paths["json"]).read_text())
+    assert written["scoreboard"][0]["team"] == "team-a" and written["scoreboard"][0]["fixed"] == 1
+    assert "team-a" in Path(paths["markdown"]).read_text()
