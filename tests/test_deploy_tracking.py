@@ -187,3 +187,45 @@ def test_the_probe_gates_recovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         recovered = game.refresh().recovered_at
         game.deploy.close()
         assert recovered is not None and recovered >= before  # the probe's observation, the later of the two
+
+
+def test_the_daemon_outlives_an_argocd_outage_and_catches_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import httpx
+
+    from bot.control import run_daemon
+    from bot.daemon import _RUNNING
+    from tests.gitrepos import git, make_team_repo
+    from tests.test_daemon import wait_until
+
+    monkeypatch.setenv("ARGOCD_AUTH_TOKEN", DEFAULT_TOKEN)
+    remote = make_team_repo(tmp_path)
+    with serve_argocd() as argocd:
+        argocd.add_app(APP, remote.url)
+        argocd.sync(APP, remote.head(), T0)
+        config_path = tmp_path / "repos.yaml"
+        config_path.write_text(
+            "event: {name: t, state: sqlite:///state.db, workdir: cache}\npoll_interval: 1s\nweb: {port: 0}\n"
+            f"argocd: {{url: '{argocd.url}'}}\n"
+            f"defaults: {{scenario: {{faults: [{SELECTOR}], first_delay: 0s, time_limit: 1h}}}}\n"
+            f"teams:\n  - name: team-a\n    url: {remote.url}\n    argocd_app: {APP}\n", encoding="utf-8")
+        store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+        argocd.down()
+        stop = threading.Event()
+        thread = threading.Thread(target=run_daemon, kwargs={"config_path": config_path, "stop": stop}, daemon=True)
+        thread.start()
+        try:
+            wait_until(lambda: any(e.kind == "data.stale" for e in store.events("team-a")), 60)
+            web_url = next(d.web_url for d in _RUNNING.values() if d.web_url)
+            assert httpx.get(f"{web_url}/healthz").json()["status"] == "ok"  # degraded, not dead
+            (instance,) = fold(store.events("team-a"))
+            assert instance.state is State.injected and instance.shipped_at is None and instance.stale == ["argocd"]
+            argocd.sync(APP, git(remote.bare, "rev-parse", "main"), T0 + timedelta(minutes=2))
+            argocd.up()
+            wait_until(lambda: fold(store.events("team-a"))[0].shipped_at is not None, 60)
+            caught_up = fold(store.events("team-a"))[0]
+            assert caught_up.shipped_at == T0 + timedelta(minutes=2) and caught_up.stale == []
+        finally:
+            stop.set()
+            thread.join(timeout=30)
