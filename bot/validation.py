@@ -84,6 +84,27 @@ def check_reachable(config: Config, source: SourceMap, team: TeamSettings) -> li
     return []
 
 
+def check_argocd_apps(config: Config, source: SourceMap) -> list[str]:
+    """Every team's `argocd_app` exists and answers (only where `argocd:` and its token are set)."""
+    if config.argocd is None or not os.environ.get(config.argocd.token_env):
+        return []
+    from bot.deploy import DeployError
+    from bot.deploy.argocd import ArgoCD
+
+    problems = []
+    with ArgoCD.from_settings(config.argocd, os.environ[config.argocd.token_env], attempts=2, base_delay=0.2) as argocd:
+        for index, team in enumerate(config.all_team_settings()):
+            if not team.argocd_app:
+                continue
+            try:
+                argocd.application(team.argocd_app)
+            except DeployError as exc:
+                problems.append(f"{source.where(('teams', index, 'argocd_app'))}: {exc.message}")
+                if exc.status != 404:
+                    break  # ArgoCD itself is unreachable: one line, not one per team
+    return problems
+
+
 def validate_config(
     config: Config,
     source: SourceMap,
@@ -95,6 +116,7 @@ def validate_config(
     report = ValidationReport()
     if not offline:
         report.problems += check_tokens(config, source)
+        report.problems += check_argocd_apps(config, source)
     for team in config.all_team_settings():
         team_problems = [] if offline else check_reachable(config, source, team)
         report.problems += team_problems

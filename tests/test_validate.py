@@ -68,3 +68,22 @@ def test_validate_reports_a_repo_that_does_not_start_healthy(tmp_path: Path, cap
     assert main(["validate", "--config", str(config_for(tmp_path, remote))]) == 2
     err = capsys.readouterr().err
     assert "team-a does not start healthy for web-unreachable/service-selector-typo" in err
+
+
+def test_validate_checks_the_argocd_applications(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.servers.argocd_api import DEFAULT_TOKEN, serve_argocd
+
+    monkeypatch.setenv("ARGOCD_AUTH_TOKEN", DEFAULT_TOKEN)
+    remote = make_team_repo(tmp_path)
+    with serve_argocd() as argocd:
+        argocd.add_app("team-a-chat", remote.url)
+        config = config_for(tmp_path, remote, extra="    argocd_app: team-a-chat\n")
+        config.write_text(config.read_text() + f"argocd: {{url: '{argocd.url}'}}\n")
+        assert main(["validate", "--config", str(config)]) == 0
+        capsys.readouterr()
+        config.write_text(config.read_text().replace("argocd_app: team-a-chat", "argocd_app: team-a-chatt"))
+        assert main(["validate", "--config", str(config)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("repos.yaml:6: teams[0].argocd_app: "), err
+        assert "no application 'team-a-chatt' on this ArgoCD" in err[0]
