@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from bot.catalog import (
+from bot.faultspec import (
     AllOf,
     AnyOf,
     ArgoCDHealthy,

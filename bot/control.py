@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,6 +26,7 @@ from bot.daemon import Daemon, is_halted, wait_for
 from bot.errors import FaultbotError
 from bot.faultcmds import catalog_for
 from bot.logs import setup_logging
+from bot.report import render_html
 from bot.store import Store
 from bot.timeline import ALL_TEAMS, HALT, RESUME, fold
 from bot.validation import config_path_problem
@@ -95,7 +96,13 @@ def run_daemon(config_path: Path, *, stop: threading.Event | None = None, clock:
         if web:
             secret_env = config.web.webhook_secret_env
             teams_by_repo = {t.repo: t.name for t in config.all_team_settings() if t.repo}
-            app = build_app(daemon.health, lambda: [i.as_json() for i in fold(store.events())],
+            def statuses() -> list[dict[str, Any]]:
+                return [i.as_json() for i in fold(store.events())]
+
+            def scoreboard() -> str:
+                return render_html(statuses(), config.event.name, datetime.now(timezone.utc), refresh_seconds=10)
+
+            app = build_app(daemon.health, statuses, scoreboard=scoreboard,
                             webhook_secret=os.environ.get(secret_env) if secret_env else None,
                             teams_by_repo=teams_by_repo, on_change=lambda team, _event: daemon.request_tick(team))
             server = BackgroundServer(app, config.web.host, config.web.port).start()

@@ -17,7 +17,8 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.nativetypes import NativeEnvironment
 from jinja2.sandbox import SandboxedEnvironment
 
-from bot.catalog import (
+from bot.errors import EditError, GitError
+from bot.faultspec import (
     Edit,
     FileAdd,
     FileDelete,
@@ -27,7 +28,6 @@ from bot.catalog import (
     YamlDelete,
     YamlSet,
 )
-from bot.errors import EditError, GitError
 from bot.globs import files_matching
 from bot.manifests import KUSTOMIZATION_NAMES, Resource
 from bot.roles import Role, Roles

@@ -30,7 +30,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment
+from jinja2 import Environment, PackageLoader
 
 from bot.redact import redact_url
 from bot.scoring import (
@@ -376,57 +376,20 @@ def render_csv(instances: Sequence[Mapping[str, Any]], rules: ScoringRules = DEF
 
 # --- HTML ----------------------------------------------------------------------------
 
-_HTML = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ event }} — game-day report</title>
-<style>
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
-       max-width: 72rem; padding: 0 1rem; color: #1d2433; background: #fbfbfd; }
-h1 { margin-bottom: .2rem; } .meta { color: #5a6275; margin-top: 0; }
-table { border-collapse: collapse; width: 100%; margin: .5rem 0 1.5rem; background: #fff; }
-th, td { padding: .35rem .6rem; border-bottom: 1px solid #e3e6ee; text-align: left; }
-th { background: #f0f2f7; font-weight: 600; } td.n, th.n { text-align: right; }
-tbody tr.first td { font-weight: 600; } .rules { color: #3b4254; }
-</style>
-</head>
-<body>
-<h1>{{ event }}</h1>
-<p class="meta">Game-day report · generated {{ generated }} · {{ note }}</p>
-<h2>Scoreboard</h2>
-<table id="scoreboard">
-<thead><tr>{% for h in headers %}<th{% if loop.index != 2 %} class="n"{% endif %}>{{ h }}</th>{% endfor %}</tr></thead>
-<tbody>
-{% for cells in board %}<tr{% if cells[0] == "1" %} class="first"{% endif %}>{% for c in cells %}<td{% if loop.index != 2 %} class="n"{% endif %}>{{ c }}</td>{% endfor %}</tr>
-{% else %}<tr><td colspan="{{ headers|length }}">No faults were recorded.</td></tr>
-{% endfor %}</tbody>
-</table>
-<details class="rules"><summary>How the score works</summary><ul>
-{% for line in rules %}<li>{{ line }}</li>
-{% endfor %}</ul></details>
-<h2>Timeline</h2>
-{% for section in sections %}<h3>{{ section.team.team }}</h3>
-<table>
-<thead><tr>{% for h in timeline_headers %}<th>{{ h }}</th>{% endfor %}</tr></thead>
-<tbody>
-{% for row in section.rows %}<tr><td>{{ row.fault }}</td><td>{{ row.state }}</td><td>{{ row.injected }}</td><td>{{ row.fixed }}</td><td>{{ row.how }}</td><td>{{ row.by }}</td><td>{% if row.pr and row.pr_url %}<a href="{{ row.pr_url }}">{{ row.pr }}</a>{% else %}{{ row.pr or dash }}{% endif %}</td><td>{{ row.time_to_fix }}</td><td>{{ row.first_response }}</td><td class="n">{{ row.points }}</td></tr>
-{% endfor %}</tbody>
-</table>
-{% endfor %}</body>
-</html>
-"""
-
-_ENV = Environment(autoescape=True, keep_trailing_newline=True)
+# The page lives in bot/templates/report.html; the daemon serves it live (with a refresh).
+_ENV = Environment(loader=PackageLoader("bot", "templates"), autoescape=True, keep_trailing_newline=True)
 
 
 def render_html(instances: Sequence[Mapping[str, Any]], event_name: str, generated_at: datetime,
-                rules: ScoringRules = DEFAULT_RULES) -> str:
-    """A self-contained page: inline CSS, no scripts, every value autoescaped."""
+                rules: ScoringRules = DEFAULT_RULES, refresh_seconds: int | None = None) -> str:
+    """A self-contained page: inline CSS, no scripts, every value autoescaped.
+
+    With `refresh_seconds` the browser reloads it: the daemon's live scoreboard at `/`.
+    """
     board = scoreboard(instances, rules)
     clock = _Clock.for_instances(instances)
-    return _ENV.from_string(_HTML).render(
+    return _ENV.get_template("report.html").render(
+        refresh_seconds=refresh_seconds,
         event=event_name,
         generated=_human_instant(generated_at),
         note=clock.note,

@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.catalog import Fault, iter_roles
+from bot.catalog import Fault
 from bot.checks import CheckContext, CheckResult, RoleBinding, all_pass, evaluate
 from bot.edits import EditContext, apply_edits
 from bot.errors import EditError, GitError, RoleError
+from bot.faultspec import ReferenceFix, iter_roles
 from bot.manifests import ManifestIndex
 from bot.roles import Role, Roles
 from bot.workspace import Author, LocalRepo
@@ -163,10 +164,8 @@ def rehearse_in(
     return result
 
 
-def _try_fix(fault: Fault, fix: object, repo: LocalRepo, base: str, broken: str, binding: RoleBinding) -> FixOutcome:
-    from bot.catalog import ReferenceFix
+def _try_fix(fault: Fault, fix: ReferenceFix, repo: LocalRepo, base: str, broken: str, binding: RoleBinding) -> FixOutcome:
 
-    assert isinstance(fix, ReferenceFix)
     repo.checkout_detached(broken)
     try:
         if fix.kind == "revert":

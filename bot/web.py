@@ -1,4 +1,4 @@
-"""The daemon's web side: /healthz, /api/status, and GitHub webhooks.
+"""The daemon's web side: the live scoreboard (/), /healthz, /api/status, GitHub webhooks.
 
 Read-only except the webhook, which only asks for an immediate check of a team.
 """
@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from bot.webhooks import webhook_route
@@ -20,6 +20,7 @@ def build_app(
     health: Callable[[], dict[str, Any]],
     status: Callable[[], list[dict[str, Any]]],
     *,
+    scoreboard: Callable[[], str] | None = None,
     webhook_secret: str | None = None,
     teams_by_repo: dict[str, str] | None = None,
     on_change: Callable[[str, str], None] | None = None,
@@ -33,7 +34,10 @@ def build_app(
     async def api_status(_: Request) -> JSONResponse:
         return JSONResponse(status())
 
-    routes = [Route("/healthz", healthz), Route("/api/status", api_status)]
+    async def home(_: Request) -> HTMLResponse:
+        return HTMLResponse(scoreboard() if scoreboard else "<p>faultbot</p>")
+
+    routes = [Route("/", home), Route("/healthz", healthz), Route("/api/status", api_status)]
     if webhook_secret and on_change is not None:
         routes.append(webhook_route(webhook_secret, teams_by_repo or {}, on_change))
     return Starlette(routes=routes)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 
-from bot.catalog import Check
 from bot.checks import CheckContext, RoleBinding, Status, evaluate_one
+from bot.faultspec import Check
 from bot.manifests import ManifestIndex
 from bot.roles import Role, Roles
 from tests.conftest import CHAT_APP

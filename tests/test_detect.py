@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import Catalog, Fault, ReferenceFix
+from bot.catalog import Catalog, Fault
 from bot.checks import RoleBinding
 from bot.commands import make_injector, make_watcher, open_store
 from bot.config import load_config
 from bot.edits import EditContext, apply_edits
+from bot.faultspec import ReferenceFix
 from bot.manifests import ManifestIndex
 from bot.roles import Roles
 from bot.store import Store
