@@ -85,8 +85,8 @@ def team_adapters(config: Config, config_path: Path, team: TeamSettings) -> Team
     personal tokens. Every token is registered with the redactor before first use.
     """
     redactor = Redactor()
-    git_token = token_for(config, team)
     over_https = team.git_url.startswith(("https://", "http://"))
+    git_token = None if config.github.app is not None and over_https else token_for(config, team)
     forge = None
     if team.uses_github or (config.github.app is not None and over_https):
         auth, current_token = github_auth(config.github, os.environ)

@@ -35,10 +35,15 @@ def team_index(config: Config, name: str) -> int:
 
 
 def token_for(config: Config, team: TeamSettings) -> str | None:
-    """The HTTPS token for a team's git remote, read from the env var the config names."""
-    if team.git_url.startswith(("https://", "http://")):
-        return os.environ.get(config.github.token_env) or None
-    return None
+    """The HTTPS token for a team's git remote: the env var the config names, or, with a
+    GitHub App (`github.app`), a freshly minted installation token."""
+    if not team.git_url.startswith(("https://", "http://")):
+        return None
+    if config.github.app is not None:
+        from bot.forge.github import github_auth
+
+        return github_auth(config.github, os.environ)[1]()
+    return os.environ.get(config.github.token_env) or None
 
 
 def check_tokens(config: Config, source: SourceMap) -> list[str]:
@@ -75,6 +80,8 @@ def check_reachable(config: Config, source: SourceMap, team: TeamSettings) -> li
         sha = remote_head(team.git_url, team.branch, Credentials(token_for(config, team)))
     except GitError as exc:
         return [f"{where_repo}: cannot reach {describe_url(team.git_url)}: {exc.output.splitlines()[0] if exc.output else exc.message}"]
+    except FaultbotError as exc:  # no credentials to try with (already reported by check_tokens)
+        return [f"{where_repo}: cannot reach {describe_url(team.git_url)}: {exc.message}"]
     if sha is None:
         where_branch = source.where(("teams", index, "branch")) if config.teams[index].branch else source.where(("defaults", "branch"))
         return [
