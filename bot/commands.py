@@ -87,18 +87,18 @@ def team_adapters(config: Config, config_path: Path, team: TeamSettings) -> Team
     redactor = Redactor()
     over_https = team.git_url.startswith(("https://", "http://"))
     git_token = None if config.github.app is not None and over_https else token_for(config, team)
-    forge = None
+    forge, refresh = None, None
     if team.uses_github or (config.github.app is not None and over_https):
         auth, current_token = github_auth(config.github, os.environ)
         if team.uses_github:
             forge = GitHubForge(make_client(config.github, auth), team.repo or "", redactor)
         if config.github.app is not None and over_https:
-            git_token = current_token()
+            refresh = current_token  # asked per git command: PyGithub renews it before it expires
         elif config.github.app is None:
             redactor.add(current_token())
     redactor.add(git_token)
     cache = TeamCache(cache_path(config.paths(config_path).workdir, team.name), team.git_url,
-                      Credentials(git_token, redactor))
+                      Credentials(git_token, redactor, refresh))
     return TeamAdapters(cache, forge)
 
 

@@ -12,7 +12,7 @@ import base64
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,19 +38,35 @@ def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Credentials:
-    """How to authenticate to one remote: an HTTPS token, or nothing (file://, ssh)."""
+    """How to authenticate to one remote: an HTTPS token, or nothing (file://, ssh).
+
+    `refresh`, where given, is asked for the token before every command: GitHub App
+    installation tokens expire after an hour, and a daemon runs for an afternoon.
+    """
 
     token: str | None = None
     redactor: Redactor = field(default_factory=Redactor)
+    refresh: Callable[[], str] | None = None
 
     def __post_init__(self) -> None:
         self.redactor.add(self.token)
 
+    def current(self) -> str | None:
+        """The token to use now (registered with the redactor before it is used)."""
+        if self.refresh is None:
+            return self.token
+        token = self.refresh()
+        self.redactor.add(token)
+        return token
+
     def git_options(self, url: str) -> list[str]:
         """`-c` options that hand the token to git for this one command."""
-        if not self.token or not url.startswith(("https://", "http://")):
+        if not url.startswith(("https://", "http://")):
             return []
-        basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+        token = self.current()
+        if not token:
+            return []
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         return [
             "-c", "credential.helper=",
             "-c", f"http.extraHeader=Authorization: Basic {basic}",
