@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from bot.deploywatch import DeployWatcher
 from bot.faultcmds import PlanEntry, catalog_for, catalog_problems, plan_team, team_tree
 from bot.forge.github import GitHubForge, github_auth, make_client
 from bot.injector import Injection, Injector, cache_path
-from bot.probe import probe
+from bot.probe import ProbeResult, probe
 from bot.redact import Redactor
 from bot.store import Store
 from bot.timeline import FaultInstance, fold
@@ -115,13 +116,17 @@ def make_deploy_watcher(config: Config, config_path: Path, team: TeamSettings, s
     """ArgoCD, GitHub Actions and probe tracking for a team (each only where configured)."""
     clock = clock or SystemClock()
     adapters = team_adapters(config, config_path, team)
-    argocd, prober, closers = None, None, []
+    argocd, closers = None, []
+    prober: Callable[[], ProbeResult] | None = None
     if config.argocd is not None and team.argocd_app:
         argocd = ArgoCD.from_settings(config.argocd, token_from_env(config.argocd, os.environ), clock=clock)
         closers.append(argocd.close)
     if team.probe is not None:
         spec, client = team.probe, httpx.Client(follow_redirects=True)
-        prober = lambda: probe(client, spec, clock)  # noqa: E731
+
+        def prober() -> ProbeResult:
+            return probe(client, spec, clock)
+
         closers.append(client.close)
     ship_timeout = config.argocd.ship_timeout if config.argocd else timedelta(minutes=10)
     return DeployWatcher(team, adapters.cache, store, clock, argocd, adapters.forge, prober, ship_timeout,

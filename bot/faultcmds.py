@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.catalog import DEFAULT_CATALOG, Catalog, Fault
 from bot.config import Config, TeamSettings
+from bot.errors import FaultbotError
 from bot.verify import Rehearsal, needed_roles, rehearse_many
 
 EXAMPLE_REPO = Path(__file__).resolve().parents[1] / "examples" / "chat-app"
@@ -112,7 +113,7 @@ def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: 
     for index, team in enumerate(config.all_team_settings()):
         try:
             tree = team_tree(config, team, workdir / team.name)
-        except Exception:  # unreachable repos are already reported by the reachability check
+        except FaultbotError:  # unreachable repos are already reported by the reachability check
             continue
         entries = plan_team(catalog, team, tree)
         where = source.where(("teams", index, "name"))
