@@ -24,15 +24,14 @@ from bot.deploy.tracking import first_deploy_containing, recovered_at
 from bot.errors import FaultbotError, GitError
 from bot.forge.github import GitHubForge
 from bot.probe import ProbeResult
+from bot.staleness import mark_fresh, mark_stale
 from bot.store import Store
 from bot.timeline import (
     ANOMALY,
     CI,
-    FRESH,
     PROBE,
     RECOVERED,
     SHIPPED,
-    STALE,
     TRACKED,
     FaultInstance,
     State,
@@ -169,11 +168,7 @@ class DeployWatcher:
 
     def _stale(self, source: str, error: str) -> None:
         log.warning("deploy data stale", extra={"team": self.team.name, "source": source, "error": error})
-        last = self.store.last(self.team.name, kinds=(STALE, FRESH))
-        if last is None or last.kind != STALE or last.facts.get("source") != source:
-            self.store.append(self.team.name, STALE, {"source": source, "error": error}, source=source, at=self.clock.now())
+        mark_stale(self.store, self.team.name, source, error, self.clock.now())
 
     def _fresh(self, source: str) -> None:
-        last = self.store.last(self.team.name, kinds=(STALE, FRESH))
-        if last is not None and last.kind == STALE and last.facts.get("source") == source:
-            self.store.append(self.team.name, FRESH, {"source": source}, source=source, at=self.clock.now())
+        mark_fresh(self.store, self.team.name, source, self.clock.now())

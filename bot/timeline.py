@@ -73,6 +73,7 @@ class FaultInstance:
     fixed_at: datetime | None = None
     fixed_at_source: str | None = None
     fixed_at_uncertainty_s: float | None = None
+    pr_pending: bool = False
     regressions: int = 0
     failing: list[str] = field(default_factory=list)
     progress: tuple[int, int] | None = None
@@ -182,6 +183,7 @@ def fold(events: Iterable[Event]) -> list[FaultInstance]:
             instance.fixed_at = _when(facts.get("fixed_at")) or event.at
             instance.fixed_at_source = facts.get("fixed_at_source")
             instance.fixed_at_uncertainty_s = facts.get("uncertainty_s")
+            instance.pr_pending = facts.get("pr_lookup") == "failed"
             instance.failing = []
         elif event.kind == REGRESSED:
             instance.state = State.regressed

@@ -21,6 +21,7 @@ from bot.detector import Detection, FixCommit, FixDetector
 from bot.errors import FaultbotError
 from bot.forge import PullRequest
 from bot.forge.github import GitHubForge
+from bot.staleness import mark_fresh, mark_stale
 from bot.store import Store
 from bot.timeline import (
     BRANCHES,
@@ -87,6 +88,8 @@ class TeamWatcher:
                 "previous_check_at": previous_check.isoformat() if previous_check else (last.at.isoformat() if last else None),
             }, source=source, at=now)
         tracked = [i for i in self.instances() if i.state in (State.injected, State.regressed, State.fixed)]
+        # A fix found while GitHub was unreachable still owes its PR data: look again.
+        force = force or any(i.pr_pending for i in tracked)
         if head is None or not tracked or not (moved or force):
             return RefreshResult(self.team.name, head, moved, [])
         self.cache.sync(self.team.branch)
@@ -144,6 +147,10 @@ class TeamWatcher:
         fix = detection.fixed
         if fix is not None and (instance.state is not State.fixed or instance.fix_sha != fix.sha):
             append(FIXED, self._fix_facts(fix, now, since))
+        elif fix is not None and instance.pr_pending:
+            amended = self._fix_facts(fix, instance.fixed_at or now, since)
+            if not amended.get("pr_lookup"):  # GitHub answers again: the PR's time replaces ours
+                append(FIXED, {**amended, "amends": "pr data was unavailable when the fix was found"})
         elif fix is None and instance.state is State.fixed and detection.regressions:
             append(REGRESSED, {"sha": detection.regressions[-1].sha, "after_fix": detection.regressions[-1].after_fix})
         return recorded
@@ -156,7 +163,16 @@ class TeamWatcher:
             "uncertainty_s": round((now - since).total_seconds(), 3) if since else None,
             "pr": None,
         }
-        pull = self._merged_pull(fix.sha)
+        try:
+            pull = self._merged_pull(fix.sha)
+        except FaultbotError as exc:
+            # git proved the fix; GitHub cannot say yet whether a PR merged it. Record it now
+            # with our observation, mark GitHub stale, and amend when GitHub answers.
+            mark_stale(self.store, self.team.name, "github", exc.message, now)
+            facts["pr_lookup"] = "failed"
+            return facts
+        if self.forge is not None:
+            mark_fresh(self.store, self.team.name, "github", now)
         if pull is not None and pull.merged_at is not None:
             facts["fixed_at"] = pull.merged_at.isoformat()
             facts["fixed_at_source"] = "github:merged_at"
@@ -167,12 +183,10 @@ class TeamWatcher:
         return facts
 
     def _merged_pull(self, sha: str) -> PullRequest | None:
+        """The merged PR that brought `sha` in, if any; ForgeError when GitHub cannot answer."""
         if self.forge is None:
             return None
-        try:
-            pulls = [p for p in self.forge.pulls_for_commit(sha) if p.merged]
-        except FaultbotError:
-            return None  # PR data is a bonus; git already proved the fix
+        pulls = [p for p in self.forge.pulls_for_commit(sha) if p.merged]
         exact = [p for p in pulls if p.merge_sha == sha]
         best = exact or pulls
         return best[0] if best else None

@@ -232,3 +232,47 @@ def test_a_new_branch_is_the_first_response(tmp_path: Path) -> None:
     assert instance.state is State.injected
     assert instance.first_response is not None
     assert instance.first_response["kind"] == "branch" and instance.first_response["branch"] == "investigate-503"
+
+
+def test_a_fix_found_while_github_is_rate_limited_is_amended_with_the_pr_later(
+    tmp_path: Path, chat_forge: Forge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    monkeypatch.setenv("GITHUB_TOKEN", BOT_TOKEN)
+    url = chat_forge.git_http.url_for(chat_forge.full_name)
+    config_path = write_config(tmp_path, f"    repo: {chat_forge.full_name}\n    url: {url}\n",
+                               extra=f"github: {{api_url: '{chat_forge.github.api_url}', request_interval: 0s}}\n")
+    config, _ = load_config(config_path)
+    store = open_store(config, config_path)
+    team = config.team("team-a")
+    injected = make_injector(config, config_path, team, store).inject(CATALOG.get(SELECTOR)).sha
+    work = chat_forge.clone("alice")
+    run_git(*ALICE, "checkout", "-q", "-b", "alice/revert", cwd=work)
+    run_git(*ALICE, "revert", "--no-edit", injected, cwd=work)
+    run_git(*git_auth_config(BOT_TOKEN), "push", "-q", "origin", "alice/revert", cwd=work)
+    from github import Auth, Github
+
+    alice = Github(base_url=chat_forge.github.api_url, auth=Auth.Token(MEMBER_TOKEN),
+                   seconds_between_requests=None, seconds_between_writes=None).get_repo(chat_forge.full_name)
+    pr = alice.create_pull(base="main", head="alice/revert", title="Revert", body="")
+    pr.merge(merge_method="merge")
+    merged_at = alice.get_pull(pr.number).merged_at.replace(tzinfo=timezone.utc)
+    watcher = make_watcher(config, config_path, team, store, CATALOG)
+    chat_forge.github.exhaust_rate_limit(timedelta(minutes=10))
+    watcher.refresh()
+    (during,) = fold(store.events("team-a"))
+    assert during.state is State.fixed and during.pr is None and during.pr_pending  # git proved it; PR unknown yet
+    assert during.as_json()["stale"] is True
+    calls = len(chat_forge.github.requests)
+    watcher.refresh()  # still limited: the forge waits for the reset instead of asking again
+    assert len(chat_forge.github.requests) == calls
+    chat_forge.github.restore_rate_limit()
+    import time_machine
+
+    with time_machine.travel(datetime.now(timezone.utc) + timedelta(minutes=11)):  # past the reset
+        watcher.refresh()
+    (after,) = fold(store.events("team-a"))
+    assert after.pr is not None and after.pr["number"] == pr.number and not after.pr_pending
+    assert after.fixed_at == merged_at and after.fixed_at_source == "github:merged_at"
+    assert after.as_json()["stale"] is False

@@ -8,8 +8,8 @@ and whether a retry can help (5xx, timeouts, rate limits) or not (401, 404, 422)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
 
 import jwt
 import requests
@@ -119,23 +119,55 @@ def wrap(exc: GithubException, what: str, redactor: Redactor) -> ForgeError:
     return ForgeError(redactor(f"GitHub: {what}: {status} {_message(exc)}{hint}"), retryable=retryable)
 
 
+def rate_limit_reset(exc: GithubException) -> datetime | None:
+    """When GitHub says to come back: Retry-After, or X-RateLimit-Reset once Remaining is 0."""
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    if exc.status not in (403, 429):
+        return None
+    now = datetime.now(timezone.utc)
+    if headers.get("retry-after", "").isdigit():
+        return now + timedelta(seconds=int(headers["retry-after"]))
+    if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset", "").isdigit():
+        return datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), timezone.utc)
+    return None
+
+
+T = TypeVar("T")
+
+
 class GitHubForge:
-    """One team repository on GitHub."""
+    """One team repository on GitHub.
+
+    Rate limits are honoured, not hammered: once GitHub answers 403/429 with a reset time,
+    every call before that time fails at once (retryable) without a request, and the
+    daemon's next poll after the reset simply succeeds.
+    """
 
     def __init__(self, client: Github, full_name: str, redactor: Redactor | None = None) -> None:
         self.client = client
         self.full_name = full_name
         self.redactor = redactor or Redactor()
+        self.blocked_until: datetime | None = None
         self._repo: Repository | None = None
+
+    def _call(self, what: str, action: Callable[[], T]) -> T:
+        """Run one API interaction; GitHub's errors become one-line ForgeErrors."""
+        if self.blocked_until is not None:
+            if datetime.now(timezone.utc) < self.blocked_until:
+                raise ForgeError(f"GitHub: {what}: rate limited until {self.blocked_until:%H:%M:%S}Z; not asking",
+                                 retryable=True)
+            self.blocked_until = None
+        try:
+            return action()
+        except GithubException as exc:
+            self.blocked_until = rate_limit_reset(exc) or self.blocked_until
+            raise wrap(exc, what, self.redactor) from None
 
     @property
     def repo(self) -> Repository:
         """The repository object (fetched once)."""
         if self._repo is None:
-            try:
-                self._repo = self.client.get_repo(self.full_name)
-            except GithubException as exc:
-                raise wrap(exc, f"get repository {self.full_name}", self.redactor) from None
+            self._repo = self._call(f"get repository {self.full_name}", lambda: self.client.get_repo(self.full_name))
         return self._repo
 
     def _pull(self, pr: GHPullRequest) -> PullRequest:
@@ -154,67 +186,59 @@ class GitHubForge:
 
     def open_pull_request(self, head: str, base: str, title: str, body: str) -> PullRequest:
         """Open a PR from branch `head` into `base`."""
-        try:
-            return self._pull(self.repo.create_pull(base=base, head=head, title=title, body=body))
-        except GithubException as exc:
-            raise wrap(exc, f"open a pull request from {head}", self.redactor) from None
+        return self._call(f"open a pull request from {head}",
+                          lambda: self._pull(self.repo.create_pull(base=base, head=head, title=title, body=body)))
 
     def find_pull_request(self, head: str) -> PullRequest | None:
         """The newest PR from branch `head`, open or closed."""
         owner = self.full_name.split("/")[0]
-        try:
-            pulls = list(self.repo.get_pulls(state="all", head=f"{owner}:{head}"))
-        except GithubException as exc:
-            raise wrap(exc, f"list pull requests from {head}", self.redactor) from None
-        pulls = [p for p in pulls if p.head.ref == head]
+        pulls = self._call(f"list pull requests from {head}",
+                           lambda: [p for p in self.repo.get_pulls(state="all", head=f"{owner}:{head}") if p.head.ref == head])
         return self._pull(max(pulls, key=lambda p: p.number)) if pulls else None
 
     def get_pull_request(self, number: int) -> PullRequest:
         """One PR by number."""
-        try:
-            return self._pull(self.repo.get_pull(number))
-        except GithubException as exc:
-            raise wrap(exc, f"get pull request #{number}", self.redactor) from None
+        return self._call(f"get pull request #{number}", lambda: self._pull(self.repo.get_pull(number)))
 
     def pulls_for_commit(self, sha: str) -> list[PullRequest]:
         """Pull requests GitHub associates with a commit (the PR that merged it, if any)."""
-        try:
-            return [self._pull(p) for p in self.repo.get_commit(sha).get_pulls()]
-        except GithubException as exc:
-            raise wrap(exc, f"list pull requests of {sha[:12]}", self.redactor) from None
+        return self._call(f"list pull requests of {sha[:12]}",
+                          lambda: [self._pull(p) for p in self.repo.get_commit(sha).get_pulls()])
 
     def pulls_opened_since(self, since: datetime) -> list[PullRequest]:
         """PRs opened at or after `since` (newest first), for the team's first response."""
-        found = []
         since = since.replace(microsecond=0)  # GitHub's timestamps have whole seconds
-        try:
+
+        def newest() -> list[PullRequest]:
+            found = []
             for pr in self.repo.get_pulls(state="all", sort="created", direction="desc"):
                 opened = _utc(pr.created_at)
                 if opened is not None and opened < since:
                     break
                 found.append(self._pull(pr))
-        except GithubException as exc:
-            raise wrap(exc, "list pull requests", self.redactor) from None
-        return found
+            return found
+
+        return self._call("list pull requests", newest)
 
     def workflow_runs(self, sha: str) -> list[CIRun]:
         """GitHub Actions runs for a commit (newest first), so the timeline shows CI too."""
-        try:
-            runs = list(self.repo.get_workflow_runs(head_sha=sha))
-        except GithubException as exc:
-            raise wrap(exc, f"list workflow runs of {sha[:12]}", self.redactor) from None
+        runs = self._call(f"list workflow runs of {sha[:12]}", lambda: list(self.repo.get_workflow_runs(head_sha=sha)))
         return [CIRun(r.name or "", r.status or "", r.conclusion, _utc(r.created_at), _utc(r.updated_at)) for r in runs]
 
     def merge_pull_request(self, number: int, method: str, sha: str, title: str) -> MergeOutcome:
         """Merge; protection rules or conflicts come back as a refused outcome (405/409)."""
-        try:
-            pr = self.repo.get_pull(number)
-            status = pr.merge(merge_method=method, sha=sha, commit_title=title)
-        except GithubException as exc:
-            if exc.status in (405, 409):
-                return MergeOutcome(False, None, None, _message(exc))
-            raise wrap(exc, f"merge pull request #{number}", self.redactor) from None
-        if not status.merged:
-            return MergeOutcome(False, None, None, status.message)
+
+        def merge() -> MergeOutcome:
+            try:
+                status = self.repo.get_pull(number).merge(merge_method=method, sha=sha, commit_title=title)
+            except GithubException as exc:
+                if exc.status in (405, 409):
+                    return MergeOutcome(False, None, None, _message(exc))
+                raise
+            return MergeOutcome(status.merged, status.sha if status.merged else None, None, status.message)
+
+        outcome = self._call(f"merge pull request #{number}", merge)
+        if not outcome.merged:
+            return outcome
         merged = self.get_pull_request(number)
-        return MergeOutcome(True, status.sha, merged.merged_at, status.message)
+        return MergeOutcome(True, outcome.sha, merged.merged_at, outcome.message)

@@ -239,8 +239,27 @@ class GitHubServer:
         """The core rate-limit numbers GitHub reports in headers and /rate_limit."""
         with self.state.lock:
             used = self.state.rate_used
+            exhausted = self.rate_limited()
+            until = self.state.rate_exhausted_until
+        if exhausted and until is not None:
+            return {"limit": RATE_LIMIT, "remaining": 0, "reset": int(until.timestamp()), "used": RATE_LIMIT}
         reset = int((self.now() + timedelta(hours=1)).timestamp())
         return {"limit": RATE_LIMIT, "remaining": max(0, RATE_LIMIT - used), "reset": reset, "used": used}
+
+    def exhaust_rate_limit(self, reset_in: timedelta) -> None:
+        """Test hook: every API call gets GitHub's 403 "rate limit exceeded" until the reset."""
+        with self.state.lock:
+            self.state.rate_exhausted_until = self.now() + reset_in
+
+    def restore_rate_limit(self) -> None:
+        """Test hook: the window reset early."""
+        with self.state.lock:
+            self.state.rate_exhausted_until = None
+
+    def rate_limited(self) -> bool:
+        """Is the (simulated) rate limit exhausted right now?"""
+        until = self.state.rate_exhausted_until
+        return until is not None and self.now() < until
 
     def login_for(self, authorization: str | None) -> str | None:
         """The login a token authenticates as, or None for missing or wrong credentials."""
@@ -282,6 +301,8 @@ def _endpoint(server: GitHubServer, method: str, operation: str, handler: Handle
         login = server.apps.app_login(authorization) if as_app else server.login_for(authorization)
         if login is None:
             reply = Reply(render.error(JWT_REFUSED if as_app else "Bad credentials", 401), status=401)
+        elif server.rate_limited() and operation != "/rate_limit":
+            reply = Reply(render.error("API rate limit exceeded for user ID 1.", 403), status=403)
         else:
             try:
                 body = json.loads(raw) if raw else None

@@ -104,6 +104,7 @@ class ForgeState:
     responses: list[RecordedResponse] = field(default_factory=list)
     next_id: int = 1000
     rate_used: int = 0
+    rate_exhausted_until: datetime | None = None
 
     def new_id(self) -> int:
         """A fresh id for a PR, run or status."""
