@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -192,33 +192,47 @@ def chat_forge(tmp_path: Path) -> Iterator[Forge]:
         yield opened
 
 
-def test_fix_merged_by_pr_carries_number_author_and_merged_at(tmp_path: Path, chat_forge: Forge, monkeypatch: pytest.MonkeyPatch) -> None:
+@dataclass
+class PrGame:
+    """A fault injected on the local GitHub, then fixed by alice through a merged PR."""
+
+    store: Store
+    watcher: TeamWatcher
+    number: int
+    merged_at: datetime
+
+
+def fix_through_a_pr(tmp_path: Path, forge: Forge, monkeypatch: pytest.MonkeyPatch) -> PrGame:
     monkeypatch.setenv("GITHUB_TOKEN", BOT_TOKEN)
-    url = chat_forge.git_http.url_for(chat_forge.full_name)
-    config_path = write_config(tmp_path, f"    repo: {chat_forge.full_name}\n    url: {url}\n",
-                               extra=f"github: {{api_url: '{chat_forge.github.api_url}', request_interval: 0s}}\n")
+    url = forge.git_http.url_for(forge.full_name)
+    config_path = write_config(tmp_path, f"    repo: {forge.full_name}\n    url: {url}\n",
+                               extra=f"github: {{api_url: '{forge.github.api_url}', request_interval: 0s}}\n")
     config, _ = load_config(config_path)
     store = open_store(config, config_path)
     team = config.team("team-a")
     injected = make_injector(config, config_path, team, store).inject(CATALOG.get(SELECTOR)).sha
-    work = chat_forge.clone("alice")
+    work = forge.clone("alice")
     run_git(*ALICE, "checkout", "-q", "-b", "alice/revert-selector", cwd=work)
     run_git(*ALICE, "revert", "--no-edit", injected, cwd=work)
     run_git(*git_auth_config(BOT_TOKEN), "push", "-q", "origin", "alice/revert-selector", cwd=work)
     from github import Auth, Github
 
-    alice = Github(base_url=chat_forge.github.api_url, auth=Auth.Token(MEMBER_TOKEN),
-                   seconds_between_requests=None, seconds_between_writes=None).get_repo(chat_forge.full_name)
+    alice = Github(base_url=forge.github.api_url, auth=Auth.Token(MEMBER_TOKEN),
+                   seconds_between_requests=None, seconds_between_writes=None).get_repo(forge.full_name)
     pr = alice.create_pull(base="main", head="alice/revert-selector", title="Revert selector change", body="Site is down")
     pr.merge(merge_method="merge")
-    merged = alice.get_pull(pr.number)
-    watcher = make_watcher(config, config_path, team, store, CATALOG)
-    watcher.refresh()
-    (instance,) = fold(store.events("team-a"))
+    merged_at = alice.get_pull(pr.number).merged_at.replace(tzinfo=timezone.utc)
+    return PrGame(store, make_watcher(config, config_path, team, store, CATALOG), pr.number, merged_at)
+
+
+def test_fix_merged_by_pr_carries_number_author_and_merged_at(tmp_path: Path, chat_forge: Forge, monkeypatch: pytest.MonkeyPatch) -> None:
+    game = fix_through_a_pr(tmp_path, chat_forge, monkeypatch)
+    game.watcher.refresh()
+    (instance,) = fold(game.store.events("team-a"))
     assert instance.state is State.fixed and instance.fix_kind == "revert"
-    assert instance.pr is not None and instance.pr["number"] == pr.number and instance.pr["author"] == MEMBER_LOGIN
+    assert instance.pr is not None and instance.pr["number"] == game.number and instance.pr["author"] == MEMBER_LOGIN
     assert instance.fixed_at_source == "github:merged_at"
-    assert instance.fixed_at == merged.merged_at.replace(tzinfo=timezone.utc)
+    assert instance.fixed_at == game.merged_at
     assert instance.fixed_by is not None and instance.fixed_by["name"] == "Alice Ng" and instance.fixed_by["login"] == MEMBER_LOGIN
     assert instance.first_response is not None and instance.first_response["kind"] == "pull_request"
 
@@ -237,28 +251,10 @@ def test_a_new_branch_is_the_first_response(tmp_path: Path) -> None:
 def test_a_fix_found_while_github_is_rate_limited_is_amended_with_the_pr_later(
     tmp_path: Path, chat_forge: Forge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from datetime import timedelta
+    import time_machine
 
-    monkeypatch.setenv("GITHUB_TOKEN", BOT_TOKEN)
-    url = chat_forge.git_http.url_for(chat_forge.full_name)
-    config_path = write_config(tmp_path, f"    repo: {chat_forge.full_name}\n    url: {url}\n",
-                               extra=f"github: {{api_url: '{chat_forge.github.api_url}', request_interval: 0s}}\n")
-    config, _ = load_config(config_path)
-    store = open_store(config, config_path)
-    team = config.team("team-a")
-    injected = make_injector(config, config_path, team, store).inject(CATALOG.get(SELECTOR)).sha
-    work = chat_forge.clone("alice")
-    run_git(*ALICE, "checkout", "-q", "-b", "alice/revert", cwd=work)
-    run_git(*ALICE, "revert", "--no-edit", injected, cwd=work)
-    run_git(*git_auth_config(BOT_TOKEN), "push", "-q", "origin", "alice/revert", cwd=work)
-    from github import Auth, Github
-
-    alice = Github(base_url=chat_forge.github.api_url, auth=Auth.Token(MEMBER_TOKEN),
-                   seconds_between_requests=None, seconds_between_writes=None).get_repo(chat_forge.full_name)
-    pr = alice.create_pull(base="main", head="alice/revert", title="Revert", body="")
-    pr.merge(merge_method="merge")
-    merged_at = alice.get_pull(pr.number).merged_at.replace(tzinfo=timezone.utc)
-    watcher = make_watcher(config, config_path, team, store, CATALOG)
+    game = fix_through_a_pr(tmp_path, chat_forge, monkeypatch)
+    watcher, store = game.watcher, game.store
     chat_forge.github.exhaust_rate_limit(timedelta(minutes=10))
     watcher.refresh()
     (during,) = fold(store.events("team-a"))
@@ -268,11 +264,9 @@ def test_a_fix_found_while_github_is_rate_limited_is_amended_with_the_pr_later(
     watcher.refresh()  # still limited: the forge waits for the reset instead of asking again
     assert len(chat_forge.github.requests) == calls
     chat_forge.github.restore_rate_limit()
-    import time_machine
-
     with time_machine.travel(datetime.now(timezone.utc) + timedelta(minutes=11)):  # past the reset
         watcher.refresh()
     (after,) = fold(store.events("team-a"))
-    assert after.pr is not None and after.pr["number"] == pr.number and not after.pr_pending
-    assert after.fixed_at == merged_at and after.fixed_at_source == "github:merged_at"
+    assert after.pr is not None and after.pr["number"] == game.number and not after.pr_pending
+    assert after.fixed_at == game.merged_at and after.fixed_at_source == "github:merged_at"
     assert after.as_json()["stale"] is False
