@@ -1,4 +1,4 @@
-"""The daemon's web side: the live scoreboard (/), /healthz, /api/status, GitHub webhooks.
+"""The daemon's web side: the live scoreboard (/), /healthz, /api/status, /metrics, webhooks.
 
 Read-only except the webhook, which only asks for an immediate check of a team.
 """
@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from bot.metrics import render_metrics
 from bot.webhooks import webhook_route
 
 
@@ -37,7 +39,11 @@ def build_app(
     async def home(_: Request) -> HTMLResponse:
         return HTMLResponse(scoreboard() if scoreboard else "<p>faultbot</p>")
 
-    routes = [Route("/", home), Route("/healthz", healthz), Route("/api/status", api_status)]
+    async def metrics(_: Request) -> Response:
+        return Response(render_metrics(status, health), media_type=CONTENT_TYPE_LATEST)
+
+    routes = [Route("/", home), Route("/healthz", healthz), Route("/api/status", api_status),
+              Route("/metrics", metrics)]
     if webhook_secret and on_change is not None:
         routes.append(webhook_route(webhook_secret, teams_by_repo or {}, on_change))
     return Starlette(routes=routes)

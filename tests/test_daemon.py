@@ -209,6 +209,8 @@ def test_healthz_answers_while_running(tmp_path: Path) -> None:
         assert health["teams"] == 1 and health["status"] == "ok"
         status = httpx.get(f"{web_url}/api/status").json()
         assert status == [] or status[0]["state"] == "scheduled"
+        metrics = httpx.get(f"{web_url}/metrics")
+        assert metrics.status_code == 200 and "faultbot_up 1.0" in metrics.text
         page = httpx.get(f"{web_url}/")
         assert page.status_code == 200 and "<h2>Scoreboard</h2>" in page.text and 'http-equiv="refresh"' in page.text
     finally:
