@@ -19,6 +19,7 @@ from bot.deploywatch import DeployWatcher
 from bot.faultcmds import PlanEntry, catalog_for, catalog_problems, plan_team, team_tree
 from bot.forge.github import GitHubForge, github_auth, make_client
 from bot.injector import Injection, Injector, cache_path
+from bot.parallel import in_parallel
 from bot.probe import ProbeResult, probe
 from bot.redact import Redactor
 from bot.store import Store
@@ -54,9 +55,11 @@ def run_plan(config_path: Path, team_names: list[str]) -> dict[str, list[PlanEnt
     teams = [config.team(n) for n in team_names] if team_names else config.all_team_settings()
     plans: dict[str, list[PlanEntry]] = {}
     with tempfile.TemporaryDirectory(prefix="faultbot-plan-") as workdir:
-        for team in teams:
-            tree = team_tree(config, team, Path(workdir) / team.name)
-            plans[team.name] = plan_team(catalog, team, tree)
+        def one(team: TeamSettings) -> list[PlanEntry]:
+            return plan_team(catalog, team, team_tree(config, team, Path(workdir) / team.name))
+
+        for team, entries in zip(teams, in_parallel(one, teams), strict=True):
+            plans[team.name] = entries
     return plans
 
 

@@ -33,6 +33,7 @@ from bot.engine import Act, Action, TeamView, decide
 from bot.errors import FaultbotError
 from bot.faultcmds import plan_team
 from bot.injector import Injector
+from bot.parallel import in_parallel
 from bot.plan import TeamPlan, make_plan
 from bot.store import Store
 from bot.timeline import ALL_TEAMS, HALT, HINT, PLAN, RESUME, SCHEDULED, STARTED, fold
@@ -101,12 +102,13 @@ class Daemon:
         if started is None:
             started = self.store.append(ALL_TEAMS, STARTED, {}, at=self.clock.now())
         self.started_at = started.at
-        for team in self.config.all_team_settings():
-            injector = make_injector(self.config, self.config_path, team, self.store, self.clock)
+        teams = self.config.all_team_settings()
+        injectors = [make_injector(self.config, self.config_path, t, self.store, self.clock) for t in teams]
+        plans = in_parallel(lambda pair: self._plan(*pair), list(zip(teams, injectors, strict=True)))
+        for team, injector, plan in zip(teams, injectors, plans, strict=True):
             watcher = make_watcher(self.config, self.config_path, team, self.store, self.catalog, self.clock)
             deploy = make_deploy_watcher(self.config, self.config_path, team, self.store, self.clock)
             self._install_crash_hook(injector)
-            plan = self._plan(team, injector)
             for recovered in injector.reconcile(self.catalog):  # intents a crash left between push and record
                 self._said("recovered", team=team.name, fault=recovered.fault, sha=recovered.sha)
             self.teams[team.name] = TeamRuntime(team, injector, watcher, deploy, plan, threading.Lock())

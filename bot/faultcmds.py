@@ -10,6 +10,7 @@ from typing import Any
 from bot.catalog import DEFAULT_CATALOG, Catalog, Fault
 from bot.config import Config, TeamSettings
 from bot.errors import FaultbotError
+from bot.parallel import in_parallel
 from bot.verify import Rehearsal, needed_roles, rehearse_many
 
 EXAMPLE_REPO = Path(__file__).resolve().parents[1] / "examples" / "chat-app"
@@ -94,6 +95,14 @@ def team_tree(config: Config, team: TeamSettings, dest: Path) -> Path:
     return clone_branch(team.git_url, team.branch, dest, Credentials(token_for(config, team)))
 
 
+def _team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path) -> list[PlanEntry] | None:
+    try:
+        tree = team_tree(config, team, workdir / team.name)
+    except FaultbotError:
+        return None
+    return plan_team(catalog, team, tree)
+
+
 def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: bool, workdir: Path) -> list[str]:
     """Config ↔ catalog problems; online, also each team's repo under every applicable fault."""
     problems: list[str] = []
@@ -110,12 +119,10 @@ def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: 
     problems = list(dict.fromkeys(problems))  # a defaults problem is found once per team
     if offline or problems:
         return problems
-    for index, team in enumerate(config.all_team_settings()):
-        try:
-            tree = team_tree(config, team, workdir / team.name)
-        except FaultbotError:  # unreachable repos are already reported by the reachability check
-            continue
-        entries = plan_team(catalog, team, tree)
+    teams = config.all_team_settings()
+    for index, (team, entries) in enumerate(zip(teams, in_parallel(lambda t: _team_plan(config, catalog, t, workdir), teams), strict=True)):
+        if entries is None:
+            continue  # unreachable: already reported by the reachability check
         where = source.where(("teams", index, "name"))
         for entry in entries:
             if entry.unhealthy:

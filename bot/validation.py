@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.config import Config, TeamSettings
 from bot.errors import FaultbotError, GitError
+from bot.parallel import in_parallel
 from bot.workspace import Credentials, describe_url, remote_head
 from bot.yamlsource import SourceMap
 
@@ -124,8 +125,9 @@ def validate_config(
     if not offline:
         report.problems += check_tokens(config, source)
         report.problems += check_argocd_apps(config, source)
-    for team in config.all_team_settings():
-        team_problems = [] if offline else check_reachable(config, source, team)
+    teams = config.all_team_settings()
+    reachability = in_parallel(lambda t: [] if offline else check_reachable(config, source, t), teams)
+    for team, team_problems in zip(teams, reachability, strict=True):
         report.problems += team_problems
         report.teams.append(
             {
