@@ -145,3 +145,26 @@ def test_missing_token_env_is_reported(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["validate", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert "github.token_env: environment variable GITHUB_TOKEN is not set" in err
+
+
+def test_the_example_documents_every_field() -> None:
+    """Each field of the model appears in the shipped repos.yaml (set, or shown in a comment)."""
+    from pydantic import BaseModel
+
+    from bot.config import Config
+
+    text = (ROOT / "repos.yaml").read_text(encoding="utf-8")
+
+    def fields(model: type[BaseModel]) -> set[str]:
+        names = set()
+        for name, info in model.model_fields.items():
+            names.add(name)
+            for arg in (info.annotation, *getattr(info.annotation, "__args__", ())):
+                inner = getattr(arg, "__args__", (arg,))
+                for candidate in (arg, *inner):
+                    if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                        names |= fields(candidate)
+        return names
+
+    missing = sorted(name for name in fields(Config) if f"{name}:" not in text)
+    assert missing == [], f"repos.yaml does not document: {missing}"
