@@ -173,10 +173,9 @@ class Daemon:
     # -- the loop -------------------------------------------------------------------------
 
     def poll_all(self) -> None:
-        """One round over every team."""
+        """One round over every team (a few at a time: each is mostly git and HTTP waits)."""
         self.last_poll_at = self.clock.now()
-        for name in self.teams:
-            self.tick(name)
+        in_parallel(self.tick, list(self.teams))
 
     def tick(self, name: str) -> None:
         """Refresh a team from its repo, decide, act, and schedule the next look."""
