@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import threading
 from collections.abc import Callable
@@ -71,8 +72,9 @@ class TeamRuntime:
     injector: Injector
     watcher: TeamWatcher
     deploy: DeployWatcher
-    plan: TeamPlan
+    plan: TeamPlan | None  # None until the team's repo could be read
     lock: threading.Lock
+    dirty: bool = False
 
 
 class Daemon:
@@ -104,16 +106,30 @@ class Daemon:
         self.started_at = started.at
         teams = self.config.all_team_settings()
         injectors = [make_injector(self.config, self.config_path, t, self.store, self.clock) for t in teams]
-        plans = in_parallel(lambda pair: self._plan(*pair), list(zip(teams, injectors, strict=True)))
+        plans = in_parallel(lambda pair: self._plan_or_none(*pair), list(zip(teams, injectors, strict=True)))
         for team, injector, plan in zip(teams, injectors, plans, strict=True):
             watcher = make_watcher(self.config, self.config_path, team, self.store, self.catalog, self.clock)
             deploy = make_deploy_watcher(self.config, self.config_path, team, self.store, self.clock)
             self._install_crash_hook(injector)
-            for recovered in injector.reconcile(self.catalog):  # intents a crash left between push and record
-                self._said("recovered", team=team.name, fault=recovered.fault, sha=recovered.sha)
+            try:
+                for recovered in injector.reconcile(self.catalog):  # intents a crash left between push and record
+                    self._said("recovered", team=team.name, fault=recovered.fault, sha=recovered.sha)
+            except FaultbotError as exc:
+                self.errors[team.name] = exc.message  # the next inject reconciles it instead
             self.teams[team.name] = TeamRuntime(team, injector, watcher, deploy, plan, threading.Lock())
-            log.info("plan", extra={"team": team.name, "faults": list(plan.faults),
-                                    "first_delay_s": plan.first_delay.total_seconds()})
+            if plan is not None:
+                log.info("plan", extra={"team": team.name, "faults": list(plan.faults),
+                                        "first_delay_s": plan.first_delay.total_seconds()})
+
+    def _plan_or_none(self, team: TeamSettings, injector: Injector) -> TeamPlan | None:
+        """The team's plan, or None (and the error shown in /healthz) if its repo cannot be read
+        yet: one unreachable repo must not keep the other teams from starting."""
+        try:
+            return self._plan(team, injector)
+        except FaultbotError as exc:
+            self.errors[team.name] = exc.message
+            log.error("cannot plan team yet", extra={"team": team.name, "error": exc.message})
+            return None
 
     def _plan(self, team: TeamSettings, injector: Injector) -> TeamPlan:
         recorded = self.store.last(team.name, kinds=(PLAN,))
@@ -175,38 +191,59 @@ class Daemon:
     def poll_all(self) -> None:
         """One round over every team (a few at a time: each is mostly git and HTTP waits)."""
         self.last_poll_at = self.clock.now()
-        in_parallel(self.tick, list(self.teams))
+        # A fresh order each round: no team is always the last to be looked at.
+        in_parallel(self.tick, random.sample(list(self.teams), len(self.teams)))
 
     def tick(self, name: str) -> None:
-        """Refresh a team from its repo, decide, act, and schedule the next look."""
+        """Refresh a team from its repo, decide, act, and schedule the next look.
+
+        A tick asked for while one runs (a webhook during a poll) is not dropped: the
+        running tick goes round once more. One team's surprise never stops the others.
+        """
         runtime = self.teams[name]
         if not runtime.lock.acquire(blocking=False):
-            return  # a tick for this team is already running; it will reschedule
+            runtime.dirty = True
+            return
         try:
-            try:
-                runtime.watcher.refresh()
-                runtime.deploy.refresh()
-                self.errors.pop(name, None)
-            except FaultbotError as exc:  # retryable or not, the daemon stays up and tries again
-                self.errors[name] = exc.message
-                log.warning("refresh failed", extra={"team": name, "error": exc.message})
-            wakeup = None
-            for _ in range(5):  # act until nothing more is due right now
-                decision = decide(self._view(runtime), self.clock.now())
-                acted = [a for a in decision.actions if self._act(runtime, a)]
-                wakeup = decision.next_wakeup
-                if not any(a.act in (Act.inject, Act.revert, Act.time_out) for a in acted):
+            while True:
+                runtime.dirty = False
+                try:
+                    self._tick(runtime)
+                except Exception as exc:  # noqa: BLE001 - keep playing the other teams
+                    self.errors[name] = f"{exc.__class__.__name__}: {exc}"
+                    log.exception("tick failed", extra={"team": name})
+                if not runtime.dirty:
                     break
-            if wakeup is not None and self.scheduler is not None:
-                real = self.clock.to_real(wakeup)
-                self.scheduler.add_job(_tick_job, "date", run_date=real, args=[self.key, name],
-                                       id=f"tick:{name}", replace_existing=True)
         finally:
             runtime.lock.release()
 
+    def _tick(self, runtime: TeamRuntime) -> None:
+        name = runtime.settings.name
+        if runtime.plan is None:
+            runtime.plan = self._plan(runtime.settings, runtime.injector)  # its repo was unreachable at start
+        try:
+            runtime.watcher.refresh()
+            runtime.deploy.refresh()
+            self.errors.pop(name, None)
+        except FaultbotError as exc:  # retryable or not, the daemon stays up and tries again
+            self.errors[name] = exc.message
+            log.warning("refresh failed", extra={"team": name, "error": exc.message})
+        wakeup = None
+        for _ in range(5):  # act until nothing more is due right now
+            decision = decide(self._view(runtime), self.clock.now())
+            acted = [a for a in decision.actions if self._act(runtime, a)]
+            wakeup = decision.next_wakeup
+            if not any(a.act in (Act.inject, Act.revert, Act.time_out) for a in acted):
+                break
+        if wakeup is not None and self.scheduler is not None:
+            real = self.clock.to_real(wakeup)
+            self.scheduler.add_job(_tick_job, "date", run_date=real, args=[self.key, name],
+                                   id=f"tick:{name}", replace_existing=True)
+
     def _view(self, runtime: TeamRuntime) -> TeamView:
+        assert runtime.plan is not None
         instances = {i.fault: i for i in fold(self.store.events(runtime.settings.name))}
-        hints = {f: self.catalog.get(f).hint_delays for f in runtime.plan.faults}
+        hints = {f: self.catalog.get(f).hint_delays for f in runtime.plan.faults if f in self.catalog.faults}
         assert self.started_at is not None
         return TeamView(runtime.plan, self.started_at, instances, hints,
                         is_halted(self.store, runtime.settings.name), self.config.event.ends_at,
@@ -261,7 +298,7 @@ class Daemon:
     def finished(self) -> bool:
         """Every team's plan is played out."""
         now = self.clock.now()
-        return all(decide(self._view(r), now).finished for r in self.teams.values())
+        return all(r.plan is not None and decide(self._view(r), now).finished for r in self.teams.values())
 
 
 def wait_for(predicate: Callable[[], bool], stop: threading.Event, timeout: timedelta, step: float = 0.2) -> bool:

@@ -72,6 +72,10 @@ class DeployWatcher:
 
     def refresh(self) -> None:
         """One look at CI, ArgoCD and the probe; records shipped/recovered/CI/anomalies."""
+        with self.cache.exclusive():
+            self._refresh()
+
+    def _refresh(self) -> None:
         instances = [i for i in fold(self.store.events(self.team.name)) if i.injected_sha]
         self._ci(instances)
         if self.argocd is None or not instances:

@@ -118,7 +118,7 @@ class FixDetector:
                 # A merge commit is GitHub's; the fix is by whoever wrote the merged branch.
                 author = self.repo.commit_info(commit.parents[1]) if len(commit.parents) > 1 else commit
                 detection.fixes.append(FixCommit(commit.sha, kind, author.author_name, author.author_email))
-            elif passing and not now_passing:
+            elif passing and not now_passing and detection.fixes:
                 detection.regressions.append(Regression(commit.sha, detection.fixes[-1].sha))
             passing = now_passing
         detection.results = results

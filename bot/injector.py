@@ -123,6 +123,10 @@ class Injector:
 
     def inject(self, fault: Fault, *, dry_run: bool = False) -> Injection:
         """Inject `fault` (or, on a dry run, show the diff it would push)."""
+        with self.cache.exclusive():
+            return self._inject(fault, dry_run=dry_run)
+
+    def _inject(self, fault: Fault, *, dry_run: bool) -> Injection:
         if not dry_run:
             landed = self.store.last(self.team.name, fault.id, (LANDED,))
             if landed is not None:
@@ -158,46 +162,47 @@ class Injector:
         commit already reached the branch is recorded rather than made twice. Returns None
         when the fault's change is already gone from the branch (the team beat us to it).
         """
+        with self.cache.exclusive():
+            return self._revert(fault, injected_sha, reason)
+
+    def _revert(self, fault: Fault, injected_sha: str, reason: str) -> str | None:
         kind = TIMED_OUT if reason == "time-limit" else HALTED
         intent = self.store.last(self.team.name, fault.id, (REVERT_INTENT,))
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            head = self.cache.sync(self.team.branch)
-            if intent is not None and self.cache.has_commit(str(intent.facts["sha"])) and self.cache.contains(
-                str(intent.facts["sha"]), head
-            ):
-                sha = str(intent.facts["sha"])
-                self._record(kind, fault, revert_sha=sha, reason=reason, recovered=True,
+        head = self.cache.sync(self.team.branch)
+        if intent is not None:
+            earlier = str(intent.facts["sha"])
+            if self.cache.has_commit(earlier) and self.cache.contains(earlier, head):  # pushed before a crash
+                self._record(kind, fault, revert_sha=earlier, reason=reason, recovered=True,
                              fixed_by={"name": intent.facts.get("persona")})
-                return sha
-            landed = self.store.last(self.team.name, fault.id, (LANDED,))
-            persona = next((p for p in self.team.personas if landed and p.name == landed.facts.get("persona")),
-                           self.team.personas[0])
-            author = Author(persona.name, persona.email)
-            try:
-                sha = self.cache.revert(injected_sha, author)
-            except GitError as exc:
-                if (self.cache.path / ".git" / "REVERT_HEAD").exists():
-                    self.cache.git("revert", "--abort")
-                self.cache.checkout_detached(head)
-                if "nothing to commit" in f"{exc.output} {exc.message}":
-                    self._record(kind, fault, reason=reason, note="the fault's change was already gone")
-                    return None
-                self._record(REVERT_FAILED, fault, reason=reason, error=exc.message)
-                raise InjectionRefused(
-                    f"could not revert {fault.id} in {self.team.name} cleanly ({exc.message}); left for the organizer"
-                ) from None
-            self._record(REVERT_INTENT, fault, sha=sha, parent=head, persona=persona.name, reason=reason)
-            intent = None
-            try:
-                self.cache.push(sha, self.team.branch)
-            except PushRejected:
-                if attempt == MAX_ATTEMPTS:
-                    raise InjectionRefused(f"{self.team.branch} of {self.team.name} kept moving; revert not pushed") from None
-                continue
-            self.after_revert_push(sha)
-            self._record(kind, fault, revert_sha=sha, reason=reason, fixed_by={"name": persona.name, "email": persona.email})
-            return sha
-        raise AssertionError("unreachable")
+                return earlier
+        landed = self.store.last(self.team.name, fault.id, (LANDED,))
+        persona = next((p for p in self.team.personas if landed and p.name == landed.facts.get("persona")),
+                       self.team.personas[0])
+        try:
+            sha = self.cache.revert(injected_sha, Author(persona.name, persona.email))
+        except GitError as exc:
+            if (self.cache.path / ".git" / "REVERT_HEAD").exists():
+                self.cache.git("revert", "--abort")
+            self.cache.checkout_detached(head)
+            if "nothing to commit" in f"{exc.output} {exc.message}":
+                self._record(kind, fault, reason=reason, note="the fault's change was already gone")
+                return None
+            self._record(REVERT_FAILED, fault, reason=reason, error=exc.message)
+            raise InjectionRefused(
+                f"could not revert {fault.id} in {self.team.name} cleanly ({exc.message}); left for the organizer"
+            ) from None
+        self._record(REVERT_INTENT, fault, sha=sha, parent=head, persona=persona.name, reason=reason)
+        try:
+            self.cache.push(sha, self.team.branch)
+        except PushRejected:
+            # The team pushed meanwhile — maybe their fix. Look again before reverting.
+            raise InjectionRefused(
+                f"{self.team.branch} of {self.team.name} moved while reverting {fault.id}; "
+                "the next poll checks for a fix before trying again"
+            ) from None
+        self.after_revert_push(sha)
+        self._record(kind, fault, revert_sha=sha, reason=reason, fixed_by={"name": persona.name, "email": persona.email})
+        return sha
 
     def close_without_revert(self, fault: Fault, reason: str) -> None:
         """Time limit with `on_time_limit: leave`, or a halt of a fault the team already undid."""
@@ -205,6 +210,10 @@ class Injector:
 
     def reconcile(self, catalog: Catalog) -> list[Injection]:
         """On start: record every fault whose intent reached the remote before a crash."""
+        with self.cache.exclusive():
+            return self._reconcile(catalog)
+
+    def _reconcile(self, catalog: Catalog) -> list[Injection]:
         landed = {e.fault for e in self.store.events(self.team.name, kinds=(LANDED,))}
         pending = {e.fault for e in self.store.events(self.team.name, kinds=(INTENT,))} - landed
         found = []
@@ -285,11 +294,12 @@ class Injector:
             return None
         sha, branch = str(intent.facts["sha"]), str(intent.facts["branch"])
         self.cache.sync(self.team.branch)
+        if intent.facts.get("delivery") == "pr" and self.forge is not None:
+            # A squash or rebase merge leaves our commit out of main's history: ask GitHub.
+            pull = self.forge.find_pull_request(branch)
+            if pull is not None and pull.merged and pull.head_sha == sha:
+                return self._landed_from_intent(fault, intent.facts, pull.merged_at, pull.merge_sha, pull.number, pull.url)
         if self.cache.has_commit(sha) and self.cache.contains(sha, f"refs/remotes/origin/{self.team.branch}"):
-            if intent.facts.get("delivery") == "pr" and self.forge is not None:
-                pull = self.forge.find_pull_request(branch)
-                if pull is not None and pull.merged:
-                    return self._landed_from_intent(fault, intent.facts, pull.merged_at, pull.merge_sha, pull.number, pull.url)
             return self._landed_from_intent(fault, intent.facts, self.clock.now(), sha, None, None)
         if intent.facts.get("delivery") == "pr" and self.forge is not None:
             remote = self.cache.remote_head(branch)

@@ -74,6 +74,10 @@ class TeamWatcher:
 
     def refresh(self, *, source: str = "poll", force: bool = False) -> RefreshResult:
         """Check the branch; if it moved (or `force`), search every injected fault for fixes."""
+        with self.cache.exclusive():
+            return self._refresh(source, force)
+
+    def _refresh(self, source: str, force: bool) -> RefreshResult:
         now = self.clock.now()
         previous_check = self.last_checked
         heads = self.cache.remote_heads()  # one ls-remote answers both "moved?" and "new branches?"
@@ -145,7 +149,9 @@ class TeamWatcher:
         if (passing, total) != (instance.progress or (-1, -1)):
             append(PROGRESS, {"passing": passing, "total": total, "failing": detection.failing})
         fix = detection.fixed
-        if fix is not None and (instance.state is not State.fixed or instance.fix_sha != fix.sha):
+        if fix is not None and instance.state is not State.fixed:
+            # Once fixed, a fault stays fixed at that commit until a team commit breaks it
+            # again (REGRESSED): a later fault's fix passing these checks too is not a new fix.
             append(FIXED, self._fix_facts(fix, now, since))
         elif fix is not None and instance.pr_pending:
             amended = self._fix_facts(fix, instance.fixed_at or now, since)
@@ -196,7 +202,8 @@ class TeamWatcher:
         if self.forge is None or instance.injected_at is None:
             return None
         try:
-            pulls = [p for p in self.forge.pulls_opened_since(instance.injected_at) if p.number != instance.injected_pr]
+            pulls = [p for p in self.forge.pulls_opened_since(instance.injected_at)
+                     if p.number != instance.injected_pr and p.author.lower() not in {a.lower() for a in self.automation}]
         except FaultbotError:
             return None
         if not pulls:

@@ -9,12 +9,16 @@ an HTTPS token to git per command as an `http.extraHeader` (never in a remote UR
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import git
 
@@ -311,6 +315,43 @@ def publish_directory(source: Path, bare: Path, author: Author, branch: str = "m
         return repo.head()
 
 
+class _PathLock:
+    """A lock on one cache directory: re-entrant within a thread, exclusive across threads
+    (RLock) and across processes (flock on a side file), so `faultbot status` or `inject`
+    run by hand never check out a tree under the running daemon's feet."""
+
+    def __init__(self) -> None:
+        self.rlock = threading.RLock()
+        self.depth = 0
+        self.handle: IO[str] | None = None
+
+
+_PATH_LOCKS: dict[Path, _PathLock] = {}
+_PATH_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold the lock of the cache at `path` (see _PathLock)."""
+    key = path.resolve()
+    with _PATH_LOCKS_GUARD:
+        entry = _PATH_LOCKS.setdefault(key, _PathLock())
+    with entry.rlock:
+        if entry.depth == 0:
+            key.parent.mkdir(parents=True, exist_ok=True)
+            entry.handle = open(f"{key}.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held across the block
+            fcntl.flock(entry.handle, fcntl.LOCK_EX)
+        entry.depth += 1
+        try:
+            yield
+        finally:
+            entry.depth -= 1
+            if entry.depth == 0 and entry.handle is not None:
+                fcntl.flock(entry.handle, fcntl.LOCK_UN)
+                entry.handle.close()
+                entry.handle = None
+
+
 class PushRejected(GitError):
     """The remote refused a push because the branch moved (non-fast-forward)."""
 
@@ -325,6 +366,10 @@ class TeamCache(LocalRepo):
         super().__init__(path)
         self.url = url
         self.credentials = credentials or Credentials()
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Hold this cache for a whole read-modify sequence (sync, edit, commit, push)."""
+        return exclusive(self.path)
 
     def remote(self, *args: str) -> str:
         """A git command that talks to the team's remote (token handed over per command)."""

@@ -162,6 +162,8 @@ class GitHubForge:
         except GithubException as exc:
             self.blocked_until = rate_limit_reset(exc) or self.blocked_until
             raise wrap(exc, what, self.redactor) from None
+        except requests.RequestException as exc:  # unreachable, timeout, TLS: try again later
+            raise ForgeError(self.redactor(f"GitHub: {what}: {exc.__class__.__name__}: {exc}"), retryable=True) from None
 
     @property
     def repo(self) -> Repository:
