@@ -172,7 +172,8 @@ def reads(checks: list[Check], context: CheckContext) -> set[str]:
             if check.path is not None:
                 globs.add(check.path)
         elif not isinstance(check, (LiveProbe, ArgoCDHealthy)):
-            globs |= context.index.files | set(context.index.kustomizations)
+            # Any YAML anywhere: a fix may add a manifest the healthy tree did not have.
+            globs |= {"*.yaml", "*.yml", "*Kustomization", *context.index.kustomizations}
     return globs
 
 

@@ -96,6 +96,8 @@ class FixDetector:
         """Every fix and regression on the first-parent line `landed..head`, and the verdict at head."""
         detection = Detection(head=head)
         fault_paths = self.repo.changed_paths(injected)
+        if not self.repo.contains(landed, head):
+            return self._rewritten(fault, binding, injected, parent, head, fault_paths, detection)
         commits = self.repo.first_parent_log(landed, head)
         self.repo.checkout_detached(landed)
         globs = reads(fault.spec.fixed_when, CheckContext(self.repo.path, binding))
@@ -122,6 +124,18 @@ class FixDetector:
                 detection.regressions.append(Regression(commit.sha, detection.fixes[-1].sha))
             passing = now_passing
         detection.results = results
+        return detection
+
+    def _rewritten(self, fault: Fault, binding: RoleBinding, injected: str, parent: str, head: str,
+                   fault_paths: list[str], detection: Detection) -> Detection:
+        """The team rewrote history (a force-push past the fault): judge the head as it is."""
+        self.repo.checkout_detached(head)
+        detection.results = evaluate(fault.spec.fixed_when, CheckContext(self.repo.path, binding))
+        commit = self.repo.commit_info(head)
+        if all_pass(detection.results) and not is_automation(commit, self.automation):
+            kind = "revert" if self.repo.same_content(parent, head, fault_paths) else "forward-fix"
+            detection.fixes.append(FixCommit(head, kind, commit.author_name, commit.author_email))
+            detection.first_response = commit
         return detection
 
     def _kind(self, commit: CommitInfo, injected: str, parent: str, fault_paths: list[str]) -> str:

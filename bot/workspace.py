@@ -63,18 +63,21 @@ class Credentials:
         self.redactor.add(token)
         return token
 
-    def git_options(self, url: str) -> list[str]:
-        """`-c` options that hand the token to git for this one command."""
+    def git_env(self, url: str) -> dict[str, str]:
+        """Config for this one git command, passed in the environment (GIT_CONFIG_COUNT/KEY/VALUE)
+        rather than as `-c` arguments: a process's arguments are visible to every local user
+        (`ps`), its environment is not."""
         if not url.startswith(("https://", "http://")):
-            return []
+            return {}
         token = self.current()
         if not token:
-            return []
+            return {}
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-        return [
-            "-c", "credential.helper=",
-            "-c", f"http.extraHeader=Authorization: Basic {basic}",
-        ]
+        return {
+            "GIT_CONFIG_COUNT": "2",
+            "GIT_CONFIG_KEY_0": "credential.helper", "GIT_CONFIG_VALUE_0": "",
+            "GIT_CONFIG_KEY_1": "http.extraHeader", "GIT_CONFIG_VALUE_1": f"Authorization: Basic {basic}",
+        }
 
 
 def run_git(
@@ -87,11 +90,12 @@ def run_git(
 ) -> str:
     """Run one git command; raise GitError (redacted, with status and output) on failure."""
     creds = credentials or Credentials()
-    command = ["git", *creds.git_options(url), *args]
-    shown = creds.redactor(" ".join(["git", *args]))
+    command = ["git", *args]
+    shown = creds.redactor(" ".join(command))
     try:
         output = git.Git(str(cwd) if cwd else None).execute(
-            command, env=scrubbed_env(env), stdout_as_string=True, with_extended_output=False
+            command, env=scrubbed_env({**(env or {}), **creds.git_env(url)}), stdout_as_string=True,
+            with_extended_output=False,
         )
     except git.GitCommandError as exc:
         stderr = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr)
@@ -261,6 +265,24 @@ class LocalRepo:
             commits.append(CommitInfo(sha, tuple(parents.split()), name, email, body.strip()))
         return commits
 
+    def contains(self, ancestor: str, descendant: str) -> bool:
+        """Is `ancestor` in the history of `descendant` (both must be fetched)?"""
+        try:
+            self.git("merge-base", "--is-ancestor", ancestor, descendant)
+        except GitError as exc:
+            if exc.status == 1:
+                return False
+            raise
+        return True
+
+    def has_commit(self, sha: str) -> bool:
+        """Is this commit in the cache?"""
+        try:
+            self.git("cat-file", "-e", f"{sha}^{{commit}}")
+        except GitError:
+            return False
+        return True
+
     def commit_info(self, sha: str) -> CommitInfo:
         """One commit's identity and message."""
         raw = self.git("log", "-1", "--format=%H%x00%P%x00%an%x00%ae%x00%B", sha)
@@ -395,24 +417,6 @@ class TeamCache(LocalRepo):
     def remote_heads(self) -> dict[str, str]:
         """Every branch on the remote right now (one `ls-remote`)."""
         return remote_heads(self.url, self.credentials)
-
-    def contains(self, ancestor: str, descendant: str) -> bool:
-        """Is `ancestor` in the history of `descendant` (both must be fetched)?"""
-        try:
-            self.git("merge-base", "--is-ancestor", ancestor, descendant)
-        except GitError as exc:
-            if exc.status == 1:
-                return False
-            raise
-        return True
-
-    def has_commit(self, sha: str) -> bool:
-        """Is this commit in the cache?"""
-        try:
-            self.git("cat-file", "-e", f"{sha}^{{commit}}")
-        except GitError:
-            return False
-        return True
 
     def push(self, sha: str, branch: str) -> None:
         """Push `sha` to `branch` without force; PushRejected if the branch has moved on."""

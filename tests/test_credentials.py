@@ -31,3 +31,18 @@ def test_a_refreshed_token_is_used_by_the_next_git_command(tmp_path: Path) -> No
         assert remote_head(url, "main", credentials) == remote.head()
     assert all(r.authenticated for r in server.requests if r.status == 200)
     assert credentials.redactor(f"token {FIRST} and {SECOND}") == "token *** and ***"
+
+
+def test_the_token_travels_in_the_environment_not_in_the_arguments(tmp_path: Path) -> None:
+    import base64
+
+    from bot.workspace import run_git
+
+    credentials = Credentials(FIRST, Redactor())
+    header = run_git(["config", "--get", "http.extraHeader"], cwd=tmp_path, credentials=credentials,
+                     url="https://git.example.invalid/team.git")
+    assert header.strip() == "Authorization: Basic " + base64.b64encode(f"x-access-token:{FIRST}".encode()).decode()
+    assert credentials.git_env("file:///srv/x.git") == {}  # never offered to a non-HTTP remote
+    with pytest.raises(GitError) as caught:  # and an error shows the command, never the header
+        run_git(["config", "--get", "no.such.key"], cwd=tmp_path, credentials=credentials, url="https://x.invalid/t.git")
+    assert FIRST not in str(caught.value) and "Basic" not in str(caught.value)

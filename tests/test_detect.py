@@ -3,6 +3,7 @@ and automation commits, split fixes, PR merges on the local GitHub, forged dates
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -58,8 +59,8 @@ class Game:
         return fold(self.store.events("team-a"))[0]
 
 
-def start_game(tmp_path: Path, fault_id: str) -> Game:
-    remote = make_team_repo(tmp_path)
+def start_game(tmp_path: Path, fault_id: str, source: Path = CHAT_APP) -> Game:
+    remote = make_team_repo(tmp_path, source=source)
     config_path = write_config(tmp_path, f"    url: {remote.url}\n")
     config, _ = load_config(config_path)
     store = open_store(config, config_path)
@@ -270,3 +271,47 @@ def test_a_fix_found_while_github_is_rate_limited_is_amended_with_the_pr_later(
     assert after.pr is not None and after.pr["number"] == game.number and not after.pr_pending
     assert after.fixed_at == game.merged_at and after.fixed_at_source == "github:merged_at"
     assert after.as_json()["stale"] is False
+
+
+def test_a_force_push_that_drops_the_fault_is_a_fix(tmp_path: Path) -> None:
+    game = start_game(tmp_path, SELECTOR)
+    assert game.instance().state is State.injected
+    git(game.remote.clone, "reset", "-q", "--hard", "HEAD~1")  # back to before the fault
+    git(game.remote.clone, "push", "-q", "--force", "origin", "main")  # the team's choice, not ours
+    fixed = game.instance()
+    assert fixed.state is State.fixed and fixed.fix_kind == "revert" and fixed.fix_sha == game.remote.head()
+
+
+def test_a_fix_that_adds_a_new_manifest_is_found_at_that_commit(tmp_path: Path) -> None:
+    plain = tmp_path / "plain-folder"  # no kustomization: every YAML file is deployed
+    shutil.copytree(CHAT_APP, plain)
+    (plain / "k8s" / "kustomization.yaml").unlink()
+    game = start_game(tmp_path, "db-unreachable/db-netpol-blocks-backend", source=plain)
+    policy = (
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: allow-api-to-db\n  namespace: chat\n"
+        "spec:\n  podSelector:\n    matchLabels:\n      app: postgres\n  policyTypes: [Ingress]\n  ingress:\n"
+        "    - from:\n        - podSelector:\n            matchLabels:\n              app: backend\n"
+        "      ports:\n        - port: 5432\n"
+    )
+    (game.remote.clone / "k8s" / "allow-api-to-db.yaml").write_text(policy)
+    git(game.remote.clone, "add", "-A")
+    sha = game.team_commit("Allow the API to reach the database again")
+    fixed = game.instance()
+    assert (fixed.state, fixed.fix_kind, fixed.fix_sha) == (State.fixed, "forward-fix", sha)
+
+
+def test_a_later_faults_fix_does_not_rewrite_an_earlier_fix(tmp_path: Path) -> None:
+    game = start_game(tmp_path, SELECTOR)
+    git(game.remote.clone, *ALICE, "revert", "--no-edit", game.injected)
+    git(game.remote.clone, "push", "-q", "origin", "main")
+    first = game.instance()
+    config, _ = load_config(game.config)
+    second = make_injector(config, game.config, config.team("team-a"), game.store).inject(
+        CATALOG.get("web-unreachable/service-targetport-wrong"))
+    game.team_pull()
+    git(game.remote.clone, *ALICE, "revert", "--no-edit", second.sha)
+    git(game.remote.clone, "push", "-q", "origin", "main")
+    game.watcher.refresh()
+    by_fault = {i.fault: i for i in fold(game.store.events("team-a"))}
+    assert by_fault[SELECTOR].fix_sha == first.fix_sha and by_fault[SELECTOR].fixed_at == first.fixed_at
+    assert by_fault["web-unreachable/service-targetport-wrong"].state is State.fixed
