@@ -33,15 +33,16 @@ from bot.deploywatch import DeployWatcher
 from bot.engine import Act, Action, TeamView, decide
 from bot.errors import FaultbotError
 from bot.faultcmds import plan_team
-from bot.injector import Injector
+from bot.injector import InjectionRefused, Injector
 from bot.parallel import in_parallel
 from bot.plan import TeamPlan, make_plan
 from bot.store import Store
-from bot.timeline import ALL_TEAMS, HALT, HINT, PLAN, RESUME, SCHEDULED, STARTED, fold
+from bot.timeline import ALL_TEAMS, HALT, HINT, PLAN, REFUSED, RESUME, SCHEDULED, SKIPPED, STARTED, fold
 from bot.watcher import TeamWatcher
 
 log = logging.getLogger("faultbot.daemon")
 _RUNNING: dict[str, Daemon] = {}
+MAX_REFUSALS = 3  # a fault refused this often (already broken repo, blocked PR) is skipped
 CRASH_ENV = "FAULTBOT_CRASH_AT"  # test hook: kill -9 ourselves at a named phase (see tests/test_daemon.py)
 
 
@@ -220,7 +221,9 @@ class Daemon:
     def _tick(self, runtime: TeamRuntime) -> None:
         name = runtime.settings.name
         if runtime.plan is None:
-            runtime.plan = self._plan(runtime.settings, runtime.injector)  # its repo was unreachable at start
+            runtime.plan = self._plan_or_none(runtime.settings, runtime.injector)  # unreadable at start
+            if runtime.plan is None:
+                return
         try:
             runtime.watcher.refresh()
             runtime.deploy.refresh()
@@ -257,7 +260,11 @@ class Daemon:
                 self.store.append(team, SCHEDULED, {"at": action.due.isoformat() if action.due else None},
                                   fault=fault.id, at=now)
             elif action.act is Act.inject:
-                result = runtime.injector.inject(fault)
+                try:
+                    result = runtime.injector.inject(fault)
+                except InjectionRefused as exc:
+                    self._refused(team, fault.id, exc.message, now)
+                    raise
                 self._said("injected", team=team, fault=fault.id, sha=result.sha, persona=result.persona)
             elif action.act is Act.revert:
                 instance = next(i for i in fold(self.store.events(team)) if i.fault == fault.id)
@@ -276,6 +283,14 @@ class Daemon:
             log.error("action failed", extra={"team": team, "fault": fault.id, "act": action.act.value, "error": exc.message})
             return False
         return True
+
+    def _refused(self, team: str, fault: str, reason: str, now: datetime) -> None:
+        """Count a refused injection; after a few, skip the fault so the team's game goes on."""
+        self.store.append(team, REFUSED, {"reason": reason}, fault=fault, at=now)
+        refusals = sum(1 for e in self.store.events(team, fault, (REFUSED,)))
+        if refusals >= MAX_REFUSALS:
+            self.store.append(team, SKIPPED, {"reason": reason, "refusals": refusals}, fault=fault, at=now)
+            self._said("skipped", team=team, fault=fault, reason=reason)
 
     def _said(self, kind: str, **facts: Any) -> None:
         log.info(kind, extra=facts)

@@ -40,6 +40,7 @@ from bot.timeline import (
 from bot.workspace import TeamCache
 
 log = logging.getLogger("faultbot.deploy")
+CI_RECHECK = timedelta(minutes=2)  # how often to ask GitHub again about a commit's CI
 Prober = Callable[[], ProbeResult]
 
 
@@ -59,6 +60,9 @@ class DeployWatcher:
         self.forge = forge
         self.prober = prober
         self.ship_timeout = ship_timeout
+        # Spend GitHub's rate limit with care: 30 teams share one token's 5,000 calls an hour.
+        self._ci_next: dict[str, datetime] = {}
+        self._unknown_revisions: set[str] = set()
 
     def close(self) -> None:
         """Release the HTTP clients this watcher was built with."""
@@ -100,12 +104,15 @@ class DeployWatcher:
 
     def _contains(self, commit: str) -> Callable[[str], bool]:
         def contains(revision: str) -> bool:
+            if revision in self._unknown_revisions:
+                return False
             try:
                 if not self.cache.has_commit(revision):
                     self.cache.remote("fetch", "-q", self.cache.url, revision)
                 return self.cache.has_commit(revision) and self.cache.contains(commit, revision)
             except GitError:
-                return False  # a revision we cannot see (a Helm chart version, a pruned commit)
+                self._unknown_revisions.add(revision)  # a Helm chart version, a pruned commit: ask once
+                return False
         return contains
 
     def _shipped(self, instance: FaultInstance, status: AppStatus, now: datetime) -> None:
@@ -143,10 +150,16 @@ class DeployWatcher:
     def _ci(self, instances: list[FaultInstance]) -> None:
         if self.forge is None:
             return
+        now = self.clock.now()
         for instance in instances:
+            if instance.state in (State.timed_out, State.halted) or instance.recovered_at is not None:
+                continue  # nothing CI can still tell us about a closed fault
             for role, sha in (("injected", instance.injected_sha), ("fix", instance.fix_sha)):
                 if sha is None or instance.ci.get(role, {}).get("status") == "completed":
                     continue
+                if now < self._ci_next.get(sha, now):
+                    continue
+                self._ci_next[sha] = now + CI_RECHECK
                 try:
                     runs = self.forge.workflow_runs(sha)
                 except FaultbotError as exc:

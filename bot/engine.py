@@ -89,7 +89,7 @@ def decide(view: TeamView, now: datetime) -> Decision:
     previous_resolved: datetime | None = view.started_at
     for position, fault in enumerate(plan.faults):
         instance = view.instances.get(fault)
-        if instance is not None and instance.injected_at is not None:
+        if instance is not None and (instance.injected_at is not None or instance.state is State.skipped):
             previous_resolved = resolved_at(instance, view.deploy_tracking)
             if previous_resolved is None:
                 return Decision(tuple(actions), wakeup)
@@ -136,7 +136,7 @@ def resolved_at(instance: FaultInstance, deploy_tracking: bool) -> datetime | No
     recovered: the fix shipped on a Healthy app), or closed by the bot."""
     if instance.state is State.fixed:
         return instance.recovered_at if deploy_tracking else instance.fixed_at
-    if instance.state in (State.timed_out, State.halted):
+    if instance.state in (State.timed_out, State.halted, State.skipped):
         return instance.closed_at
     return None
 
@@ -149,6 +149,7 @@ def clock_start(instance: FaultInstance, deploy_tracking: bool) -> datetime | No
 def is_finished(view: TeamView) -> bool:
     """Every planned fault resolved (or the event over)."""
     return all(
-        (i := view.instances.get(f)) is not None and i.state in (State.fixed, State.timed_out, State.halted)
+        (i := view.instances.get(f)) is not None
+        and i.state in (State.fixed, State.timed_out, State.halted, State.skipped)
         for f in view.plan.faults
     )

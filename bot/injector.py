@@ -36,9 +36,7 @@ from bot.verify import bind_roles
 from bot.workspace import Author, PushRejected, TeamCache
 
 MAX_ATTEMPTS = 3
-INTENT, LANDED, PR_OPENED, PR_BLOCKED, REFUSED = (
-    "inject.intent", "inject.landed", "inject.pr_opened", "inject.pr_blocked", "inject.refused",
-)
+INTENT, LANDED, PR_OPENED, PR_BLOCKED = ("inject.intent", "inject.landed", "inject.pr_opened", "inject.pr_blocked")
 REVERT_FAILED = "bot.revert_failed"
 
 

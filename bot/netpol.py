@@ -4,7 +4,9 @@ Semantics, from the Kubernetes docs: a pod is isolated for ingress once any poli
 policyType Ingress selects it; then a connection is allowed only if some such policy has
 an ingress rule whose `from` peers match the source and whose `ports` match the port (an
 empty list means all). The same holds for egress on the source pod. `ipBlock` peers are
-treated as not matching in-cluster pods.
+treated as not matching in-cluster pods. Flows are TCP; a rule for UDP does not allow them.
+Not modelled: egress to DNS (a policy that isolates egress must also allow port 53 for a
+Service name to resolve) — a check may pass where DNS would in fact be blocked.
 """
 
 from __future__ import annotations
@@ -69,8 +71,8 @@ def _peer_matches(peer: Mapping[str, Any], policy_ns: str, pod: PodView | None, 
             return False
     elif namespace != policy_ns:
         return False
-    if pod_selector is None:
-        return True
+    if pod_selector is None or not (pod_selector.get("matchLabels") or pod_selector.get("matchExpressions")):
+        return True  # no podSelector, or `{}`: every pod of the selected namespace(s)
     return pod is not None and selects(pod_selector, pod[1])
 
 
@@ -80,6 +82,8 @@ def _port_ok(rule_ports: Sequence[Mapping[str, Any]] | None, port: Any, pod_port
     names = {p.get("name"): p.get("containerPort") for p in pod_ports}
     wanted = names.get(port, port) if isinstance(port, str) else port
     for rule_port in rule_ports:
+        if str(rule_port.get("protocol", "TCP")).upper() != "TCP":
+            continue  # the flows faults care about are TCP (HTTP, PostgreSQL)
         value = rule_port.get("port")
         if value is None:
             return True

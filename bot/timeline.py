@@ -23,6 +23,8 @@ PROGRESS = "fault.progress"
 RESPONSE = "response.first"
 TIMED_OUT = "fault.timed_out"
 HALTED = "fault.halted"
+REFUSED = "inject.refused"
+SKIPPED = "fault.skipped"
 HINT = "hint.given"
 REVERT_INTENT = "bot.revert_intent"
 STARTED = "event.started"
@@ -47,6 +49,7 @@ class State(StrEnum):
     regressed = "regressed"
     timed_out = "timed-out"
     halted = "halted"
+    skipped = "skipped"  # could not be injected (repeatedly refused): the game moves on
 
 
 OPEN_STATES = (State.injected, State.regressed)
@@ -80,6 +83,7 @@ class FaultInstance:
     first_response: dict[str, Any] | None = None
     closed_at: datetime | None = None
     hints_given: list[int] = field(default_factory=list)
+    refusals: int = 0
     deploy_tracked: bool = False
     shipped_at: datetime | None = None
     recovered_at: datetime | None = None
@@ -203,6 +207,11 @@ def fold(events: Iterable[Event]) -> list[FaultInstance]:
                 instance.fix_kind = "bot-revert"
                 instance.fixed_by = facts.get("fixed_by")
             instance.failing = []
+        elif event.kind == REFUSED:
+            instance.refusals += 1
+        elif event.kind == SKIPPED:
+            instance.state = State.skipped
+            instance.closed_at = event.at
         elif event.kind == HINT:
             instance.hints_given.append(int(facts.get("index", -1)))
         elif event.kind == TRACKED:

@@ -98,3 +98,25 @@ def test_a_renamed_object_fails_its_role(tmp_path: Path) -> None:
     check = CHECK.validate_python({"check": "service_selects", "role": "frontend_service"})
     result = evaluate_one(check, CheckContext(tree, binding()))
     assert result.status is Status.failed and "Service/frontend (role frontend_service) no longer exists" in result.reason
+
+
+def test_network_semantics_protocol_and_empty_pod_selector() -> None:
+    from bot.netpol import flow_allowed
+
+    def policy(rule: dict[str, object]) -> object:
+        from bot.manifests import Resource
+
+        body = {"kind": "NetworkPolicy", "metadata": {"name": "p"},
+                "spec": {"podSelector": {"matchLabels": {"app": "db"}}, "policyTypes": ["Ingress"], "ingress": [rule]}}
+        return Resource("NetworkPolicy", "p", "chat", "k8s/p.yaml", 0, body)
+
+    db = ("chat", {"app": "db"}, [{"name": "pg", "containerPort": 5432}])
+    api = ("chat", {"app": "api"}, [])
+    udp_only = policy({"from": [{"podSelector": {}}], "ports": [{"port": 5432, "protocol": "UDP"}]})
+    tcp = policy({"from": [{"podSelector": {}}], "ports": [{"port": 5432}]})
+    assert not flow_allowed([udp_only], to_pod=db, from_pod=api, port=5432).allowed  # type: ignore[list-item]
+    assert flow_allowed([tcp], to_pod=db, from_pod=api, port="pg").allowed  # type: ignore[list-item]
+    from_ns = policy({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+                                "podSelector": {}}]})
+    assert flow_allowed([from_ns], to_pod=db, from_namespace="ingress-nginx", port=5432).allowed  # type: ignore[list-item]
+    assert not flow_allowed([from_ns], to_pod=db, from_namespace="default", port=5432).allowed  # type: ignore[list-item]

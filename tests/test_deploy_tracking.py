@@ -142,9 +142,14 @@ def test_a_fault_not_shipped_in_time_is_an_anomaly(deployed: Deployed) -> None:
 
 def test_the_fix_commits_ci_conclusion_is_in_status(deployed: Deployed) -> None:
     fix = deployed.team_fix()
-    deployed.refresh()
+    deployed.refresh()  # no run yet for the fix commit
     deployed.forge.github.add_workflow_run(deployed.forge.owner, deployed.forge.name, fix, conclusion="success")
-    assert deployed.refresh().as_json()["fix_ci_conclusion"] == "success"
+    asked = [r for r in deployed.forge.github.requests if r.path.endswith("/actions/runs")]
+    deployed.deploy.refresh()  # within the recheck window: GitHub is not asked again
+    assert [r for r in deployed.forge.github.requests if r.path.endswith("/actions/runs")] == asked
+    with time_machine.travel(datetime.now(timezone.utc) + timedelta(minutes=3)):
+        deployed.deploy.refresh()
+    assert deployed.instance().as_json()["fix_ci_conclusion"] == "success"
 
 
 def test_argocd_down_marks_stale_keeps_going_and_catches_up(deployed: Deployed) -> None:

@@ -133,3 +133,9 @@ def test_all_resolved_is_finished() -> None:
     inj = T0 + timedelta(minutes=10)
     done = [fixed(f, inj, inj + timedelta(minutes=1)) for f in PLAN.faults]
     assert decide(view(*done), inj + timedelta(hours=2)).finished
+
+
+def test_a_skipped_fault_lets_the_game_go_on() -> None:
+    skipped = FaultInstance("team-a", "f1", state=State.skipped, closed_at=T0 + timedelta(minutes=12))
+    decision = decide(view(skipped), T0 + timedelta(minutes=15))
+    assert acts(decision) == [("schedule", "f2"), ("inject", "f2")]  # 3 minutes after the skip
