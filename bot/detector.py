@@ -15,7 +15,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.catalog import Fault
 from bot.checks import CheckContext, CheckResult, RoleBinding, all_pass, evaluate, reads
@@ -52,6 +52,7 @@ class Detection:
     regressions: list[Regression] = field(default_factory=list)
     results: list[CheckResult] = field(default_factory=list)
     first_response: CommitInfo | None = None
+    passing: bool = False  # the verdict at head, as the walk left it (automation included)
 
     @property
     def fixed(self) -> FixCommit | None:
@@ -92,17 +93,27 @@ class FixDetector:
         self.automation = tuple(automation)
         self.bot_shas = set(bot_shas)
 
-    def scan(self, fault: Fault, binding: RoleBinding, injected: str, parent: str, landed: str, head: str) -> Detection:
-        """Every fix and regression on the first-parent line `landed..head`, and the verdict at head."""
-        detection = Detection(head=head)
+    def scan(self, fault: Fault, binding: RoleBinding, injected: str, parent: str, landed: str, head: str,
+             resume: Detection | None = None) -> Detection:
+        """Every fix and regression on the first-parent line `landed..head`, and the verdict at head.
+
+        With `resume` (an earlier scan of the same fault whose head is an ancestor of this
+        head) only the new commits are walked: a 3-hour event with CI bumping image tags on
+        every push would otherwise re-evaluate the whole history at every poll.
+        """
         fault_paths = self.repo.changed_paths(injected)
         if not self.repo.contains(landed, head):
-            return self._rewritten(fault, binding, injected, parent, head, fault_paths, detection)
-        commits = self.repo.first_parent_log(landed, head)
-        self.repo.checkout_detached(landed)
+            return self._rewritten(fault, binding, injected, parent, head, fault_paths, Detection(head=head))
+        if resume is not None and self.repo.has_commit(resume.head) and self.repo.contains(resume.head, head):
+            detection = replace(resume, head=head, fixes=list(resume.fixes), regressions=list(resume.regressions))
+            start = resume.head
+            passing, results = resume.passing, resume.results
+        else:
+            detection, start, passing = Detection(head=head), landed, False
+            self.repo.checkout_detached(landed)
+            results = evaluate(fault.spec.fixed_when, CheckContext(self.repo.path, binding))
+        commits = self.repo.first_parent_log(start, head)
         globs = reads(fault.spec.fixed_when, CheckContext(self.repo.path, binding))
-        passing = False
-        results = evaluate(fault.spec.fixed_when, CheckContext(self.repo.path, binding))
         for commit in commits:
             automated = is_automation(commit, self.automation)
             if detection.first_response is None and not automated and commit.sha not in self.bot_shas:
@@ -124,6 +135,7 @@ class FixDetector:
                 detection.regressions.append(Regression(commit.sha, detection.fixes[-1].sha))
             passing = now_passing
         detection.results = results
+        detection.passing = passing
         return detection
 
     def _rewritten(self, fault: Fault, binding: RoleBinding, injected: str, parent: str, head: str,

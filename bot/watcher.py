@@ -67,6 +67,7 @@ class TeamWatcher:
         self.automation = tuple(automation)
         self.poll_interval = poll_interval
         self.last_checked: datetime | None = None
+        self._scans: dict[str, Detection] = {}  # per fault: where the last walk stopped
 
     def instances(self) -> list[FaultInstance]:
         """This team's fault instances, from the log."""
@@ -129,8 +130,9 @@ class TeamWatcher:
         detector = FixDetector(self.cache, self.automation + personas, self._bot_shas())
         detection = detector.scan(
             fault, RoleBinding.from_json(instance.binding), instance.injected_sha,
-            instance.parent_sha, instance.landed_sha, head,
+            instance.parent_sha, instance.landed_sha, head, resume=self._scans.get(instance.fault),
         )
+        self._scans[instance.fault] = detection
         recorded: list[str] = []
 
         def append(kind: str, facts: dict[str, Any]) -> None:
