@@ -172,7 +172,9 @@ class DeployWatcher:
                 seen = instance.ci.get(role, {})
                 if (seen.get("status"), seen.get("conclusion")) != (latest.status, latest.conclusion):
                     self._append(CI, instance, role=role, sha=sha, name=latest.name, status=latest.status,
-                                 conclusion=latest.conclusion)
+                                 conclusion=latest.conclusion,
+                                 started_at=latest.created_at.isoformat() if latest.created_at else None,
+                                 updated_at=latest.updated_at.isoformat() if latest.updated_at else None)
                     if role == "injected" and latest.conclusion in ("failure", "cancelled", "timed_out"):
                         self._append(ANOMALY, instance, kind="ci-failed",
                                      detail=f"CI '{latest.name}' {latest.conclusion} on the injected commit: "

@@ -146,6 +146,8 @@ class FaultInstance:
             "time_to_recover_s": self.time_to_recover_s,
             "injected_ci": self.ci.get("injected", {}).get("conclusion"),
             "fix_ci_conclusion": self.ci.get("fix", {}).get("conclusion"),
+            "ci_runs": {role: {k: run.get(k) for k in ("name", "status", "conclusion", "started_at", "updated_at")}
+                        for role, run in self.ci.items()},
             "anomalies": list(self.anomalies),
             "stale": bool(self.stale),
             "stale_sources": list(self.stale),

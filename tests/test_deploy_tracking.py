@@ -149,7 +149,9 @@ def test_the_fix_commits_ci_conclusion_is_in_status(deployed: Deployed) -> None:
     assert [r for r in deployed.forge.github.requests if r.path.endswith("/actions/runs")] == asked
     with time_machine.travel(datetime.now(timezone.utc) + timedelta(minutes=3)):
         deployed.deploy.refresh()
-    assert deployed.instance().as_json()["fix_ci_conclusion"] == "success"
+    shown = deployed.instance().as_json()
+    assert shown["fix_ci_conclusion"] == "success"
+    assert shown["ci_runs"]["fix"]["status"] == "completed" and shown["ci_runs"]["fix"]["started_at"]
 
 
 def test_argocd_down_marks_stale_keeps_going_and_catches_up(deployed: Deployed) -> None:
