@@ -68,11 +68,6 @@ def open_store(config: Config, config_path: Path) -> Store:
     return Store(config.paths(config_path).state_url)
 
 
-def github_token(config: Config) -> str:
-    """The GitHub token (personal, or a GitHub App installation's); a one-line error if unset."""
-    return github_auth(config.github, os.environ)[1]()
-
-
 @dataclass(frozen=True)
 class TeamAdapters:
     """A team's cached clone and (with `repo:`) its GitHub adapter, sharing one redactor."""
@@ -107,18 +102,18 @@ def team_adapters(config: Config, config_path: Path, team: TeamSettings) -> Team
 
 
 def make_watcher(config: Config, config_path: Path, team: TeamSettings, store: Store, catalog: Catalog,
-                 clock: Clock | None = None) -> TeamWatcher:
+                 clock: Clock | None = None, adapters: TeamAdapters | None = None) -> TeamWatcher:
     """Everything one team's fix detection needs, built from repos.yaml."""
-    adapters = team_adapters(config, config_path, team)
+    adapters = adapters or team_adapters(config, config_path, team)
     return TeamWatcher(team, adapters.cache, store, clock or SystemClock(), catalog, adapters.forge,
                        config.defaults.automation, config.poll_interval)
 
 
 def make_deploy_watcher(config: Config, config_path: Path, team: TeamSettings, store: Store,
-                        clock: Clock | None = None) -> DeployWatcher:
+                        clock: Clock | None = None, adapters: TeamAdapters | None = None) -> DeployWatcher:
     """ArgoCD, GitHub Actions and probe tracking for a team (each only where configured)."""
     clock = clock or SystemClock()
-    adapters = team_adapters(config, config_path, team)
+    adapters = adapters or team_adapters(config, config_path, team)
     argocd, closers = None, []
     prober: Callable[[], ProbeResult] | None = None
     if config.argocd is not None and team.argocd_app:
@@ -158,9 +153,10 @@ def run_status(config_path: Path, *, cached: bool) -> list[FaultInstance]:
         store.close()
 
 
-def make_injector(config: Config, config_path: Path, team: TeamSettings, store: Store, clock: Clock | None = None) -> Injector:
+def make_injector(config: Config, config_path: Path, team: TeamSettings, store: Store, clock: Clock | None = None,
+                  adapters: TeamAdapters | None = None) -> Injector:
     """Everything one team's injections need, built from repos.yaml."""
-    adapters = team_adapters(config, config_path, team)
+    adapters = adapters or team_adapters(config, config_path, team)
     return Injector(team, adapters.cache, store, clock or SystemClock(), adapters.forge, config.github.merge_method)
 
 

@@ -27,7 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.catalog import Catalog
 from bot.clock import Clock
-from bot.commands import make_deploy_watcher, make_injector, make_watcher
+from bot.commands import make_deploy_watcher, make_injector, make_watcher, team_adapters
 from bot.config import Config, TeamSettings
 from bot.deploywatch import DeployWatcher
 from bot.engine import Act, Action, TeamView, decide
@@ -106,11 +106,14 @@ class Daemon:
             started = self.store.append(ALL_TEAMS, STARTED, {}, at=self.clock.now())
         self.started_at = started.at
         teams = self.config.all_team_settings()
-        injectors = [make_injector(self.config, self.config_path, t, self.store, self.clock) for t in teams]
+        # One cache, one GitHub client (and its rate-limit state) per team, shared by all three roles.
+        adapters = [team_adapters(self.config, self.config_path, t) for t in teams]
+        injectors = [make_injector(self.config, self.config_path, t, self.store, self.clock, a)
+                     for t, a in zip(teams, adapters, strict=True)]
         plans = in_parallel(lambda pair: self._plan_or_none(*pair), list(zip(teams, injectors, strict=True)))
-        for team, injector, plan in zip(teams, injectors, plans, strict=True):
-            watcher = make_watcher(self.config, self.config_path, team, self.store, self.catalog, self.clock)
-            deploy = make_deploy_watcher(self.config, self.config_path, team, self.store, self.clock)
+        for team, shared, injector, plan in zip(teams, adapters, injectors, plans, strict=True):
+            watcher = make_watcher(self.config, self.config_path, team, self.store, self.catalog, self.clock, shared)
+            deploy = make_deploy_watcher(self.config, self.config_path, team, self.store, self.clock, shared)
             self._install_crash_hook(injector)
             try:
                 for recovered in injector.reconcile(self.catalog):  # intents a crash left between push and record

@@ -144,12 +144,3 @@ def resolved_at(instance: FaultInstance, deploy_tracking: bool) -> datetime | No
 def clock_start(instance: FaultInstance, deploy_tracking: bool) -> datetime | None:
     """When the team's time starts: injection, or (with deploy tracking) when it shipped."""
     return instance.shipped_at if deploy_tracking else instance.injected_at
-
-
-def is_finished(view: TeamView) -> bool:
-    """Every planned fault resolved (or the event over)."""
-    return all(
-        (i := view.instances.get(f)) is not None
-        and i.state in (State.fixed, State.timed_out, State.halted, State.skipped)
-        for f in view.plan.faults
-    )

@@ -57,10 +57,6 @@ class EditError(FaultbotError):
     """A fault's edit cannot be applied to a tree (the fault does not apply there)."""
 
 
-class CheckError(FaultbotError):
-    """A check cannot be evaluated (as opposed to evaluating to 'fail')."""
-
-
 class GitError(FaultbotError):
     """A git command failed; carries the (redacted) command, exit status and output."""
 

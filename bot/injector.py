@@ -114,7 +114,6 @@ class Injector:
         self.before_push = before_push or (lambda sha: None)
         self.after_revert_push: HookFn = lambda sha: None
         self.before_commit: HookFn = lambda fault_id: None
-        self._binding = RoleBinding({}, {})
         self.after_push = after_push or (lambda sha: None)
 
     # -- public ---------------------------------------------------------------------------
@@ -138,14 +137,14 @@ class Injector:
             raise InjectionRefused(f"team {self.team.name} uses delivery: pr, which needs `repo: owner/name` on GitHub")
         choice = choose(self.team, fault)
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            parent, sha, diff = self._commit(fault, choice)
+            parent, sha, diff, binding = self._commit(fault, choice)
             if dry_run:
                 return self._result(fault, choice, sha, parent, None, diff=diff, dry_run=True)
             self._record(INTENT, fault, sha=sha, parent=parent, branch=self._push_branch(choice),
                          delivery=self.team.delivery, persona=choice.persona.name, message=choice.message,
-                         binding=self._binding.to_json())
+                         binding=binding.to_json())
             try:
-                return self._deliver(fault, choice, sha, parent)
+                return self._deliver(fault, choice, sha, parent, binding)
             except PushRejected:
                 if attempt == MAX_ATTEMPTS:
                     raise InjectionRefused(
@@ -223,13 +222,9 @@ class Injector:
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _commit(self, fault: Fault, choice: Choice) -> tuple[str, str, str]:
-        """Apply the fault at the branch head and commit it as the persona (locally)."""
-        parent, sha, diff, binding = self._commit_bound(fault, choice)
-        self._binding = binding
-        return parent, sha, diff
-
-    def _commit_bound(self, fault: Fault, choice: Choice) -> tuple[str, str, str, RoleBinding]:
+    def _commit(self, fault: Fault, choice: Choice) -> tuple[str, str, str, RoleBinding]:
+        """Apply the fault at the branch head and commit it as the persona (locally); the
+        roles it bound on the healthy tree travel with it to the log (fix search needs them)."""
         parent = self.cache.sync(self.team.branch)
         index = ManifestIndex.scan(self.cache.path)
         roles = Roles(index, self.team.targets)
@@ -250,7 +245,7 @@ class Injector:
     def _push_branch(self, choice: Choice) -> str:
         return choice.branch_name if self.team.delivery == "pr" else self.team.branch
 
-    def _deliver(self, fault: Fault, choice: Choice, sha: str, parent: str) -> Injection:
+    def _deliver(self, fault: Fault, choice: Choice, sha: str, parent: str, binding: RoleBinding) -> Injection:
         branch = self._push_branch(choice)
         self.before_push(sha)
         self.cache.push(sha, branch)
@@ -259,11 +254,11 @@ class Injector:
         if self.team.delivery == "push":
             self._record(LANDED, fault, sha=sha, parent=parent, branch=branch, pushed_at=pushed_at.isoformat(),
                          delivery="push", persona=choice.persona.name, message=choice.message, landed_sha=sha,
-                         binding=self._binding.to_json())
+                         binding=binding.to_json())
             return self._result(fault, choice, sha, parent, pushed_at)
-        return self._merge(fault, choice, sha, parent)
+        return self._merge(fault, choice, sha, parent, binding)
 
-    def _merge(self, fault: Fault, choice: Choice, sha: str, parent: str) -> Injection:
+    def _merge(self, fault: Fault, choice: Choice, sha: str, parent: str, binding: RoleBinding) -> Injection:
         assert self.forge is not None
         branch = choice.branch_name
         pull = self.forge.find_pull_request(branch)
@@ -281,7 +276,7 @@ class Injector:
         merged_at = outcome.merged_at or self.clock.now()
         self._record(LANDED, fault, sha=sha, parent=parent, branch=self.team.branch, pushed_at=merged_at.isoformat(),
                      delivery="pr", persona=choice.persona.name, message=choice.message,
-                     landed_sha=outcome.sha, pr=pull.number, pr_url=pull.url, binding=self._binding.to_json())
+                     landed_sha=outcome.sha, pr=pull.number, pr_url=pull.url, binding=binding.to_json())
         return self._result(fault, choice, sha, parent, merged_at, landed_sha=outcome.sha,
                             pr_number=pull.number, pr_url=pull.url)
 
@@ -304,8 +299,8 @@ class Injector:
             if remote == sha:  # the branch got pushed; carry on with the PR
                 persona = next((p for p in self.team.personas if p.name == intent.facts["persona"]), self.team.personas[0])
                 choice = Choice(persona, str(intent.facts["message"]), branch)
-                self._binding = RoleBinding.from_json(intent.facts.get("binding") or {})
-                return self._merge(fault, choice, sha, str(intent.facts["parent"]))
+                binding = RoleBinding.from_json(intent.facts.get("binding") or {})
+                return self._merge(fault, choice, sha, str(intent.facts["parent"]), binding)
         return None
 
     def _landed_from_intent(self, fault: Fault, facts: dict[str, Any] | Any, at: datetime | None,

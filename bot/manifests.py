@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -253,8 +253,3 @@ def _walk(root: Path) -> Iterator[Path]:
                     stack.append(entry)
             elif entry.is_file():
                 yield entry
-
-
-def posix(path: Path | str) -> str:
-    """A path as the forward-slash string the index uses."""
-    return PurePosixPath(path).as_posix()

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.errors import RoleError
-from bot.manifests import WORKLOAD_KINDS, ManifestIndex, Resource, ResourceRef, dig
+from bot.manifests import WORKLOAD_KINDS, ManifestIndex, Resource, dig
 
 
 class Role(StrEnum):
@@ -289,8 +289,3 @@ def _db_host(container: Mapping[str, Any]) -> str | None:
 
 def _names(found: list[Resource]) -> str:
     return ", ".join(f"{r.path}#{r.kind}/{r.name}" for r in found)
-
-
-def ref_of(target: RoleTarget) -> ResourceRef:
-    """The reference of a single-object role's object."""
-    return target.resource.ref

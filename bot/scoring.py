@@ -48,7 +48,6 @@ from typing import Any
 
 RULES_VERSION = "faultbot-score/1"
 
-TEAM_FIX_KINDS = frozenset({"revert", "forward-fix"})
 BOT_FIX_KINDS = frozenset({"bot-revert"})
 STOPPED_STATES = frozenset({"timed-out", "halted"})
 OPEN_STATES = frozenset({"injected", "regressed"})

@@ -216,13 +216,3 @@ class TeamWatcher:
 
     def _bot_shas(self) -> set[str]:
         return {str(e.facts.get("sha")) for e in self.store.events(self.team.name, kinds=(REVERT_INTENT,))}
-
-
-def detection_summary(detection: Detection) -> dict[str, Any]:
-    """For debugging and `--json`."""
-    return {
-        "head": detection.head,
-        "fixes": [f.__dict__ for f in detection.fixes],
-        "regressions": [r.__dict__ for r in detection.regressions],
-        "failing": detection.failing,
-    }

@@ -48,6 +48,7 @@ def test_faults_on_the_alt_layout_apply_or_say_why(targets: dict[Role, str] | No
 
 def test_plan_on_the_alt_layout_explains_skips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     remote = make_team_repo(tmp_path, "alt", source=ALT)
+    before = remote.head()
     config = tmp_path / "repos.yaml"
     config.write_text(
         f"event: {{name: t}}\nteams:\n  - name: alt\n    url: {remote.url}\n", encoding="utf-8"
@@ -60,7 +61,6 @@ def test_plan_on_the_alt_layout_explains_skips(tmp_path: Path, capsys: pytest.Ca
     skipped = [e for e in plan if not e["applicable"]]
     assert skipped, "the alt layout has no NetworkPolicies/terraform/frontend source: some faults must not apply"
     assert all(e["reason"] and e["diff"] == "" for e in skipped)
-    assert remote.head() == remote.head()  # plan pushed nothing:
     from tests.gitrepos import git
 
-    assert git(remote.bare, "rev-list", "--count", "main") == "1"
+    assert remote.head() == before and git(remote.bare, "rev-list", "--count", "main") == "1"  # nothing pushed
