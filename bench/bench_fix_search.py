@@ -19,11 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.catalog.faults.faults import Catalog
-
-from bot.app.commands import make_injector, make_watcher, open_store
+from bot.app.compose import make_injector, make_watcher, open_store
 from bot.app.demo import ORG_ADMIN, write_config
 from bot.app.faults import EXAMPLE_REPO
+from bot.catalog.faults import Catalog
 from bot.config import load_config
 from bot.repo.workspace import publish_directory
 

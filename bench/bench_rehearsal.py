@@ -3,7 +3,7 @@
 Baseline: what faultbot first did — one scratch copy + `git init` + commit per fault
 (`rehearse`), every manifest parsed afresh each time (parse cache cleared per fault).
 Measured: one scratch copy for all faults, reset between them (`rehearse_many`), with the
-parse cache keyed by file content (`bot.catalog.faults.manifests.load_documents`).
+parse cache keyed by file content (`bot.catalog.manifests.load_documents`).
 Prints the median of several runs of each, and their ratio, measured in the same run.
 
     .venv/bin/python bench/bench_rehearsal.py [--runs 5]
@@ -16,9 +16,10 @@ import statistics
 import time
 from pathlib import Path
 
-from bot.catalog.faults.faults import Catalog
-from bot.catalog.faults.manifests import _parse_documents
-from bot.catalog.faults.rehearsal import rehearse, rehearse_many
+from bot.catalog.faults import Catalog
+from bot.catalog.manifests import _parse_documents
+from bot.catalog.rehearsal import rehearse, rehearse_many
+from bot.repo.workspace import apply_patch
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO = ROOT / "examples" / "chat-app"
@@ -40,11 +41,11 @@ def main() -> None:
     def original() -> None:
         for fault in faults:
             _parse_documents.cache_clear()
-            rehearse(fault, REPO, with_fixes=args.with_fixes)
+            rehearse(fault, REPO, with_fixes=args.with_fixes, apply_patch=apply_patch)
 
     def current() -> None:
         _parse_documents.cache_clear()  # a cold cache: a fresh process planning one team
-        rehearse_many(faults, REPO, with_fixes=args.with_fixes)
+        rehearse_many(faults, REPO, with_fixes=args.with_fixes, apply_patch=apply_patch)
 
     for _ in range(args.runs):  # interleaved, so machine noise hits both alike
         baseline.append(timed(original))

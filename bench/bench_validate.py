@@ -15,12 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.catalog.faults.manifests import _parse_documents
-
-from bot import parallel
+from bot.app import parallel
 from bot.app.commands import run_validate
 from bot.app.demo import ORG_ADMIN, write_config
 from bot.app.faults import EXAMPLE_REPO
+from bot.catalog.manifests import _parse_documents
 from bot.repo.workspace import publish_directory
 
 

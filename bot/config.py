@@ -19,27 +19,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from bot.base.durations import DurationRange, format_duration, parse_duration
-from bot.base.yamlsource import SourceMap
+from bot.base.durations import Duration, DurationRange, Range
+from bot.base.yamlsource import SourceMap, plain_data
 from bot.catalog.roles import Role
-from bot.errors import ConfigError, ConfigErrors
-
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(parse_duration),
-    PlainSerializer(format_duration, return_type=str),
-]
-Range = Annotated[
-    DurationRange,
-    BeforeValidator(lambda v: v if isinstance(v, DurationRange) else DurationRange.parse(v)),
-    PlainSerializer(str, return_type=str),
-]
+from bot.errors import ConfigError, ConfigErrors, FaultbotError
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _GITHUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
@@ -274,6 +262,10 @@ class TeamSettings(BaseModel):
     targets: dict[Role, str]
     scenario: Scenario
 
+    def persona(self, name: str | None) -> Persona:
+        """The persona of that name (the one who made a commit), or the team's first."""
+        return next((p for p in self.personas if p.name == name), self.personas[0])
+
     @property
     def uses_github(self) -> bool:
         """PR data and PR delivery need the GitHub API, i.e. a `repo:`."""
@@ -294,8 +286,6 @@ class Config(Strict):
 
     def paths(self, config_path: Path) -> EventPaths:
         """Where this event keeps its state and caches (relative to the config file)."""
-        from bot.store.eventlog import resolve_url
-
         base = config_path.resolve().parent
         return EventPaths(state_url=resolve_url(self.event.state, base), workdir=(base / self.event.workdir).resolve())
 
@@ -328,6 +318,19 @@ class Config(Strict):
                 return self.team_settings(team)
         known = ", ".join(t.name for t in self.teams)
         raise ConfigErrors([f"no team named {name!r} in the config (teams: {known})"])
+
+
+def sqlite_url_for(path: Path) -> str:
+    """The SQLAlchemy URL of a SQLite file."""
+    return f"sqlite:///{path.resolve().as_posix()}"
+
+
+def resolve_url(url: str, base: Path) -> str:
+    """A relative SQLite path in repos.yaml is relative to the config file, not the cwd."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return sqlite_url_for(base / url[len(prefix):])
+    return url
 
 
 _MESSAGES = {
@@ -374,23 +377,16 @@ def _semantic_problems(config: Config, source: SourceMap) -> list[str]:
 
 def load_config(path: Path) -> tuple[Config, SourceMap]:
     """Parse and validate repos.yaml; raise ConfigErrors listing every problem found."""
+    if not path.exists():
+        raise FaultbotError(f"{path}: no such file; pass --config PATH to your repos.yaml")
     source = SourceMap.load(path, error=ConfigError)
     if not isinstance(source.root, dict):
         raise ConfigErrors([f"{path.name}:1: the file must be a mapping with event: and teams:"])
     try:
-        config = Config.model_validate(_plain(source.root))
+        config = Config.model_validate(plain_data(source.root))
     except ValidationError as exc:
         raise ConfigErrors([_describe(e, source) for e in exc.errors()]) from None  # type: ignore[arg-type]
     problems = _semantic_problems(config, source)
     if problems:
         raise ConfigErrors(problems)
     return config, source
-
-
-def _plain(node: Any) -> Any:
-    """ruamel's commented containers as plain dicts/lists, so pydantic sees ordinary data."""
-    if isinstance(node, dict):
-        return {str(k) if not isinstance(k, (int, bool)) else k: _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node

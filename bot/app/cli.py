@@ -200,8 +200,8 @@ def status(config_path: Path, as_json: bool, cached: bool) -> None:
     columns += ["recovered in", "notes"] if tracked else ["still failing"]
     table = Table(*columns, box=None)
     for i in instances:
-        by = (i.fixed_by or {}).get("login") or (i.fixed_by or {}).get("name") or ""
-        pr = f" (PR #{i.pr['number']})" if i.pr else ""
+        by = (i.fixed_by.login or i.fixed_by.name or "") if i.fixed_by else ""
+        pr = f" (PR #{i.pr.number})" if i.pr else ""
         ttf = f"{i.time_to_fix_s:.0f}s" if i.time_to_fix_s is not None else ""
         row = [i.team, i.fault, i.state.value, (i.injected_sha or "")[:10], (i.fix_sha or "")[:10], i.fix_kind or "", by + pr, ttf]
         if tracked:

@@ -18,16 +18,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from bot.app.commands import make_injector, open_store
+from bot.app.compose import make_injector, open_store
 from bot.app.daemon import Daemon, is_halted, wait_for
 from bot.app.faults import catalog_for
 from bot.app.logs import setup_logging
-from bot.app.validation import config_path_problem
 from bot.catalog.faults import Catalog
 from bot.config import Config, load_config
 from bot.errors import FaultbotError
+from bot.game import events as ev
 from bot.game.clock import Clock, SystemClock
-from bot.game.timeline import ALL_TEAMS, HALT, RESUME, fold
+from bot.game.events import ALL_TEAMS
+from bot.game.timeline import fold
 from bot.store.eventlog import Store
 from bot.web.app import build_app
 from bot.web.report import render_html
@@ -73,9 +74,6 @@ def daemon_running(config: Config, config_path: Path) -> bool:
 
 
 def _load(config_path: Path) -> tuple[Config, Catalog]:
-    missing = config_path_problem(config_path)
-    if missing:
-        raise missing
     config, _ = load_config(config_path)
     return config, catalog_for(config, config_path)
 
@@ -148,7 +146,7 @@ def halt(config_path: Path, team: str | None = None, clock: Clock | None = None)
         names = [team] if team else [t.name for t in config.teams]
         already = all(is_halted(store, n) for n in names)
         if not already:
-            store.append(team or ALL_TEAMS, HALT, {"by": "organizer"}, at=clock.now(), source="cli")
+            store.append(team or ALL_TEAMS, ev.Halt(), at=clock.now(), source="cli")
         if daemon_running(config, config_path):
             return HaltResult(names, [], True, already)
         return HaltResult(names, _revert_open(config, config_path, store, catalog, names, clock), False, already)
@@ -180,7 +178,7 @@ def resume(config_path: Path, team: str | None = None, clock: Clock | None = Non
         names = [team] if team else [t.name for t in config.teams]
         if not any(is_halted(store, n) for n in names):
             return False
-        store.append(team or ALL_TEAMS, RESUME, {"by": "organizer"}, at=(clock or SystemClock()).now(), source="cli")
+        store.append(team or ALL_TEAMS, ev.Resume(), at=(clock or SystemClock()).now(), source="cli")
         return True
     finally:
         store.close()

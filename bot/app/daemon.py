@@ -25,17 +25,19 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.app.commands import make_deploy_watcher, make_injector, make_watcher, team_adapters
+from bot.app.compose import make_deploy_watcher, make_injector, make_watcher, team_adapters
 from bot.app.faults import plan_team
 from bot.app.parallel import in_parallel
 from bot.catalog.faults import Catalog
 from bot.config import Config, TeamSettings
 from bot.deploy.watch import DeployWatcher
 from bot.errors import FaultbotError
+from bot.game import events as ev
 from bot.game.clock import Clock
 from bot.game.engine import Act, Action, TeamView, decide
+from bot.game.events import ALL_TEAMS, Kind
 from bot.game.plan import TeamPlan, make_plan
-from bot.game.timeline import ALL_TEAMS, HALT, HINT, PLAN, REFUSED, RESUME, SCHEDULED, SKIPPED, STARTED, fold
+from bot.game.timeline import fold
 from bot.repo.injector import InjectionRefused, Injector
 from bot.repo.watcher import TeamWatcher
 from bot.store.eventlog import Store
@@ -61,8 +63,8 @@ def _tick_job(key: str, team: str) -> None:
 
 def is_halted(store: Store, team: str) -> bool:
     """The latest halt/resume said for this team or for everyone."""
-    controls = [e for e in store.events(kinds=(HALT, RESUME)) if e.team in (team, ALL_TEAMS)]
-    return bool(controls) and controls[-1].kind == HALT
+    controls = [e for e in store.events(kinds=(Kind.HALT, Kind.RESUME)) if e.team in (team, ALL_TEAMS)]
+    return bool(controls) and isinstance(controls[-1].facts, ev.Halt)
 
 
 @dataclass
@@ -101,9 +103,9 @@ class Daemon:
 
     def prepare(self) -> None:
         """Record the event's start (once), build every team's adapters and plan."""
-        started = self.store.last(ALL_TEAMS, kinds=(STARTED,))
+        started = self.store.last(ALL_TEAMS, kinds=(Kind.STARTED,))
         if started is None:
-            started = self.store.append(ALL_TEAMS, STARTED, {}, at=self.clock.now())
+            started = self.store.append(ALL_TEAMS, ev.Started(), at=self.clock.now())
         self.started_at = started.at
         teams = self.config.all_team_settings()
         # One cache, one GitHub client (and its rate-limit state) per team, shared by all three roles.
@@ -136,9 +138,9 @@ class Daemon:
             return None
 
     def _plan(self, team: TeamSettings, injector: Injector) -> TeamPlan:
-        recorded = self.store.last(team.name, kinds=(PLAN,))
-        if recorded is not None:  # a restart keeps the plan it started with
-            return TeamPlan.from_json(team.name, recorded.facts)
+        recorded = self.store.last(team.name, kinds=(Kind.PLAN,))
+        if recorded is not None and isinstance(recorded.facts, ev.PlanMade):  # a restart keeps its plan
+            return TeamPlan.from_facts(team.name, recorded.facts)
         injector.cache.sync(team.branch)
         entries = plan_team(self.catalog, team, injector.cache.path)
         applicable: dict[str, list[str]] = {}
@@ -146,7 +148,7 @@ class Daemon:
             if entry.applicable:
                 applicable.setdefault(entry.family, []).append(entry.fault)
         plan = make_plan(team, applicable)
-        self.store.append(team.name, PLAN, plan.to_json(), at=self.clock.now())
+        self.store.append(team.name, plan.to_facts(), at=self.clock.now())
         return plan
 
     def _install_crash_hook(self, injector: Injector) -> None:
@@ -260,8 +262,7 @@ class Daemon:
         now = self.clock.now()
         try:
             if action.act is Act.schedule:
-                self.store.append(team, SCHEDULED, {"at": action.due.isoformat() if action.due else None},
-                                  fault=fault.id, at=now)
+                self.store.append(team, ev.Scheduled(action.due), fault=fault.id, at=now)
             elif action.act is Act.inject:
                 try:
                     result = runtime.injector.inject(fault)
@@ -279,7 +280,7 @@ class Daemon:
             elif action.act is Act.hint:
                 index = action.hint_index or 0
                 text = fault.spec.hints[index].text
-                self.store.append(team, HINT, {"index": index, "text": text}, fault=fault.id, at=now)
+                self.store.append(team, ev.Hint(index, text), fault=fault.id, at=now)
                 self._said("hint", team=team, fault=fault.id, text=text)
         except FaultbotError as exc:
             self.errors[team] = exc.message
@@ -289,10 +290,10 @@ class Daemon:
 
     def _refused(self, team: str, fault: str, reason: str, now: datetime) -> None:
         """Count a refused injection; after a few, skip the fault so the team's game goes on."""
-        self.store.append(team, REFUSED, {"reason": reason}, fault=fault, at=now)
-        refusals = sum(1 for e in self.store.events(team, fault, (REFUSED,)))
+        self.store.append(team, ev.Refused(reason), fault=fault, at=now)
+        refusals = len(self.store.events(team, fault, (Kind.REFUSED,)))
         if refusals >= MAX_REFUSALS:
-            self.store.append(team, SKIPPED, {"reason": reason, "refusals": refusals}, fault=fault, at=now)
+            self.store.append(team, ev.Skipped(reason, refusals), fault=fault, at=now)
             self._said("skipped", team=team, fault=fault, reason=reason)
 
     def _said(self, kind: str, **facts: Any) -> None:

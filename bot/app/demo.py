@@ -36,12 +36,14 @@ from bot.catalog.faults import Catalog
 from bot.catalog.manifests import ManifestIndex
 from bot.catalog.rehearsal import binding_as_targets
 from bot.catalog.roles import Roles
+from bot.config import sqlite_url_for
 from bot.errors import FaultbotError
 from bot.game.clock import ScaledClock
+from bot.game.events import Kind, Landed
 from bot.game.scoring import TeamScore, scoreboard
-from bot.game.timeline import LANDED, fold
-from bot.repo.workspace import Author, LocalRepo, publish_directory, run_git
-from bot.store.eventlog import Store, sqlite_url_for
+from bot.game.timeline import fold
+from bot.repo.workspace import Author, LocalRepo, apply_patch, publish_directory, run_git
+from bot.store.eventlog import Store
 from bot.web.report import ReportPaths, write_reports
 
 ORG_ADMIN = Author("Org Admin", "admin@example.com")
@@ -102,8 +104,9 @@ class Responder(threading.Thread):
 
     def run(self) -> None:
         while not self.stop_event.wait(0.1):
-            for event in self.store.events(self.team, kinds=(LANDED,)):
+            for event in self.store.events(self.team, kinds=(Kind.LANDED,)):
                 fault = str(event.fault)
+                assert isinstance(event.facts, Landed)
                 if fault in self.handled:
                     continue
                 self.handled.add(fault)
@@ -113,7 +116,7 @@ class Responder(threading.Thread):
                 if self.stop_event.wait(minutes * 60 / self.clock.speed):
                     return
                 try:
-                    self.fix(fault, str(event.facts["sha"]))
+                    self.fix(fault, event.facts.sha)
                 except FaultbotError as exc:  # a person would try again; the demo just says so
                     self.say("responder-error", {"team": self.team, "fault": fault, "error": exc.message})
 
@@ -130,7 +133,8 @@ class Responder(threading.Thread):
             fix = next(f for f in fault.spec.fixes if f.kind == "forward")
             instance = next(i for i in fold(self.store.events(self.team)) if i.fault == fault_id)
             targets = binding_as_targets(RoleBinding.from_json(instance.binding))
-            apply_edits(fix.edits, EditContext(repo.path, Roles(ManifestIndex.scan(repo.path), targets), fault.folder))
+            apply_edits(fix.edits, EditContext(repo.path, Roles(ManifestIndex.scan(repo.path), targets), fault.folder,
+                                               apply_patch))
             repo.commit_all(fix.message or fix.name, self.person)
             if self.style == "branch":
                 branch = repo.git("rev-parse", "--abbrev-ref", "HEAD").strip()

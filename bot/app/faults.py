@@ -12,6 +12,7 @@ from bot.catalog.faults import DEFAULT_CATALOG, Catalog, Fault
 from bot.catalog.rehearsal import Rehearsal, needed_roles, rehearse_many
 from bot.config import Config, TeamSettings
 from bot.errors import FaultbotError
+from bot.repo.workspace import apply_patch
 
 EXAMPLE_REPO = Path(__file__).resolve().parents[2] / "examples" / "chat-app"
 
@@ -52,7 +53,7 @@ def rehearsal_json(rehearsal: Rehearsal) -> dict[str, Any]:
 
 def verify_catalog(catalog: Catalog, repo: Path, targets: Mapping[Any, str] | None = None) -> list[Rehearsal]:
     """Rehearse every fault with its fixes on `repo`."""
-    return rehearse_many(list(catalog.faults.values()), repo, targets=targets)
+    return rehearse_many(list(catalog.faults.values()), repo, apply_patch=apply_patch, targets=targets)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def plan_team(catalog: Catalog, team: TeamSettings, tree: Path) -> list[PlanEntr
     wanted = team.scenario.faults or [f.id for fam in team.scenario.families for f in catalog.in_family(fam)]
     faults = [catalog.get(fault_id) for fault_id in wanted]
     entries = []
-    for fault, rehearsal in zip(faults, rehearse_many(faults, tree, targets=team.targets, with_fixes=False), strict=True):
+    for fault, rehearsal in zip(faults, rehearse_many(faults, tree, apply_patch=apply_patch, targets=team.targets, with_fixes=False), strict=True):
         applicable = rehearsal.applicable and rehearsal.healthy_before and rehearsal.broken_after
         entries.append(PlanEntry(
             team.name, fault.id, fault.family, applicable, rehearsal.reason, rehearsal.diff,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from bot.app.parallel import in_parallel
 from bot.base.yamlsource import SourceMap
@@ -142,9 +141,3 @@ def validate_config(
         report.problems += catalog_checks(config, source, offline)
     return report
 
-
-def config_path_problem(path: Path) -> FaultbotError | None:
-    """A missing config file is one clear line, not a traceback."""
-    if not path.exists():
-        return FaultbotError(f"{path}: no such file; pass --config PATH to your repos.yaml")
-    return None

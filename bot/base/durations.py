@@ -6,6 +6,9 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer
 
 _PART = re.compile(r"(\d+)(h|m|s)")
 _UNITS = {"h": 3600, "m": 60, "s": 1}
@@ -76,3 +79,16 @@ class DurationRange:
         if self.low == self.high:
             return format_duration(self.low)
         return f"{format_duration(self.low)}..{format_duration(self.high)}"
+
+
+# As pydantic field types: organizers write `90s`, `5m..15m`; dumps write them back the same way.
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+Range = Annotated[
+    DurationRange,
+    BeforeValidator(lambda v: v if isinstance(v, DurationRange) else DurationRange.parse(v)),
+    PlainSerializer(str, return_type=str),
+]

@@ -73,3 +73,12 @@ class SourceMap:
         field = format_loc(loc)
         head = f"{self.path.name}:{self.line_of(loc)}"
         return f"{head}: {field}" if field else head
+
+
+def plain_data(node: Any) -> Any:
+    """ruamel's commented containers as plain dicts/lists, so pydantic sees ordinary data."""
+    if isinstance(node, dict):
+        return {str(k) if not isinstance(k, (int, bool)) else k: plain_data(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain_data(v) for v in node]
+    return node

@@ -8,8 +8,8 @@ the current state (`{{ current }}-v2`, `{{ current + 1 }}`, `{{ roles.frontend_w
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -33,7 +33,6 @@ from bot.catalog.roles import Role, Roles
 from bot.catalog.yamledit import YamlFile, plain, to_roundtrip
 from bot.catalog.yamlpath import Step, format_path, parse_path, walk
 from bot.errors import EditError, GitError
-from bot.repo.workspace import apply_patch
 
 
 class _Templates(NativeEnvironment, SandboxedEnvironment):
@@ -57,13 +56,22 @@ def safe_path(tree: Path, relative: str) -> Path:
     return current
 
 
+PatchApplier = Callable[[Path, str, "str | None"], list[str]]
+"""Applies a unified diff inside a tree (optionally below a directory); returns the paths it
+changed and raises GitError when it does not apply. git does this (`bot.repo.workspace.
+apply_patch`); the catalog only says which patch goes where, so it runs no git itself."""
+
+
 @dataclass
 class EditContext:
-    """What edits need: the tree, its roles, and the fault folder (for patch/source files)."""
+    """What edits need: the tree, its roles, the fault folder (for patch/source files) and a
+    way to apply patches. `changed` collects the paths written, even when a later edit fails."""
 
     tree: Path
     roles: Roles
     fault_dir: Path
+    apply_patch: PatchApplier
+    changed: list[str] = field(default_factory=list)
 
     def variables(self) -> dict[str, Any]:
         """Template variables: every resolvable role's object as plain data."""
@@ -103,14 +111,13 @@ def render_text(text: str, variables: Mapping[str, Any]) -> str:
 
 def apply_edits(edits: list[Edit], context: EditContext) -> list[str]:
     """Apply edits in order; return the repo-relative paths changed. EditError if one fails."""
-    changed: list[str] = []
     for number, edit in enumerate(edits):
         try:
             paths = _APPLY[type(edit)](edit, context)
         except EditError as exc:
             raise EditError(f"edits[{number}] ({edit.op}): {exc.message}") from None
-        changed += [p for p in paths if p not in changed]
-    return changed
+        context.changed += [p for p in paths if p not in context.changed]
+    return list(context.changed)
 
 
 def _single_resource(context: EditContext, role: Role) -> Resource:
@@ -300,7 +307,7 @@ def _patch(edit: Patch, context: EditContext) -> list[str]:
             raise EditError(f"role {edit.role} is not a directory; a patch applies inside one")
         directory = target.directory
     try:
-        return apply_patch(context.tree, patch_file.read_text(encoding="utf-8"), directory=directory)
+        return context.apply_patch(context.tree, patch_file.read_text(encoding="utf-8"), directory)
     except GitError as exc:
         raise EditError(f"patch {edit.file} does not apply: {exc.output.splitlines()[0] if exc.output else exc.message}") from None
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.base.yamlsource import SourceMap
+from bot.base.yamlsource import SourceMap, plain_data
 from bot.catalog.faultspec import FaultSpec
 from bot.errors import CatalogError
 
@@ -72,10 +72,8 @@ _TAGS = {
 def load_fault(path: Path) -> Fault:
     """Load one fault.yaml; CatalogError naming file, line and field on any problem."""
     source = SourceMap.load(path, error=CatalogError)
-    from bot.config import _plain  # one converter for both boundaries
-
     try:
-        spec = FaultSpec.model_validate(_plain(source.root))
+        spec = FaultSpec.model_validate(plain_data(source.root))
     except ValidationError as exc:
         first = exc.errors()[0]
         raise CatalogError(_describe(first, source)) from None  # type: ignore[arg-type]

@@ -1,5 +1,9 @@
 """Rehearse a fault on a copy of a repository: healthy before, broken after, fixed by each
 reference fix. This is what `faults verify`, `plan` and `validate` stand on.
+
+No git: edits change a scratch copy (`ScratchTree`), a revert is putting the fault's paths
+back, and the diff is computed in Python. Patch edits are the one thing git does for us
+(its 3-way apply); the caller passes that in as `apply_patch`, so this layer stays pure.
 """
 
 from __future__ import annotations
@@ -10,15 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.catalog.checks import CheckContext, CheckResult, RoleBinding, all_pass, evaluate
-from bot.catalog.edits import EditContext, apply_edits
+from bot.catalog.edits import EditContext, PatchApplier, apply_edits
 from bot.catalog.faults import Fault
 from bot.catalog.faultspec import ReferenceFix, iter_roles
 from bot.catalog.manifests import ManifestIndex
 from bot.catalog.roles import Role, Roles
-from bot.errors import EditError, GitError, RoleError
-from bot.repo.workspace import Author, LocalRepo
-
-REHEARSAL_AUTHOR = Author("Rehearsal", "rehearsal@localhost")
+from bot.catalog.scratch import ScratchTree, changed_lines
+from bot.errors import EditError, RoleError
 
 
 @dataclass(frozen=True)
@@ -94,92 +96,91 @@ def rehearse(
     fault: Fault,
     source: Path,
     *,
+    apply_patch: PatchApplier,
     targets: Mapping[Role, str] | None = None,
     with_fixes: bool = True,
     workdir: Path | None = None,
 ) -> Rehearsal:
     """Try `fault` on a scratch copy of the tree at `source`; never touches `source`."""
-    with tempfile.TemporaryDirectory(prefix="faultbot-rehearse-", dir=workdir) as scratch:
-        repo = LocalRepo.from_directory(source, Path(scratch) / "repo", REHEARSAL_AUTHOR)
-        return rehearse_in(fault, repo, targets=targets, with_fixes=with_fixes)
+    return rehearse_many([fault], source, apply_patch=apply_patch, targets=targets, with_fixes=with_fixes,
+                         workdir=workdir)[0]
 
 
 def rehearse_many(
     faults: list[Fault],
     source: Path,
     *,
+    apply_patch: PatchApplier,
     targets: Mapping[Role, str] | None = None,
     with_fixes: bool = True,
     workdir: Path | None = None,
 ) -> list[Rehearsal]:
-    """Rehearse several faults on one scratch copy, reset to the healthy commit between them.
-
-    One copy and one `git init` for all faults instead of one per fault: the tree copy and
-    the initial commit dominate a rehearsal's cost (see bench/bench_rehearsal.py).
-    """
+    """Rehearse several faults on one scratch copy, reset to the source between them."""
     with tempfile.TemporaryDirectory(prefix="faultbot-rehearse-", dir=workdir) as scratch:
-        repo = LocalRepo.from_directory(source, Path(scratch) / "repo", REHEARSAL_AUTHOR)
-        base = repo.head()
+        tree = ScratchTree(source, Path(scratch) / "tree")
         results = []
         for fault in faults:
-            repo.checkout_detached(base)
-            results.append(rehearse_in(fault, repo, targets=targets, with_fixes=with_fixes))
+            tree.reset()
+            results.append(_rehearse_in(fault, tree, apply_patch, targets, with_fixes))
         return results
 
 
-def rehearse_in(
-    fault: Fault, repo: LocalRepo, *, targets: Mapping[Role, str] | None = None, with_fixes: bool = True
-) -> Rehearsal:
-    """Rehearse inside a scratch repo we own (its HEAD is the healthy state)."""
+def _rehearse_in(fault: Fault, tree: ScratchTree, apply_patch: PatchApplier, targets: Mapping[Role, str] | None,
+                 with_fixes: bool) -> Rehearsal:
+    """Rehearse inside a scratch tree that holds the healthy state."""
     result = Rehearsal(fault)
-    base = repo.head()
-    index = ManifestIndex.scan(repo.path)
+    index = ManifestIndex.scan(tree.tree)
     roles = Roles(index, targets)
     try:
         binding = bind_roles(fault, roles)
     except RoleError as exc:
         result.dangling_role = exc.dangling
         return _fail(result, exc.message)
-    result.before = evaluate(fault.spec.fixed_when, CheckContext(repo.path, binding, index))
+    result.before = evaluate(fault.spec.fixed_when, CheckContext(tree.tree, binding, index))
     result.healthy_before = all_pass(result.before)
+    context = EditContext(tree.tree, roles, fault.folder, apply_patch)
     try:
-        result.changed_paths = apply_edits(fault.spec.edits, EditContext(repo.path, roles, fault.folder))
+        result.changed_paths = apply_edits(fault.spec.edits, context)
     except (EditError, RoleError) as exc:
         return _fail(result, exc.message)
-    broken = repo.commit_all(fault.spec.commit_messages[0], REHEARSAL_AUTHOR)
+    finally:
+        tree.touched(context.changed)  # even a failed edit's earlier siblings wrote files
     result.applicable = True
-    result.diff = repo.diff(base, broken)
-    result.lines_changed = repo.changed_lines(base, broken)
-    result.after = evaluate(fault.spec.fixed_when, CheckContext(repo.path, binding))
+    result.diff = tree.diff()
+    result.lines_changed = changed_lines(result.diff)
+    result.after = evaluate(fault.spec.fixed_when, CheckContext(tree.tree, binding))
     result.broken_after = not all_pass(result.after)
     if not result.healthy_before:
         result.reason = "the repo does not pass the fault's checks before it is applied: " + _failing(result.before)
     elif not result.broken_after:
         result.reason = "the fault's own checks still pass after it is applied"
     if with_fixes:
+        broken = tree.snapshot()
         for fix in fault.spec.fixes:
-            result.fixes.append(_try_fix(fault, fix, repo, base, broken, binding))
+            tree.restore(broken)
+            result.fixes.append(_try_fix(fault, fix, tree, result.changed_paths, binding, apply_patch))
         if not result.reason and not all(f.passed for f in result.fixes):
             result.reason = "; ".join(f"fix {f.name!r}: {f.reason}" for f in result.fixes if not f.passed)
     return result
 
 
-def _try_fix(fault: Fault, fix: ReferenceFix, repo: LocalRepo, base: str, broken: str, binding: RoleBinding) -> FixOutcome:
-
-    repo.checkout_detached(broken)
-    try:
-        if fix.kind == "revert":
-            fixed = repo.revert(broken, REHEARSAL_AUTHOR)
-        else:
-            roles = Roles(ManifestIndex.scan(repo.path), binding_as_targets(binding))
-            apply_edits(fix.edits, EditContext(repo.path, roles, fault.folder))
-            fixed = repo.commit_all(fix.message or f"Fix: {fix.name}", REHEARSAL_AUTHOR)
-    except (EditError, RoleError, GitError) as exc:
-        return FixOutcome(fix.name, fix.kind, False, f"does not apply: {exc.message}")
-    results = evaluate(fault.spec.fixed_when, CheckContext(repo.path, binding))
+def _try_fix(fault: Fault, fix: ReferenceFix, tree: ScratchTree, fault_paths: list[str], binding: RoleBinding,
+             apply_patch: PatchApplier) -> FixOutcome:
+    if fix.kind == "revert":
+        tree.revert_paths(fault_paths)  # what `git revert` of the fault commit does on a clean history
+    else:
+        roles = Roles(ManifestIndex.scan(tree.tree), binding_as_targets(binding))
+        context = EditContext(tree.tree, roles, fault.folder, apply_patch)
+        try:
+            apply_edits(fix.edits, context)
+        except (EditError, RoleError) as exc:
+            return FixOutcome(fix.name, fix.kind, False, f"does not apply: {exc.message}")
+        finally:
+            tree.touched(context.changed)
+    results = evaluate(fault.spec.fixed_when, CheckContext(tree.tree, binding))
     if not all_pass(results):
         return FixOutcome(fix.name, fix.kind, False, "checks still fail: " + _failing(results))
-    if fix.kind == "forward" and repo.tree_of(fixed) == repo.tree_of(base):
+    if fix.kind == "forward" and tree.same_as_source():
         return FixOutcome(fix.name, fix.kind, False, "this 'forward' fix restores the original tree: it is a revert")
     return FixOutcome(fix.name, fix.kind, True, "all checks pass")
 

@@ -13,7 +13,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Self
 from urllib.parse import quote
@@ -24,7 +24,7 @@ from bot.base.redact import Redactor
 from bot.config import ArgoCDSettings
 from bot.deploy import AppStatus, DeployError, HistoryEntry
 from bot.deploy.backoff import fetch_with_backoff
-from bot.game.clock import Clock, SystemClock
+from bot.game.clock import Clock, SystemClock, as_utc
 
 USER_AGENT = "faultbot (+deploy tracking)"
 
@@ -244,9 +244,7 @@ def parse_time(value: Any) -> datetime | None:
         moment = datetime.fromisoformat(str(value))
     except ValueError as exc:
         raise DeployError(f"ArgoCD sent a time that is not RFC 3339: {value!r}") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    return as_utc(moment)
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -277,6 +275,4 @@ def _retry_after(value: str | None, now: datetime) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - now).total_seconds())
+    return max(0.0, (as_utc(when) - now).total_seconds())

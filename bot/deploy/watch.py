@@ -23,18 +23,9 @@ from bot.deploy.probe import ProbeResult
 from bot.deploy.tracking import first_deploy_containing, recovered_at
 from bot.errors import FaultbotError, GitError
 from bot.forge.github import GitHubForge
+from bot.game import events as ev
 from bot.game.clock import Clock
-from bot.game.timeline import (
-    ANOMALY,
-    CI,
-    PROBE,
-    RECOVERED,
-    SHIPPED,
-    TRACKED,
-    FaultInstance,
-    State,
-    fold,
-)
+from bot.game.timeline import FaultInstance, State, fold
 from bot.repo.workspace import TeamCache
 from bot.store.eventlog import Store
 from bot.store.staleness import mark_fresh, mark_stale
@@ -96,7 +87,7 @@ class DeployWatcher:
             self._record_probe(probe)
         for instance in instances:
             if not instance.deploy_tracked:
-                self._append(TRACKED, instance, app=self.team.argocd_app)
+                self._append(instance, ev.Tracked(app=self.team.argocd_app))
             self._shipped(instance, status, now)
             self._recovered(instance, status, probe)
 
@@ -120,12 +111,12 @@ class DeployWatcher:
             return
         entry = first_deploy_containing(status.history, self._contains(instance.injected_sha))
         if entry is not None:
-            self._append(SHIPPED, instance, at=entry.deployed_at.isoformat(), revision=entry.revision,
-                         history_id=entry.id)
+            self._append(instance, ev.Shipped(at=entry.deployed_at, revision=entry.revision, history_id=entry.id))
         elif instance.injected_at and now - instance.injected_at >= self.ship_timeout and "not-shipped" not in instance.anomalies:
-            self._append(ANOMALY, instance, kind="not-shipped",
-                         detail=f"not deployed {int(self.ship_timeout.total_seconds())}s after it landed "
-                                f"(ArgoCD {status.sync_status}/{status.health_status}, operation {status.operation_phase})")
+            self._append(instance, ev.Anomaly(
+                kind="not-shipped",
+                detail=f"not deployed {int(self.ship_timeout.total_seconds())}s after it landed "
+                       f"(ArgoCD {status.sync_status}/{status.health_status}, operation {status.operation_phase})"))
 
     def _recovered(self, instance: FaultInstance, status: AppStatus, probe: ProbeResult | None) -> None:
         if instance.state is not State.fixed or instance.recovered_at is not None or instance.fix_sha is None:
@@ -136,13 +127,13 @@ class DeployWatcher:
         if probe is not None and not probe.ok:
             return  # deployed and Healthy, but the service does not answer yet
         at = max(deployed, probe.observed_at) if probe is not None else deployed
-        self._append(RECOVERED, instance, at=at.isoformat(), deployed_at=deployed.isoformat(),
-                     health=status.health_status, probe=probe.reason if probe else None)
+        self._append(instance, ev.Recovered(at=at, deployed_at=deployed, health=status.health_status,
+                                            probe=probe.reason if probe else None))
 
     def _record_probe(self, probe: ProbeResult) -> None:
-        last = self.store.last(self.team.name, kinds=(PROBE,))
-        if last is None or bool(last.facts.get("ok")) != probe.ok:  # record changes only
-            self.store.append(self.team.name, PROBE, {"ok": probe.ok, "status": probe.status, "reason": probe.reason},
+        last = self.store.latest(self.team.name, ev.ProbeChanged)
+        if last is None or last.ok != probe.ok:  # record changes only
+            self.store.append(self.team.name, ev.ProbeChanged(probe.ok, probe.status, probe.reason),
                               source="probe", at=probe.observed_at)
 
     # -- GitHub Actions ---------------------------------------------------------------------
@@ -155,7 +146,8 @@ class DeployWatcher:
             if instance.state in (State.timed_out, State.halted) or instance.recovered_at is not None:
                 continue  # nothing CI can still tell us about a closed fault
             for role, sha in (("injected", instance.injected_sha), ("fix", instance.fix_sha)):
-                if sha is None or instance.ci.get(role, {}).get("status") == "completed":
+                seen = instance.ci.get(role)
+                if sha is None or (seen is not None and seen.status == "completed"):
                     continue
                 if now < self._ci_next.get(sha, now):
                     continue
@@ -169,21 +161,20 @@ class DeployWatcher:
                 if not runs:
                     continue
                 latest = runs[0]
-                seen = instance.ci.get(role, {})
-                if (seen.get("status"), seen.get("conclusion")) != (latest.status, latest.conclusion):
-                    self._append(CI, instance, role=role, sha=sha, name=latest.name, status=latest.status,
-                                 conclusion=latest.conclusion,
-                                 started_at=latest.created_at.isoformat() if latest.created_at else None,
-                                 updated_at=latest.updated_at.isoformat() if latest.updated_at else None)
+                if seen is None or (seen.status, seen.conclusion) != (latest.status, latest.conclusion):
+                    self._append(instance, ev.CIRun(role=role, sha=sha, name=latest.name, status=latest.status,
+                                                    conclusion=latest.conclusion, started_at=latest.created_at,
+                                                    updated_at=latest.updated_at))
                     if role == "injected" and latest.conclusion in ("failure", "cancelled", "timed_out"):
-                        self._append(ANOMALY, instance, kind="ci-failed",
-                                     detail=f"CI '{latest.name}' {latest.conclusion} on the injected commit: "
-                                            "the fault may never ship, and is not timed until it does")
+                        self._append(instance, ev.Anomaly(
+                            kind="ci-failed",
+                            detail=f"CI '{latest.name}' {latest.conclusion} on the injected commit: "
+                                   "the fault may never ship, and is not timed until it does"))
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _append(self, event_kind: str, instance: FaultInstance, **facts: object) -> None:
-        self.store.append(self.team.name, event_kind, facts, fault=instance.fault, source="deploy", at=self.clock.now())
+    def _append(self, instance: FaultInstance, facts: ev.Facts) -> None:
+        self.store.append(self.team.name, facts, fault=instance.fault, source="deploy", at=self.clock.now())
 
     def _stale(self, source: str, error: str) -> None:
         log.warning("deploy data stale", extra={"team": self.team.name, "source": source, "error": error})

@@ -21,6 +21,7 @@ from bot.base.redact import Redactor
 from bot.config import GitHubApp, GitHubSettings
 from bot.errors import FaultbotError
 from bot.forge import CIRun, MergeOutcome, PullRequest
+from bot.game.clock import as_utc
 
 
 class ForgeError(FaultbotError):
@@ -99,9 +100,7 @@ def make_client(settings: GitHubSettings, auth: Auth.Auth) -> Github:
 
 
 def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return as_utc(moment) if moment is not None else None
 
 
 def _message(exc: GithubException) -> str:

@@ -6,6 +6,11 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 
+def as_utc(moment: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is taken to be UTC already (SQLite drops the zone)."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
 class Clock(Protocol):
     """Anything that can say what time it is (UTC, aware)."""
 

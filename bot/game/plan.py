@@ -11,10 +11,10 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from bot.config import TeamSettings
 from bot.errors import FaultbotError
+from bot.game.events import PlanMade
 
 
 @dataclass(frozen=True)
@@ -33,28 +33,28 @@ class TeamPlan:
         """Wait before the fault at `position` (from the start, or from the previous resolution)."""
         return self.first_delay if position == 0 else self.next_delays[position - 1]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_facts(self) -> PlanMade:
         """For the event log (a restarted daemon reuses the recorded plan)."""
-        return {
-            "faults": list(self.faults),
-            "first_delay_s": self.first_delay.total_seconds(),
-            "next_delays_s": [d.total_seconds() for d in self.next_delays],
-            "time_limit_s": self.time_limit.total_seconds(),
-            "on_time_limit": self.on_time_limit,
-            "skipped_families": list(self.skipped_families),
-        }
+        return PlanMade(
+            faults=self.faults,
+            first_delay_s=self.first_delay.total_seconds(),
+            next_delays_s=tuple(d.total_seconds() for d in self.next_delays),
+            time_limit_s=self.time_limit.total_seconds(),
+            on_time_limit=self.on_time_limit,
+            skipped_families=self.skipped_families,
+        )
 
     @classmethod
-    def from_json(cls, team: str, data: Mapping[str, Any]) -> TeamPlan:
-        """The inverse of to_json."""
+    def from_facts(cls, team: str, facts: PlanMade) -> TeamPlan:
+        """The inverse of to_facts."""
         return cls(
             team=team,
-            faults=tuple(data["faults"]),
-            first_delay=timedelta(seconds=data["first_delay_s"]),
-            next_delays=tuple(timedelta(seconds=s) for s in data["next_delays_s"]),
-            time_limit=timedelta(seconds=data["time_limit_s"]),
-            on_time_limit=data["on_time_limit"],
-            skipped_families=tuple(data.get("skipped_families", [])),
+            faults=tuple(facts.faults),
+            first_delay=timedelta(seconds=facts.first_delay_s),
+            next_delays=tuple(timedelta(seconds=s) for s in facts.next_delays_s),
+            time_limit=timedelta(seconds=facts.time_limit_s),
+            on_time_limit=facts.on_time_limit,
+            skipped_families=tuple(facts.skipped_families),
         )
 
 

@@ -42,9 +42,11 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from bot.game.clock import as_utc
 
 RULES_VERSION = "faultbot-score/1"
 
@@ -167,7 +169,7 @@ def parse_time(value: Any) -> datetime | None:
             return None
     else:
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return as_utc(moment)
 
 
 def _number(value: Any) -> float | None:

@@ -4,42 +4,14 @@ scoreboard show, derived and never stored, so it cannot drift from what happened
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.store.eventlog import Event
-
-# Event kinds, in one place so writers and readers agree.
-SCHEDULED = "fault.scheduled"
-LANDED = "inject.landed"
-HEAD = "repo.head"
-BRANCHES = "repo.branches"
-FIXED = "fix.detected"
-REGRESSED = "fix.regressed"
-PROGRESS = "fault.progress"
-RESPONSE = "response.first"
-TIMED_OUT = "fault.timed_out"
-HALTED = "fault.halted"
-REFUSED = "inject.refused"
-SKIPPED = "fault.skipped"
-HINT = "hint.given"
-REVERT_INTENT = "bot.revert_intent"
-STARTED = "event.started"
-PLAN = "plan.made"
-SHIPPED = "deploy.shipped"
-RECOVERED = "deploy.recovered"
-CI = "ci.run"
-TRACKED = "deploy.tracked"
-ANOMALY = "anomaly"
-PROBE = "probe.changed"
-STALE = "data.stale"
-FRESH = "data.fresh"
-HALT = "control.halt"
-RESUME = "control.resume"
-ALL_TEAMS = "*"
+from bot.game import events as ev
+from bot.game.events import CIRun, Event, PullInfo, Who
 
 
 class State(StrEnum):
@@ -55,7 +27,7 @@ class State(StrEnum):
 OPEN_STATES = (State.injected, State.regressed)
 
 
-@dataclass
+@dataclass(frozen=True)
 class FaultInstance:
     """One fault in one team's game, as the log tells it."""
 
@@ -68,28 +40,28 @@ class FaultInstance:
     parent_sha: str | None = None
     injected_at: datetime | None = None
     injected_pr: int | None = None
-    binding: dict[str, Any] = field(default_factory=dict)
+    binding: Mapping[str, Any] = field(default_factory=dict)
     fix_sha: str | None = None
     fix_kind: str | None = None
-    fixed_by: dict[str, Any] | None = None
-    pr: dict[str, Any] | None = None
+    fixed_by: Who | None = None
+    pr: PullInfo | None = None
     fixed_at: datetime | None = None
     fixed_at_source: str | None = None
     fixed_at_uncertainty_s: float | None = None
     pr_pending: bool = False
     regressions: int = 0
-    failing: list[str] = field(default_factory=list)
+    failing: tuple[str, ...] = ()
     progress: tuple[int, int] | None = None
-    first_response: dict[str, Any] | None = None
+    first_response: ev.Response | None = None
     closed_at: datetime | None = None
-    hints_given: list[int] = field(default_factory=list)
+    hints_given: tuple[int, ...] = ()
     refusals: int = 0
     deploy_tracked: bool = False
     shipped_at: datetime | None = None
     recovered_at: datetime | None = None
-    ci: dict[str, dict[str, Any]] = field(default_factory=dict)
-    anomalies: list[str] = field(default_factory=list)
-    stale: list[str] = field(default_factory=list)
+    ci: Mapping[str, CIRun] = field(default_factory=dict)
+    anomalies: tuple[str, ...] = ()
+    stale: tuple[str, ...] = ()
 
     @property
     def is_open(self) -> bool:
@@ -121,6 +93,9 @@ class FaultInstance:
         def iso(moment: datetime | None) -> str | None:
             return moment.isoformat() if moment else None
 
+        def plain(value: Any) -> Any:
+            return ev.to_json(value) if value is not None else None
+
         return {
             "team": self.team,
             "fault": self.fault,
@@ -129,24 +104,25 @@ class FaultInstance:
             "injected_at": iso(self.injected_at),
             "fix_sha": self.fix_sha,
             "fix_kind": self.fix_kind,
-            "fixed_by": self.fixed_by,
-            "pr": self.pr,
+            "fixed_by": _compact(plain(self.fixed_by)),
+            "pr": plain(self.pr),
             "fixed_at": iso(self.fixed_at),
             "fixed_at_source": self.fixed_at_source,
             "fixed_at_uncertainty_s": self.fixed_at_uncertainty_s,
             "time_to_fix_s": self.time_to_fix_s,
             "regressions": self.regressions,
-            "checks_failing": self.failing,
+            "checks_failing": list(self.failing),
             "checks_passing": list(self.progress) if self.progress else None,
-            "first_response": self.first_response,
+            "first_response": _compact(plain(self.first_response)),
             "closed_at": iso(self.closed_at),
             "hints_given": list(self.hints_given),
             "shipped_at": iso(self.shipped_at),
             "recovered_at": iso(self.recovered_at),
             "time_to_recover_s": self.time_to_recover_s,
-            "injected_ci": self.ci.get("injected", {}).get("conclusion"),
-            "fix_ci_conclusion": self.ci.get("fix", {}).get("conclusion"),
-            "ci_runs": {role: {k: run.get(k) for k in ("name", "status", "conclusion", "started_at", "updated_at")}
+            "injected_ci": self.ci["injected"].conclusion if "injected" in self.ci else None,
+            "fix_ci_conclusion": self.ci["fix"].conclusion if "fix" in self.ci else None,
+            "ci_runs": {role: {"name": run.name, "status": run.status, "conclusion": run.conclusion,
+                               "started_at": iso(run.started_at), "updated_at": iso(run.updated_at)}
                         for role, run in self.ci.items()},
             "anomalies": list(self.anomalies),
             "stale": bool(self.stale),
@@ -154,8 +130,9 @@ class FaultInstance:
         }
 
 
-def _when(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) else None
+def _compact(value: Any) -> Any:
+    """Drop the keys a fact left empty, as the untyped log never wrote them."""
+    return {k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value
 
 
 def fold(events: Iterable[Event]) -> list[FaultInstance]:
@@ -163,69 +140,62 @@ def fold(events: Iterable[Event]) -> list[FaultInstance]:
     instances: dict[tuple[str, str], FaultInstance] = {}
     stale: dict[str, dict[str, bool]] = {}
     for event in events:
-        if event.kind in (STALE, FRESH):
-            stale.setdefault(event.team, {})[str(event.facts.get("source"))] = event.kind == STALE
+        facts = event.facts
+        if isinstance(facts, (ev.Stale, ev.Fresh)):
+            stale.setdefault(event.team, {})[facts.source] = isinstance(facts, ev.Stale)
         if event.fault is None:
             continue
         key = (event.team, event.fault)
-        instance = instances.setdefault(key, FaultInstance(event.team, event.fault))
-        facts = event.facts
-        if event.kind == SCHEDULED:
-            instance.scheduled_at = _when(facts.get("at")) or event.at
-        elif event.kind == LANDED:
-            instance.state = State.injected
-            instance.injected_sha = facts.get("sha")
-            instance.landed_sha = facts.get("landed_sha") or facts.get("sha")
-            instance.parent_sha = facts.get("parent")
-            instance.injected_at = _when(facts.get("pushed_at")) or event.at
-            instance.injected_pr = facts.get("pr")
-            instance.binding = facts.get("binding") or {}
-        elif event.kind == FIXED:
-            instance.state = State.fixed
-            instance.fix_sha = facts.get("sha")
-            instance.fix_kind = facts.get("kind")
-            instance.fixed_by = facts.get("fixed_by")
-            instance.pr = facts.get("pr")
-            instance.fixed_at = _when(facts.get("fixed_at")) or event.at
-            instance.fixed_at_source = facts.get("fixed_at_source")
-            instance.fixed_at_uncertainty_s = facts.get("uncertainty_s")
-            instance.pr_pending = facts.get("pr_lookup") == "failed"
-            instance.failing = []
-        elif event.kind == REGRESSED:
-            instance.state = State.regressed
-            instance.regressions += 1
-            instance.recovered_at = None
-            instance.ci.pop("fix", None)
-        elif event.kind == PROGRESS:
-            instance.failing = list(facts.get("failing", []))
-            instance.progress = (int(facts.get("passing", 0)), int(facts.get("total", 0)))
-        elif event.kind == RESPONSE:
-            instance.first_response = dict(facts)
-        elif event.kind in (TIMED_OUT, HALTED):
-            instance.state = State.timed_out if event.kind == TIMED_OUT else State.halted
-            instance.closed_at = event.at
-            if facts.get("revert_sha"):
-                instance.fix_sha = facts["revert_sha"]
-                instance.fix_kind = "bot-revert"
-                instance.fixed_by = facts.get("fixed_by")
-            instance.failing = []
-        elif event.kind == REFUSED:
-            instance.refusals += 1
-        elif event.kind == SKIPPED:
-            instance.state = State.skipped
-            instance.closed_at = event.at
-        elif event.kind == HINT:
-            instance.hints_given.append(int(facts.get("index", -1)))
-        elif event.kind == TRACKED:
-            instance.deploy_tracked = True
-        elif event.kind == SHIPPED:
-            instance.shipped_at = _when(facts.get("at"))
-        elif event.kind == RECOVERED:
-            instance.recovered_at = _when(facts.get("at"))
-        elif event.kind == CI:
-            instance.ci[str(facts.get("role"))] = dict(facts)
-        elif event.kind == ANOMALY:
-            instance.anomalies.append(str(facts.get("kind")))
-    for instance in instances.values():
-        instance.stale = sorted(s for s, on in stale.get(instance.team, {}).items() if on)
-    return list(instances.values())
+        instance = instances.get(key) or FaultInstance(event.team, event.fault)
+        instances[key] = _apply(instance, event)
+    return [replace(i, stale=tuple(sorted(s for s, on in stale.get(i.team, {}).items() if on)))
+            for i in instances.values()]
+
+
+def _apply(instance: FaultInstance, event: Event) -> FaultInstance:
+    """One event's effect on one fault instance."""
+    facts = event.facts
+    match facts:
+        case ev.Scheduled():
+            return replace(instance, scheduled_at=facts.at or event.at)
+        case ev.Landed():
+            return replace(instance, state=State.injected, injected_sha=facts.sha,
+                           landed_sha=facts.landed_sha or facts.sha, parent_sha=facts.parent or None,
+                           injected_at=facts.pushed_at or event.at, injected_pr=facts.pr, binding=facts.binding)
+        case ev.Fixed():
+            return replace(instance, state=State.fixed, fix_sha=facts.sha, fix_kind=facts.kind,
+                           fixed_by=facts.fixed_by, pr=facts.pr, fixed_at=facts.fixed_at or event.at,
+                           fixed_at_source=facts.fixed_at_source, fixed_at_uncertainty_s=facts.uncertainty_s,
+                           pr_pending=facts.pr_lookup == "failed", failing=())
+        case ev.Regressed():
+            ci = {role: run for role, run in instance.ci.items() if role != "fix"}
+            return replace(instance, state=State.regressed, regressions=instance.regressions + 1,
+                           recovered_at=None, ci=ci)
+        case ev.Progress():
+            return replace(instance, failing=tuple(facts.failing), progress=(facts.passing, facts.total))
+        case ev.Response():
+            return replace(instance, first_response=facts)
+        case ev.Closed():
+            closed = replace(instance, state=State.timed_out if isinstance(facts, ev.TimedOut) else State.halted,
+                             closed_at=event.at, failing=())
+            if facts.revert_sha:
+                closed = replace(closed, fix_sha=facts.revert_sha, fix_kind="bot-revert", fixed_by=facts.fixed_by)
+            return closed
+        case ev.Refused():
+            return replace(instance, refusals=instance.refusals + 1)
+        case ev.Skipped():
+            return replace(instance, state=State.skipped, closed_at=event.at)
+        case ev.Hint():
+            return replace(instance, hints_given=(*instance.hints_given, facts.index))
+        case ev.Tracked():
+            return replace(instance, deploy_tracked=True)
+        case ev.Shipped():
+            return replace(instance, shipped_at=facts.at)
+        case ev.Recovered():
+            return replace(instance, recovered_at=facts.at)
+        case ev.CIRun():
+            return replace(instance, ci={**instance.ci, facts.role: facts})
+        case ev.Anomaly():
+            return replace(instance, anomalies=(*instance.anomalies, facts.kind))
+    return instance
+

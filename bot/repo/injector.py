@@ -30,14 +30,13 @@ from bot.catalog.roles import Roles
 from bot.config import Persona, TeamSettings
 from bot.errors import EditError, FaultbotError, GitError, RoleError
 from bot.forge import Forge
+from bot.game import events as ev
 from bot.game.clock import Clock
-from bot.game.timeline import HALTED, HEAD, REVERT_INTENT, TIMED_OUT
-from bot.repo.workspace import Author, PushRejected, TeamCache
+from bot.game.events import Kind
+from bot.repo.workspace import Author, PushRejected, TeamCache, apply_patch
 from bot.store.eventlog import Store
 
 MAX_ATTEMPTS = 3
-INTENT, LANDED, PR_OPENED, PR_BLOCKED = ("inject.intent", "inject.landed", "inject.pr_opened", "inject.pr_blocked")
-REVERT_FAILED = "bot.revert_failed"
 
 
 class InjectionRefused(FaultbotError):
@@ -125,10 +124,10 @@ class Injector:
 
     def _inject(self, fault: Fault, *, dry_run: bool) -> Injection:
         if not dry_run:
-            landed = self.store.last(self.team.name, fault.id, (LANDED,))
+            landed = self.store.latest(self.team.name, ev.Landed, fault.id)
             if landed is not None:
                 raise InjectionRefused(
-                    f"{fault.id} is already injected in {self.team.name} as {landed.facts['sha'][:12]}; nothing pushed"
+                    f"{fault.id} is already injected in {self.team.name} as {landed.sha[:12]}; nothing pushed"
                 )
             recovered = self._recover(fault)
             if recovered is not None:
@@ -140,9 +139,9 @@ class Injector:
             parent, sha, diff, binding = self._commit(fault, choice)
             if dry_run:
                 return self._result(fault, choice, sha, parent, None, diff=diff, dry_run=True)
-            self._record(INTENT, fault, sha=sha, parent=parent, branch=self._push_branch(choice),
-                         delivery=self.team.delivery, persona=choice.persona.name, message=choice.message,
-                         binding=binding.to_json())
+            self._record(fault, ev.Intent(sha=sha, parent=parent, branch=self._push_branch(choice),
+                                          delivery=self.team.delivery, persona=choice.persona.name,
+                                          message=choice.message, binding=binding.to_json()))
             try:
                 return self._deliver(fault, choice, sha, parent, binding)
             except PushRejected:
@@ -163,18 +162,17 @@ class Injector:
             return self._revert(fault, injected_sha, reason)
 
     def _revert(self, fault: Fault, injected_sha: str, reason: str) -> str | None:
-        kind = TIMED_OUT if reason == "time-limit" else HALTED
-        intent = self.store.last(self.team.name, fault.id, (REVERT_INTENT,))
+        closed = ev.TimedOut if reason == "time-limit" else ev.Halted
+        intent = self.store.latest(self.team.name, ev.RevertIntent, fault.id)
         head = self.cache.sync(self.team.branch)
         if intent is not None:
-            earlier = str(intent.facts["sha"])
+            earlier = intent.sha
             if self.cache.has_commit(earlier) and self.cache.contains(earlier, head):  # pushed before a crash
-                self._record(kind, fault, revert_sha=earlier, reason=reason, recovered=True,
-                             fixed_by={"name": intent.facts.get("persona")})
+                self._record(fault, closed(reason=reason, revert_sha=earlier, recovered=True,
+                                           fixed_by=ev.Who(name=intent.persona)))
                 return earlier
-        landed = self.store.last(self.team.name, fault.id, (LANDED,))
-        persona = next((p for p in self.team.personas if landed and p.name == landed.facts.get("persona")),
-                       self.team.personas[0])
+        landed = self.store.latest(self.team.name, ev.Landed, fault.id)
+        persona = self.team.persona(landed.persona if landed else None)
         try:
             sha = self.cache.revert(injected_sha, Author(persona.name, persona.email))
         except GitError as exc:
@@ -182,13 +180,13 @@ class Injector:
                 self.cache.git("revert", "--abort")
             self.cache.checkout_detached(head)
             if "nothing to commit" in f"{exc.output} {exc.message}":
-                self._record(kind, fault, reason=reason, note="the fault's change was already gone")
+                self._record(fault, closed(reason=reason, note="the fault's change was already gone"))
                 return None
-            self._record(REVERT_FAILED, fault, reason=reason, error=exc.message)
+            self._record(fault, ev.RevertFailed(reason=reason, error=exc.message))
             raise InjectionRefused(
                 f"could not revert {fault.id} in {self.team.name} cleanly ({exc.message}); left for the organizer"
             ) from None
-        self._record(REVERT_INTENT, fault, sha=sha, parent=head, persona=persona.name, reason=reason)
+        self._record(fault, ev.RevertIntent(sha=sha, parent=head, persona=persona.name, reason=reason))
         try:
             self.cache.push(sha, self.team.branch)
         except PushRejected:
@@ -198,12 +196,12 @@ class Injector:
                 "the next poll checks for a fix before trying again"
             ) from None
         self.after_revert_push(sha)
-        self._record(kind, fault, revert_sha=sha, reason=reason, fixed_by={"name": persona.name, "email": persona.email})
+        self._record(fault, closed(reason=reason, revert_sha=sha, fixed_by=ev.Who(persona.name, persona.email)))
         return sha
 
     def close_without_revert(self, fault: Fault, reason: str) -> None:
         """Time limit with `on_time_limit: leave`, or a halt of a fault the team already undid."""
-        self._record(TIMED_OUT if reason == "time-limit" else HALTED, fault, reason=reason)
+        self._record(fault, (ev.TimedOut if reason == "time-limit" else ev.Halted)(reason=reason))
 
     def reconcile(self, catalog: Catalog) -> list[Injection]:
         """On start: record every fault whose intent reached the remote before a crash."""
@@ -211,8 +209,8 @@ class Injector:
             return self._reconcile(catalog)
 
     def _reconcile(self, catalog: Catalog) -> list[Injection]:
-        landed = {e.fault for e in self.store.events(self.team.name, kinds=(LANDED,))}
-        pending = {e.fault for e in self.store.events(self.team.name, kinds=(INTENT,))} - landed
+        landed = {e.fault for e in self.store.events(self.team.name, kinds=(Kind.LANDED,))}
+        pending = {e.fault for e in self.store.events(self.team.name, kinds=(Kind.INTENT,))} - landed
         found = []
         for fault_id in sorted(f for f in pending if f is not None):
             recovered = self._recover(catalog.get(fault_id)) if fault_id in catalog.faults else None
@@ -233,7 +231,7 @@ class Injector:
             binding = bind_roles(fault, roles)
             if not all_pass(evaluate(fault.spec.fixed_when, CheckContext(self.cache.path, binding, index))):
                 raise InjectionRefused(f"{fault.id}: {where} already fails this fault's checks; nothing pushed")
-            apply_edits(fault.spec.edits, EditContext(self.cache.path, roles, fault.folder))
+            apply_edits(fault.spec.edits, EditContext(self.cache.path, roles, fault.folder, apply_patch))
         except (EditError, RoleError) as exc:
             self.cache.checkout_detached(parent)
             raise InjectionRefused(f"{fault.id} does not apply to {where}: {exc.message}; nothing pushed") from None
@@ -252,9 +250,9 @@ class Injector:
         pushed_at = self.clock.now()
         self.after_push(sha)
         if self.team.delivery == "push":
-            self._record(LANDED, fault, sha=sha, parent=parent, branch=branch, pushed_at=pushed_at.isoformat(),
-                         delivery="push", persona=choice.persona.name, message=choice.message, landed_sha=sha,
-                         binding=binding.to_json())
+            self._record(fault, ev.Landed(sha=sha, parent=parent, branch=branch, pushed_at=pushed_at,
+                                          delivery="push", persona=choice.persona.name, message=choice.message,
+                                          landed_sha=sha, binding=binding.to_json()))
             return self._result(fault, choice, sha, parent, pushed_at)
         return self._merge(fault, choice, sha, parent, binding)
 
@@ -265,64 +263,62 @@ class Injector:
         if pull is None or pull.state != "open" or pull.head_sha != sha:
             body = f"{choice.message}.\n\nSmall follow-up; no behaviour change intended."
             pull = self.forge.open_pull_request(branch, self.team.branch, choice.message, body)
-            self._record(PR_OPENED, fault, sha=sha, number=pull.number, url=pull.url, branch=branch)
+            self._record(fault, ev.PrOpened(sha=sha, number=pull.number, url=pull.url, branch=branch))
         outcome = self.forge.merge_pull_request(pull.number, self.merge_method, sha, choice.message)
         if not outcome.merged:
-            self._record(PR_BLOCKED, fault, sha=sha, number=pull.number, reason=outcome.message)
+            self._record(fault, ev.PrBlocked(sha=sha, number=pull.number, reason=outcome.message))
             raise InjectionRefused(
                 f"PR #{pull.number} for {fault.id} is open in {self.team.name} but GitHub refused the merge: "
                 f"{outcome.message}; left open for the organizer"
             )
         merged_at = outcome.merged_at or self.clock.now()
-        self._record(LANDED, fault, sha=sha, parent=parent, branch=self.team.branch, pushed_at=merged_at.isoformat(),
-                     delivery="pr", persona=choice.persona.name, message=choice.message,
-                     landed_sha=outcome.sha, pr=pull.number, pr_url=pull.url, binding=binding.to_json())
+        self._record(fault, ev.Landed(sha=sha, parent=parent, branch=self.team.branch, pushed_at=merged_at,
+                                      delivery="pr", persona=choice.persona.name, message=choice.message,
+                                      landed_sha=outcome.sha, pr=pull.number, pr_url=pull.url,
+                                      binding=binding.to_json()))
         return self._result(fault, choice, sha, parent, merged_at, landed_sha=outcome.sha,
                             pr_number=pull.number, pr_url=pull.url)
 
     def _recover(self, fault: Fault) -> Injection | None:
         """After a crash: an intent whose commit already reached the branch is recorded, not redone."""
-        intent = self.store.last(self.team.name, fault.id, (INTENT,))
+        intent = self.store.latest(self.team.name, ev.Intent, fault.id)
         if intent is None:
             return None
-        sha, branch = str(intent.facts["sha"]), str(intent.facts["branch"])
+        sha, branch = intent.sha, intent.branch
         self.cache.sync(self.team.branch)
-        if intent.facts.get("delivery") == "pr" and self.forge is not None:
+        if intent.delivery == "pr" and self.forge is not None:
             # A squash or rebase merge leaves our commit out of main's history: ask GitHub.
             pull = self.forge.find_pull_request(branch)
             if pull is not None and pull.merged and pull.head_sha == sha:
-                return self._landed_from_intent(fault, intent.facts, pull.merged_at, pull.merge_sha, pull.number, pull.url)
+                return self._landed_from_intent(fault, intent, pull.merged_at, pull.merge_sha, pull.number, pull.url)
         if self.cache.has_commit(sha) and self.cache.contains(sha, f"refs/remotes/origin/{self.team.branch}"):
-            return self._landed_from_intent(fault, intent.facts, self.clock.now(), sha, None, None)
-        if intent.facts.get("delivery") == "pr" and self.forge is not None:
+            return self._landed_from_intent(fault, intent, self.clock.now(), sha, None, None)
+        if intent.delivery == "pr" and self.forge is not None:
             remote = self.cache.remote_head(branch)
             if remote == sha:  # the branch got pushed; carry on with the PR
-                persona = next((p for p in self.team.personas if p.name == intent.facts["persona"]), self.team.personas[0])
-                choice = Choice(persona, str(intent.facts["message"]), branch)
-                binding = RoleBinding.from_json(intent.facts.get("binding") or {})
-                return self._merge(fault, choice, sha, str(intent.facts["parent"]), binding)
+                choice = Choice(self.team.persona(intent.persona), intent.message, branch)
+                return self._merge(fault, choice, sha, intent.parent, RoleBinding.from_json(intent.binding))
         return None
 
-    def _landed_from_intent(self, fault: Fault, facts: dict[str, Any] | Any, at: datetime | None,
+    def _landed_from_intent(self, fault: Fault, intent: ev.Intent, at: datetime | None,
                             landed: str | None, pr: int | None, url: str | None) -> Injection:
         moment = at or self.clock.now()
-        self._record(LANDED, fault, sha=facts["sha"], parent=facts["parent"], branch=self.team.branch,
-                     pushed_at=moment.isoformat(), delivery=facts["delivery"], persona=facts["persona"],
-                     message=facts["message"], landed_sha=landed, pr=pr, pr_url=url, recovered=True,
-                     binding=facts.get("binding"))
-        persona = next((p for p in self.team.personas if p.name == facts["persona"]), self.team.personas[0])
-        choice = Choice(persona, str(facts["message"]), str(facts["branch"]))
-        return self._result(fault, choice, str(facts["sha"]), str(facts["parent"]), moment,
+        self._record(fault, ev.Landed(sha=intent.sha, parent=intent.parent, branch=self.team.branch,
+                                      pushed_at=moment, delivery=intent.delivery, persona=intent.persona,
+                                      message=intent.message, landed_sha=landed, pr=pr, pr_url=url, recovered=True,
+                                      binding=intent.binding))
+        choice = Choice(self.team.persona(intent.persona), intent.message, intent.branch)
+        return self._result(fault, choice, intent.sha, intent.parent, moment,
                             landed_sha=landed, pr_number=pr, pr_url=url, recovered=True)
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _record(self, kind: str, fault: Fault, **facts: Any) -> None:
+    def _record(self, fault: Fault, facts: ev.Facts) -> None:
         now = self.clock.now()
-        self.store.append(self.team.name, kind, facts, fault=fault.id, at=now)
-        if kind == LANDED:
+        self.store.append(self.team.name, facts, fault=fault.id, at=now)
+        if isinstance(facts, ev.Landed):
             # The branch head as the bot just saw it: the baseline the watcher compares against.
-            self.store.append(self.team.name, HEAD, {"head": facts.get("landed_sha") or facts["sha"]}, at=now)
+            self.store.append(self.team.name, ev.Head(head=facts.landed_sha or facts.sha), at=now)
 
     def _result(self, fault: Fault, choice: Choice, sha: str, parent: str, pushed_at: datetime | None,
                 **extra: Any) -> Injection:

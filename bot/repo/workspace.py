@@ -158,7 +158,7 @@ def describe_url(url: str) -> str:
     return redact_url(url)
 
 
-def apply_patch(tree: Path, patch: str, *, directory: str | None = None) -> list[str]:
+def apply_patch(tree: Path, patch: str, directory: str | None = None) -> list[str]:
     """Apply a unified diff inside `tree` (3-way where the tree is a git repo); return paths.
 
     git itself refuses paths that leave the tree or cross a symlink: the guarantee we want.

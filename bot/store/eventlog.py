@@ -8,18 +8,19 @@ derived from it (`Store.events_for`, and the engine's fold over them).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, Integer, String, create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from bot.errors import FaultbotError
+from bot.game.clock import as_utc
+from bot.game.events import Event, Facts, Kind, decode, encode
+
+F = TypeVar("F", bound=Facts)
 
 
 class _Base(DeclarativeBase):
@@ -38,36 +39,6 @@ class EventRow(_Base):
     facts: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-@dataclass(frozen=True)
-class Event:
-    """One recorded fact."""
-
-    id: int
-    at: datetime
-    team: str
-    fault: str | None
-    kind: str
-    source: str
-    facts: Mapping[str, Any]
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-
-
-def sqlite_url_for(path: Path) -> str:
-    """The SQLAlchemy URL of a SQLite file."""
-    return f"sqlite:///{path.resolve().as_posix()}"
-
-
-def resolve_url(url: str, base: Path) -> str:
-    """A relative SQLite path in repos.yaml is relative to the config file, not the cwd."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
-        return sqlite_url_for(base / url[len(prefix):])
-    return url
-
-
 class Store:
     """Append-only event log."""
 
@@ -81,19 +52,17 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         _Base.metadata.create_all(self.engine)
 
-    def append(
-        self, team: str, kind: str, facts: Mapping[str, Any] | None = None, *,
-        fault: str | None = None, source: str = "bot", at: datetime,
-    ) -> Event:
+    def append(self, team: str, facts: Facts, *, fault: str | None = None, source: str = "bot",
+               at: datetime) -> Event:
         """Record one event and return it (with its id)."""
-        clean = json.loads(json.dumps(dict(facts or {}), default=str))
+        kind, clean = encode(facts)
         with Session(self.engine) as session, session.begin():
-            row = EventRow(at=_utc(at), team=team, fault=fault, kind=kind, source=source, facts=clean)
+            row = EventRow(at=as_utc(at), team=team, fault=fault, kind=kind, source=source, facts=clean)
             session.add(row)
             session.flush()
             return _event(row)
 
-    def events(self, team: str | None = None, fault: str | None = None, kinds: tuple[str, ...] = ()) -> list[Event]:
+    def events(self, team: str | None = None, fault: str | None = None, kinds: tuple[Kind, ...] = ()) -> list[Event]:
         """Events in the order they were recorded, optionally filtered."""
         query = select(EventRow).order_by(EventRow.id)
         if team is not None:
@@ -105,10 +74,15 @@ class Store:
         with Session(self.engine) as session:
             return [_event(row) for row in session.scalars(query)]
 
-    def last(self, team: str, fault: str | None = None, kinds: tuple[str, ...] = ()) -> Event | None:
+    def last(self, team: str, fault: str | None = None, kinds: tuple[Kind, ...] = ()) -> Event | None:
         """The latest matching event."""
         found = self.events(team, fault, kinds)
         return found[-1] if found else None
+
+    def latest(self, team: str, facts_type: type[F], fault: str | None = None) -> F | None:
+        """The facts of the latest event of one type (for a team, and a fault if given)."""
+        found = self.last(team, fault, (facts_type.KIND,))
+        return found.facts if found is not None and isinstance(found.facts, facts_type) else None
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events())
@@ -119,7 +93,7 @@ class Store:
 
 
 def _event(row: EventRow) -> Event:
-    return Event(row.id, _utc(row.at), row.team, row.fault, row.kind, row.source, dict(row.facts))
+    return Event(row.id, as_utc(row.at), row.team, row.fault, row.source, decode(row.kind, row.facts or {}))
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -5,23 +5,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.game.timeline import FRESH, STALE
+from bot.game.events import Fresh, Kind, Stale
 from bot.store.eventlog import Store
 
 
 def mark_stale(store: Store, team: str, source: str, error: str, at: datetime) -> None:
     """Record that `source` could not be read for `team` (once per outage)."""
-    last = _last(store, team, source)
-    if last != STALE:
-        store.append(team, STALE, {"source": source, "error": error}, source=source, at=at)
+    if not _stale(store, team, source):
+        store.append(team, Stale(source, error), source=source, at=at)
 
 
 def mark_fresh(store: Store, team: str, source: str, at: datetime) -> None:
     """Record that `source` answers again for `team` (only after it was stale)."""
-    if _last(store, team, source) == STALE:
-        store.append(team, FRESH, {"source": source}, source=source, at=at)
+    if _stale(store, team, source):
+        store.append(team, Fresh(source), source=source, at=at)
 
 
-def _last(store: Store, team: str, source: str) -> str | None:
-    events = [e for e in store.events(team, kinds=(STALE, FRESH)) if e.facts.get("source") == source]
-    return events[-1].kind if events else None
+def _stale(store: Store, team: str, source: str) -> bool:
+    said = [e.facts for e in store.events(team, kinds=(Kind.STALE, Kind.FRESH))
+            if isinstance(e.facts, (Stale, Fresh)) and e.facts.source == source]
+    return bool(said) and isinstance(said[-1], Stale)

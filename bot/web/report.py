@@ -26,13 +26,14 @@ import io
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader
 
 from bot.base.redact import redact_url
+from bot.game.clock import as_utc
 from bot.game.scoring import (
     DEFAULT_RULES,
     FaultScore,
@@ -295,8 +296,7 @@ def render_markdown(instances: Sequence[Mapping[str, Any]], event_name: str, gen
 
 
 def _human_instant(moment: datetime) -> str:
-    utc = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return as_utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 # --- JSON ----------------------------------------------------------------------------
@@ -305,7 +305,7 @@ def _human_instant(moment: datetime) -> str:
 def render_json(instances: Sequence[Mapping[str, Any]], event_name: str, generated_at: datetime,
                 rules: ScoringRules = DEFAULT_RULES) -> dict[str, Any]:
     """`{"event", "generated_at", "rules", "scoreboard", "instances"}`; instances unchanged."""
-    utc = generated_at.replace(tzinfo=timezone.utc) if generated_at.tzinfo is None else generated_at
+    utc = as_utc(generated_at)
     return {
         "event": event_name,
         "generated_at": utc.isoformat(),

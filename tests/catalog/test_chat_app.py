@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-CHAT_APP = Path(__file__).resolve().parents[1] / "examples" / "chat-app"
+CHAT_APP = Path(__file__).resolve().parents[2] / "examples" / "chat-app"
 K8S_DIR = CHAT_APP / "k8s"
 NAMESPACE = "chat"
 CLUSTER_SCOPED_KINDS = frozenset({"Namespace"})

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.errors import FaultbotError
-from bot.store.eventlog import Store, resolve_url, sqlite_url_for
+from bot.config import resolve_url, sqlite_url_for
+from bot.game.events import Intent, Kind, Landed, Started
+from bot.store.eventlog import Store
 
 T0 = datetime(2026, 12, 5, 14, 0, tzinfo=timezone.utc)
 
@@ -16,22 +18,22 @@ T0 = datetime(2026, 12, 5, 14, 0, tzinfo=timezone.utc)
 def test_events_survive_a_reopen_in_order(tmp_path: Path) -> None:
     url = sqlite_url_for(tmp_path / "state.db")
     store = Store(url)
-    store.append("team-a", "inject.intent", {"sha": "abc"}, fault="f1", at=T0)
-    store.append("team-b", "inject.intent", {"sha": "def"}, fault="f1", at=T0 + timedelta(seconds=1))
-    store.append("team-a", "inject.landed", {"sha": "abc"}, fault="f1", at=T0 + timedelta(seconds=2), source="reconcile")
+    store.append("team-a", Intent(sha="abc"), fault="f1", at=T0)
+    store.append("team-b", Intent(sha="def"), fault="f1", at=T0 + timedelta(seconds=1))
+    store.append("team-a", Landed(sha="abc"), fault="f1", at=T0 + timedelta(seconds=2), source="reconcile")
     store.close()
     reopened = Store(url)
     events = reopened.events("team-a")
     assert [e.kind for e in events] == ["inject.intent", "inject.landed"]
     assert events[1].source == "reconcile" and events[1].at == T0 + timedelta(seconds=2)
-    assert reopened.last("team-a", "f1", ("inject.intent",)).facts == {"sha": "abc"}  # type: ignore[union-attr]
+    assert reopened.last("team-a", "f1", (Kind.INTENT,)).facts == Intent(sha="abc")  # type: ignore[union-attr]
     assert reopened.last("team-c") is None
     assert [e.team for e in reopened] == ["team-a", "team-b", "team-a"]
 
 
 def test_naive_times_are_taken_as_utc(tmp_path: Path) -> None:
     store = Store(sqlite_url_for(tmp_path / "s.db"))
-    event = store.append("t", "k", {}, at=datetime(2026, 1, 1, 12, 0))
+    event = store.append("t", Started(), at=datetime(2026, 1, 1, 12, 0))
     assert store.events("t")[0].at == event.at == datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 
 

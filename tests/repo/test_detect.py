@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.commands import make_injector, make_watcher, open_store
+from bot.app.compose import make_injector, make_watcher, open_store
 from bot.catalog.checks import RoleBinding
 from bot.catalog.edits import EditContext, apply_edits
 from bot.catalog.faults import Catalog, Fault
@@ -20,15 +20,17 @@ from bot.catalog.manifests import ManifestIndex
 from bot.catalog.rehearsal import binding_as_targets
 from bot.catalog.roles import Roles
 from bot.config import load_config
+from bot.game.events import Who
 from bot.game.timeline import FaultInstance, State, fold
 from bot.repo.watcher import TeamWatcher
+from bot.repo.workspace import apply_patch
 from bot.store.eventlog import Store
 from tests.conftest import CHAT_APP
 from tests.gitrepos import TeamRepo, git, make_team_repo
 from tests.servers.forge import BOT_TOKEN, MEMBER_LOGIN, MEMBER_TOKEN, Forge, open_forge
 from tests.servers.git_cli import run_git
 from tests.servers.git_http import git_auth_config
-from tests.test_inject import write_config
+from tests.repo.test_inject import write_config
 
 CATALOG = Catalog.load()
 SELECTOR = "web-unreachable/service-selector-typo"
@@ -78,7 +80,7 @@ def apply_reference_fix(game: Game, fix: ReferenceFix) -> None:
     instance = fold(game.store.events("team-a"))[0]
     binding = RoleBinding.from_json(instance.binding)
     roles = Roles(ManifestIndex.scan(game.remote.clone), binding_as_targets(binding))
-    apply_edits(fix.edits, EditContext(game.remote.clone, roles, game.fault.folder))
+    apply_edits(fix.edits, EditContext(game.remote.clone, roles, game.fault.folder, apply_patch))
     git(game.remote.clone, "add", "-A")
 
 
@@ -90,7 +92,7 @@ def test_revert_is_detected_as_revert(tmp_path: Path, fault_id: str) -> None:
     git(game.remote.clone, "push", "-q", "origin", "main")
     fixed = game.instance()
     assert fixed.state is State.fixed and fixed.fix_kind == "revert"
-    assert fixed.fix_sha == game.remote.head() and fixed.fixed_by == {"name": "Alice Ng", "email": "alice@example.com"}
+    assert fixed.fix_sha == game.remote.head() and fixed.fixed_by == Who("Alice Ng", "alice@example.com")
     assert fixed.time_to_fix_s is not None and fixed.time_to_fix_s >= 0
 
 
@@ -102,7 +104,7 @@ def test_reference_forward_fix_is_detected_as_forward_fix(tmp_path: Path, fault_
     sha = game.team_commit(fix.message or fix.name)
     fixed = game.instance()
     assert (fixed.state, fixed.fix_kind, fixed.fix_sha) == (State.fixed, "forward-fix", sha)
-    assert fixed.failing == []
+    assert fixed.failing == ()
 
 
 def test_unrelated_commits_leave_the_fault_open(tmp_path: Path) -> None:
@@ -121,7 +123,7 @@ def test_unrelated_commits_leave_the_fault_open(tmp_path: Path) -> None:
     instance = game.instance()
     assert instance.state is State.injected and instance.fix_sha is None
     assert any("matches no workload's pods" in reason for reason in instance.failing), instance.failing
-    assert instance.first_response is not None and instance.first_response["author"] == "Alice Ng"
+    assert instance.first_response is not None and instance.first_response.author == "Alice Ng"
 
 
 def test_automation_commit_is_never_the_fix_or_the_response(tmp_path: Path) -> None:
@@ -231,11 +233,11 @@ def test_fix_merged_by_pr_carries_number_author_and_merged_at(tmp_path: Path, ch
     game.watcher.refresh()
     (instance,) = fold(game.store.events("team-a"))
     assert instance.state is State.fixed and instance.fix_kind == "revert"
-    assert instance.pr is not None and instance.pr["number"] == game.number and instance.pr["author"] == MEMBER_LOGIN
+    assert instance.pr is not None and instance.pr.number == game.number and instance.pr.author == MEMBER_LOGIN
     assert instance.fixed_at_source == "github:merged_at"
     assert instance.fixed_at == game.merged_at
-    assert instance.fixed_by is not None and instance.fixed_by["name"] == "Alice Ng" and instance.fixed_by["login"] == MEMBER_LOGIN
-    assert instance.first_response is not None and instance.first_response["kind"] == "pull_request"
+    assert instance.fixed_by is not None and instance.fixed_by.name == "Alice Ng" and instance.fixed_by.login == MEMBER_LOGIN
+    assert instance.first_response is not None and instance.first_response.kind == "pull_request"
 
 
 def test_a_new_branch_is_the_first_response(tmp_path: Path) -> None:
@@ -246,7 +248,7 @@ def test_a_new_branch_is_the_first_response(tmp_path: Path) -> None:
     instance = game.instance()
     assert instance.state is State.injected
     assert instance.first_response is not None
-    assert instance.first_response["kind"] == "branch" and instance.first_response["branch"] == "investigate-503"
+    assert instance.first_response.kind == "branch" and instance.first_response.branch == "investigate-503"
 
 
 def test_a_fix_found_while_github_is_rate_limited_is_amended_with_the_pr_later(
@@ -268,7 +270,7 @@ def test_a_fix_found_while_github_is_rate_limited_is_amended_with_the_pr_later(
     with time_machine.travel(datetime.now(timezone.utc) + timedelta(minutes=11)):  # past the reset
         watcher.refresh()
     (after,) = fold(store.events("team-a"))
-    assert after.pr is not None and after.pr["number"] == game.number and not after.pr_pending
+    assert after.pr is not None and after.pr.number == game.number and not after.pr_pending
     assert after.fixed_at == game.merged_at and after.fixed_at_source == "github:merged_at"
     assert after.as_json()["stale"] is False
 

@@ -15,7 +15,7 @@ from bot.web.server import BackgroundServer
 from bot.web.webhooks import signature, verify, webhook_route
 from tests.conftest import ROOT
 from tests.gitrepos import git
-from tests.test_detect import ALICE, SELECTOR, start_game
+from tests.repo.test_detect import ALICE, SELECTOR, start_game
 
 EXAMPLES = ROOT.parent / "shared" / "contracts" / "github-webhook-examples"
 SECRET = "It's a Secret to Everybody"

@@ -17,12 +17,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.app.cli import main
 from bot.errors import FaultbotError
+from bot.game.events import encode
 from tests.conftest import CHAT_APP
 from tests.gitrepos import git, make_team_repo
 from tests.servers.forge import Forge, open_forge
 from tests.servers.git_cli import run_git
 from tests.servers.git_http import git_auth_config
-from tests.test_inject import CATALOG, FAULT, assert_looks_human, injector_for, write_config
+from tests.repo.test_inject import CATALOG, FAULT, assert_looks_human, injector_for, write_config
 
 APP_ID = 424242
 INSTALLATION_ID = 77
@@ -107,7 +108,7 @@ def test_pr_delivery_as_a_github_app_uses_the_installation_token_for_git_and_api
     assert any(r.method == "PUT" and r.path.endswith("/pulls/1/merge") and r.login == APP_LOGIN for r in api)
     assert all(r.login == APP_LOGIN for r in api if not r.path.endswith("/access_tokens"))
 
-    recorded = json.dumps([e.facts for e in store.events("team-a")]) + repr(result)
+    recorded = json.dumps([encode(e.facts) for e in store.events("team-a")]) + repr(result)
     cache_config = (tmp_path / "cache" / "repos" / "team-a" / ".git" / "config").read_text()
     assert _secrets_in(recorded + cache_config, app_forge, app_key[0]) == []
     assert "x-access-token" not in cache_config

@@ -16,12 +16,14 @@ import httpx
 import pytest
 
 from bot.app.cli import main
-from bot.app.commands import make_injector, open_store
+from bot.app.compose import make_injector, open_store
 from bot.app.control import run_daemon
 from bot.catalog.faults import Catalog
 from bot.config import load_config
-from bot.game.timeline import LANDED, State, fold
-from bot.store.eventlog import Store, sqlite_url_for
+from bot.game.events import Kind, Landed
+from bot.game.timeline import State, fold
+from bot.config import sqlite_url_for
+from bot.store.eventlog import Store
 from tests.gitrepos import TeamRepo, git, make_team_repo
 
 CATALOG = Catalog.load()
@@ -66,10 +68,10 @@ class Responder(threading.Thread):
 
     def run(self) -> None:
         while not self.stop_event.wait(0.2):
-            for event in self.store.events(self.team, kinds=(LANDED,)):
-                if event.fault in self.fixed:
+            for event in self.store.events(self.team, kinds=(Kind.LANDED,)):
+                if event.fault in self.fixed or not isinstance(event.facts, Landed):
                     continue
-                self.fix(str(event.fault), str(event.facts["sha"]))
+                self.fix(str(event.fault), event.facts.sha)
                 self.fixed.add(str(event.fault))
 
     def fix(self, fault_id: str, sha: str) -> None:
@@ -79,6 +81,7 @@ class Responder(threading.Thread):
         else:
             from bot.catalog.checks import RoleBinding
             from bot.catalog.edits import EditContext, apply_edits
+            from bot.repo.workspace import apply_patch
             from bot.catalog.manifests import ManifestIndex
             from bot.catalog.rehearsal import binding_as_targets
             from bot.catalog.roles import Roles
@@ -87,7 +90,7 @@ class Responder(threading.Thread):
             fault = CATALOG.get(fault_id)
             fix = next(f for f in fault.spec.fixes if f.kind == "forward")
             roles = Roles(ManifestIndex.scan(self.remote.clone), binding_as_targets(RoleBinding.from_json(instance.binding)))
-            apply_edits(fix.edits, EditContext(self.remote.clone, roles, fault.folder))
+            apply_edits(fix.edits, EditContext(self.remote.clone, roles, fault.folder, apply_patch))
             git(self.remote.clone, "add", "-A")
             git(self.remote.clone, *ALICE, "commit", "-qm", fix.message or fix.name)
         git(self.remote.clone, "push", "-q", "origin", "main")

@@ -12,8 +12,9 @@ from bot.app.cli import main
 from bot.catalog.faults import Catalog
 from bot.catalog.rehearsal import rehearse
 from bot.catalog.roles import Role
+from bot.repo.workspace import apply_patch
 from tests.gitrepos import make_team_repo
-from tests.test_roles import ALT
+from tests.catalog.test_roles import ALT
 
 CATALOG = Catalog.load()
 ALT_TARGETS = {
@@ -33,7 +34,7 @@ ALT_TARGETS = {
 def test_faults_on_the_alt_layout_apply_or_say_why(targets: dict[Role, str] | None) -> None:
     applied, refused = [], {}
     for fault in CATALOG.faults.values():
-        result = rehearse(fault, ALT, targets=targets)
+        result = rehearse(fault, ALT, targets=targets, apply_patch=apply_patch)
         if result.applicable:
             assert result.ok, f"{fault.id}: {result.reason}"
             applied.append(fault.id)

@@ -12,7 +12,7 @@ from bot.app.cli import main
 from bot.catalog.faults import Catalog
 from tests.conftest import CHAT_APP
 from tests.gitrepos import git
-from tests.test_detect import ALICE, SELECTOR, start_game
+from tests.repo.test_detect import ALICE, SELECTOR, start_game
 
 
 def test_faults_list_json_names_every_fault(capsys: pytest.CaptureFixture[str]) -> None:

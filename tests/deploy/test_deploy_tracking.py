@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bot.app.commands import make_deploy_watcher, make_injector, make_watcher, open_store
+from bot.app.compose import make_deploy_watcher, make_injector, make_watcher, open_store
 from bot.catalog.faults import Catalog
 from bot.config import load_config
 from bot.deploy.watch import DeployWatcher
@@ -31,7 +31,7 @@ from tests.servers.argocd_api import DEFAULT_TOKEN, ArgoCDServer, serve_argocd
 from tests.servers.forge import BOT_TOKEN, Forge, open_forge
 from tests.servers.git_cli import run_git
 from tests.servers.git_http import git_auth_config
-from tests.test_inject import write_config
+from tests.repo.test_inject import write_config
 
 CATALOG = Catalog.load()
 SELECTOR = "web-unreachable/service-selector-typo"
@@ -137,7 +137,7 @@ def test_a_fault_not_shipped_in_time_is_an_anomaly(deployed: Deployed) -> None:
     with time_machine.travel(datetime.now(timezone.utc) + timedelta(minutes=5)):
         deployed.deploy.refresh()
     instance = deployed.instance()
-    assert instance.anomalies == ["not-shipped"] and instance.shipped_at is None
+    assert instance.anomalies == ("not-shipped",) and instance.shipped_at is None
 
 
 def test_the_fix_commits_ci_conclusion_is_in_status(deployed: Deployed) -> None:
@@ -159,7 +159,7 @@ def test_argocd_down_marks_stale_keeps_going_and_catches_up(deployed: Deployed) 
     deployed.argocd.down()
     try:
         instance = deployed.refresh()  # no exception: degrade, don't die
-        assert instance.as_json()["stale"] is True and instance.stale == ["argocd"]
+        assert instance.as_json()["stale"] is True and instance.stale == ("argocd",)
         assert instance.shipped_at is None  # nothing declared from missing data
     finally:
         deployed.argocd.up()
@@ -204,7 +204,7 @@ def test_the_daemon_outlives_an_argocd_outage_and_catches_up(tmp_path: Path, mon
     from bot.app.control import run_daemon
     from bot.app.daemon import _RUNNING
     from tests.gitrepos import git, make_team_repo
-    from tests.test_daemon import wait_until
+    from tests.app.test_daemon import wait_until
 
     monkeypatch.setenv("ARGOCD_AUTH_TOKEN", DEFAULT_TOKEN)
     remote = make_team_repo(tmp_path)
@@ -227,12 +227,12 @@ def test_the_daemon_outlives_an_argocd_outage_and_catches_up(tmp_path: Path, mon
             web_url = next(d.web_url for d in _RUNNING.values() if d.web_url)
             assert httpx.get(f"{web_url}/healthz").json()["status"] == "ok"  # degraded, not dead
             (instance,) = fold(store.events("team-a"))
-            assert instance.state is State.injected and instance.shipped_at is None and instance.stale == ["argocd"]
+            assert instance.state is State.injected and instance.shipped_at is None and instance.stale == ("argocd",)
             argocd.sync(APP, git(remote.bare, "rev-parse", "main"), T0 + timedelta(minutes=2))
             argocd.up()
             wait_until(lambda: fold(store.events("team-a"))[0].shipped_at is not None, 60)
             caught_up = fold(store.events("team-a"))[0]
-            assert caught_up.shipped_at == T0 + timedelta(minutes=2) and caught_up.stale == []
+            assert caught_up.shipped_at == T0 + timedelta(minutes=2) and caught_up.stale == ()
         finally:
             stop.set()
             thread.join(timeout=30)

@@ -14,6 +14,7 @@ import pytest
 from bot.catalog.faults import Catalog, load_fault
 from bot.catalog.rehearsal import rehearse
 from bot.errors import CatalogError
+from bot.repo.workspace import apply_patch
 from tests.conftest import CHAT_APP
 
 CATALOG = Catalog.load()
@@ -27,7 +28,7 @@ def test_catalog_has_the_three_families() -> None:
 @pytest.mark.parametrize("fault_id", FAULTS)
 def test_fault_breaks_and_every_reference_fix_mends(fault_id: str) -> None:
     fault = CATALOG.get(fault_id)
-    result = rehearse(fault, CHAT_APP)
+    result = rehearse(fault, CHAT_APP, apply_patch=apply_patch)
     assert result.applicable, result.reason
     assert result.healthy_before, result.reason
     assert result.broken_after, "the fault's own checks still pass after it is applied"
@@ -44,7 +45,7 @@ YAML_FILE = re.compile(r"^diff --git a/(\S+\.ya?ml) ", re.MULTILINE)
 @pytest.mark.parametrize("fault_id", FAULTS)
 def test_fault_diff_is_human_sized_and_keeps_comments(fault_id: str) -> None:
     fault = CATALOG.get(fault_id)
-    result = rehearse(fault, CHAT_APP, with_fixes=False)
+    result = rehearse(fault, CHAT_APP, with_fixes=False, apply_patch=apply_patch)
     added, removed = result.lines_changed
     assert 0 < added + removed <= 40, result.diff
     scalar_only = all(e.op == "yaml.set" and not isinstance(e.value, (dict, list)) for e in fault.spec.edits)
@@ -160,7 +161,7 @@ def test_fault_that_does_not_apply_says_why(tmp_path: Path, what: str, edit: str
     (path.parent / "change.patch").write_text(
         "--- a/README.md\n+++ b/README.md\n@@ -1,1 +1,1 @@\n-this line is not in the file\n+x\n", encoding="utf-8"
     )
-    result = rehearse(load_fault(path), CHAT_APP, with_fixes=False)
+    result = rehearse(load_fault(path), CHAT_APP, with_fixes=False, apply_patch=apply_patch)
     assert not result.applicable
     assert expected in result.reason, result.reason
     assert "\n" not in result.reason
@@ -176,6 +177,6 @@ def test_edit_refuses_to_write_through_a_symlink(tmp_path: Path) -> None:
     outside.mkdir()
     (repo / "k8s" / "linked").symlink_to(outside)
     path = _fault_with_edit(tmp_path / "catalog", "  - {op: file.add, path: k8s/linked/x.yaml, content: x}\n")
-    result = rehearse(load_fault(path), repo, with_fixes=False)
+    result = rehearse(load_fault(path), repo, with_fixes=False, apply_patch=apply_patch)
     assert "goes through a symlink" in result.reason
     assert list(outside.iterdir()) == []

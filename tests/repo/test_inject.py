@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.app.cli import main
-from bot.app.commands import make_injector, open_store
+from bot.app.compose import make_injector, open_store
 from bot.catalog.faults import Catalog
 from bot.config import load_config
+from bot.game.events import Landed
 from bot.repo.injector import InjectionRefused
 from bot.store.eventlog import Store
 from tests.conftest import CHAT_APP
@@ -73,8 +74,8 @@ def test_push_over_file_url(tmp_path: Path) -> None:
     assert "-    app: frontend\n+    app: frontend-web" in git(remote.bare, "show", result.sha)
     kinds = [e.kind for e in store.events("team-a")]
     assert kinds == ["inject.intent", "inject.landed", "repo.head"]
-    landed = store.events("team-a")[-2]
-    assert landed.facts["sha"] == result.sha and result.pushed_at is not None
+    landed = store.events("team-a")[-2].facts
+    assert isinstance(landed, Landed) and landed.sha == result.sha and result.pushed_at is not None
     assert abs((datetime.now(timezone.utc) - result.pushed_at).total_seconds()) < 60
 
 
@@ -142,7 +143,8 @@ def test_crash_between_push_and_record_makes_no_second_commit(tmp_path: Path) ->
     assert result.recovered and result.sha == pushed
     assert remote.head() == pushed and len(commits(remote.bare)) == 2
     assert [e.kind for e in store.events("team-a")] == ["inject.intent", "inject.landed", "repo.head"]
-    assert store.events("team-a")[-2].facts["recovered"] is True
+    landed = store.events("team-a")[-2].facts
+    assert isinstance(landed, Landed) and landed.recovered
 
 
 def test_cli_dry_run_prints_the_diff_and_pushes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -229,8 +231,8 @@ def test_pr_delivery_opens_and_merges_through_pygithub(tmp_path: Path, chat_forg
     parents = git(chat_forge.bare, "log", "-1", "--format=%P", main_head).split()
     assert parents == [before, result.sha]  # a real merge commit of the fault commit
     assert_looks_human(chat_forge.bare, result.sha)
-    landed = store.last("team-a", FAULT, ("inject.landed",))
-    assert landed is not None and landed.facts["pr"] == 1 and landed.facts["landed_sha"] == main_head
+    landed = store.latest("team-a", Landed, FAULT)
+    assert landed is not None and landed.pr == 1 and landed.landed_sha == main_head
     assert result.pushed_at is not None and result.pushed_at.tzinfo is not None
     assert any(r.method == "PUT" and r.path.endswith("/pulls/1/merge") for r in chat_forge.github.requests)
 
