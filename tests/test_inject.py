@@ -18,6 +18,7 @@ from bot.repo.injector import InjectionRefused
 from bot.store.eventlog import Store
 from tests.conftest import CHAT_APP
 from tests.gitrepos import git, make_team_repo
+from tests.servers.branch_protection import BranchProtection
 from tests.servers.forge import BOT_TOKEN, Forge, open_forge
 
 FAULT = "web-unreachable/service-selector-typo"
@@ -239,7 +240,7 @@ def test_pr_refused_by_branch_protection_is_one_line_and_left_open(tmp_path: Pat
                                                                      monkeypatch: pytest.MonkeyPatch,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", BOT_TOKEN)
-    chat_forge.github.protect(chat_forge.owner, chat_forge.name, "main")
+    chat_forge.github.protect(chat_forge.owner, chat_forge.name, "main", BranchProtection(required_status_checks=("ci",)))
     before = git(chat_forge.bare, "rev-parse", "main")
     assert main(["inject", "--config", str(pr_config(tmp_path, chat_forge)), "team-a", FAULT]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -1,17 +1,20 @@
 """A local GitHub REST server for tests, backed by real bare repositories on disk.
 
 PyGithub talks to it with `Github(base_url=server.api_url, auth=Auth.Token(token))`.
-It answers like GitHub Enterprise does under `/api/v3`: auth, ETag/304 conditional
-requests, rate-limit headers and basic-error bodies included.
+It answers like GitHub Enterprise does under `/api/v3`: auth on every request (401 "Bad
+credentials"), ETag/304 conditional requests (304s are not charged, as GitHub documents),
+per-caller rate limits (`github_ratelimit`), merge/squash/rebase merges and branch
+protection (`github_merge`, `branch_protection`), basic-error bodies, and 5xx or hangs on
+demand (`outage`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import socket
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -28,17 +31,26 @@ from starlette.routing import Mount, Route
 
 from tests.servers import github_payloads as render
 from tests.servers.bare_repo import BareRepo, Identity
+from tests.servers.branch_protection import BranchProtection
 from tests.servers.git_cli import commit_tree_of_directory, init_bare_repo
 from tests.servers.git_http import GitHTTPServer
 from tests.servers.github_apps import JWT_REFUSED, AppRegistry
 from tests.servers.github_call import ApiError, Call, Reply
 from tests.servers.github_payloads import Json, RepoUrls
+from tests.servers.github_ratelimit import RateLimiter
 from tests.servers.github_routes import ROUTES, Handler, openapi_path
-from tests.servers.github_state import APIRequest, CommitStatus, ForgeState, RecordedResponse, WorkflowRun
+from tests.servers.github_state import (
+    APIRequest,
+    CommitStatus,
+    ForgeState,
+    MergeSettings,
+    RecordedResponse,
+    WorkflowRun,
+)
+from tests.servers.outage import Outage
 
 ORG_ADMIN = Identity("Org Admin", "org-admin@example.test")
 GITHUB_COMMITTER = Identity("GitHub", "noreply@github.com")
-RATE_LIMIT = 5000
 DEFAULT_LOGIN = "faultbot"
 
 
@@ -66,6 +78,8 @@ class GitHubServer:
         self.apps = AppRegistry()
         self.users: dict[str, Identity] = {}
         self.merge_committer = GITHUB_COMMITTER
+        self.limits = RateLimiter(self.now)
+        self.outage = Outage()
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
@@ -113,6 +127,7 @@ class GitHubServer:
 
     def stop(self) -> None:
         """Shut down and join the server thread; safe to call twice."""
+        self.outage.clear()
         self._uvicorn.should_exit = True
         if self._thread.is_alive():
             self._thread.join(timeout=5)
@@ -128,15 +143,33 @@ class GitHubServer:
             self.state.created[(owner, name)] = self.now()
         return path
 
-    def protect(self, owner: str, repo: str, branch: str, message: str | None = None) -> None:
-        """Make merges into `branch` fail with 405, as branch protection rules do."""
+    def protect(self, owner: str, repo: str, branch: str, rule: BranchProtection | None = None) -> None:
+        """Protect `branch` (default rule: changes only through a pull request).
+
+        API merges then meet the rule's required checks, and, with a git server attached,
+        direct pushes are refused with GitHub's GH006 messages.
+        """
+        rule = rule or BranchProtection()
         with self.state.lock:
-            self.state.protection[(owner, repo, branch)] = message or f"Protected branch update failed for refs/heads/{branch}."
+            self.state.protection[(owner, repo, branch)] = rule
+        if self.git_http is not None:
+            self.git_http.protect(self._git_name(owner, repo), branch, rule)
 
     def unprotect(self, owner: str, repo: str, branch: str) -> None:
         """Lift `protect`."""
         with self.state.lock:
             self.state.protection.pop((owner, repo, branch), None)
+        if self.git_http is not None:
+            self.git_http.unprotect(self._git_name(owner, repo), branch)
+
+    def _git_name(self, owner: str, repo: str) -> str:
+        assert self.git_http is not None
+        return self.repo_path(owner, repo).relative_to(self.git_http.root).as_posix()
+
+    def set_merge_methods(self, owner: str, repo: str, merge: bool = True, squash: bool = True, rebase: bool = True) -> None:
+        """Enable or disable merge commits, squash and rebase merges (GitHub's allow_*_merge)."""
+        with self.state.lock:
+            self.state.merge_settings[(owner, repo)] = MergeSettings(merge, squash, rebase)
 
     def register_app(self, app_id: int, public_key_pem: str, installation_id: int, slug: str = "faultbot-app") -> None:
         """Declare a GitHub App installation; its JWTs (RS256, `iss` = app_id) can mint tokens."""
@@ -218,14 +251,15 @@ class GitHubServer:
         with self.state.lock:
             return {identity.email.lower(): login for login, identity in self.users.items()}
 
-    def is_protected(self, owner: str, repo: str, branch: str) -> bool:
-        """Whether `protect` was called for this branch."""
-        return self.protection_message(owner, repo, branch) is not None
-
-    def protection_message(self, owner: str, repo: str, branch: str) -> str | None:
-        """The 405 message a merge into a protected branch gets, or None."""
+    def protection(self, owner: str, repo: str, branch: str) -> BranchProtection | None:
+        """The rule protecting `branch`, or None."""
         with self.state.lock:
             return self.state.protection.get((owner, repo, branch))
+
+    def merge_settings(self, owner: str, repo: str) -> MergeSettings:
+        """Which merge methods the repo allows."""
+        with self.state.lock:
+            return self.state.merge_settings.get((owner, repo), MergeSettings())
 
     def repo_json(self, bare: BareRepo, urls: RepoUrls, full: bool) -> Json:
         """repository / full-repository for one bare repo, read fresh."""
@@ -233,33 +267,21 @@ class GitHubServer:
             created = self.state.created.get((urls.owner, urls.name))
         if created is None:
             created = datetime.fromtimestamp(bare.path.stat().st_mtime, timezone.utc)
-        return render.repository(urls, bare.default_branch(), created, bare.last_commit_time(), full)
+        settings = self.merge_settings(urls.owner, urls.name)
+        methods = (settings.merge, settings.squash, settings.rebase)
+        return render.repository(urls, bare.default_branch(), created, bare.last_commit_time(), full, methods)
 
-    def rate_limit_numbers(self) -> dict[str, int]:
-        """The core rate-limit numbers GitHub reports in headers and /rate_limit."""
-        with self.state.lock:
-            used = self.state.rate_used
-            exhausted = self.rate_limited()
-            until = self.state.rate_exhausted_until
-        if exhausted and until is not None:
-            return {"limit": RATE_LIMIT, "remaining": 0, "reset": int(until.timestamp()), "used": RATE_LIMIT}
-        reset = int((self.now() + timedelta(hours=1)).timestamp())
-        return {"limit": RATE_LIMIT, "remaining": max(0, RATE_LIMIT - used), "reset": reset, "used": used}
+    def rate_limit_numbers(self, login: str | None) -> dict[str, int]:
+        """The core rate-limit numbers GitHub reports to `login` in headers and /rate_limit."""
+        return self.limits.numbers(login)
 
-    def exhaust_rate_limit(self, reset_in: timedelta) -> None:
-        """Test hook: every API call gets GitHub's 403 "rate limit exceeded" until the reset."""
-        with self.state.lock:
-            self.state.rate_exhausted_until = self.now() + reset_in
+    def exhaust_rate_limit(self, reset_in: timedelta, status: int = 403) -> None:
+        """Test hook: every API call gets GitHub's "rate limit exceeded" (403 or 429) until the reset."""
+        self.limits.exhaust(reset_in, status)
 
     def restore_rate_limit(self) -> None:
-        """Test hook: the window reset early."""
-        with self.state.lock:
-            self.state.rate_exhausted_until = None
-
-    def rate_limited(self) -> bool:
-        """Is the (simulated) rate limit exhausted right now?"""
-        until = self.state.rate_exhausted_until
-        return until is not None and self.now() < until
+        """Test hook: the window reset early (also lifts a secondary limit)."""
+        self.limits.restore()
 
     def login_for(self, authorization: str | None) -> str | None:
         """The login a token authenticates as, or None for missing or wrong credentials."""
@@ -293,26 +315,37 @@ def _build_app(server: GitHubServer) -> Starlette:
 def _endpoint(server: GitHubServer, method: str, operation: str, handler: Handler) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         # Handlers run on the event loop thread on purpose: requests are served one at a
-        # time, so PR merges and ref updates never race each other.
+        # time, so PR merges and ref updates never race each other. Hangs await instead.
         raw = await request.body()
+        request_id = _request_id()
         # The /app endpoints take the app's JWT, never an installation or personal token.
         as_app = operation.startswith("/app/")
         authorization = request.headers.get("authorization")
         login = server.apps.app_login(authorization) if as_app else server.login_for(authorization)
-        if login is None:
+        # Like GitHub, /rate_limit itself is free; so are answers the server failed to give.
+        counted = login is not None and operation != "/rate_limit"
+        trouble = server.outage.take(f"{method} {request.url.path}")
+        if trouble is not None and trouble.kind == "hang":
+            await server.outage.wait_async(trouble)
+        refusal = server.limits.refusal(login, request_id) if counted else None
+        if trouble is not None and trouble.kind == "error":
+            counted = False
+            reply = Reply(render.error("Server Error", trouble.status), status=trouble.status)
+        elif login is None:
             reply = Reply(render.error(JWT_REFUSED if as_app else "Bad credentials", 401), status=401)
-        elif server.rate_limited() and operation != "/rate_limit":
-            reply = Reply(render.error("API rate limit exceeded for user ID 1.", 403), status=403)
+        elif refusal is not None:
+            counted = False
+            reply = Reply(render.error(refusal.message, refusal.status, docs=refusal.documentation_url),
+                          status=refusal.status, headers=refusal.headers)
         else:
             try:
                 body = json.loads(raw) if raw else None
                 reply = handler(Call(server, login, dict(request.path_params), request.query_params, body))
             except ApiError as error:
-                reply = Reply(render.error(error.message, error.status, error.errors), status=error.status)
+                reply = Reply(render.error(error.message, error.status, error.errors, error.docs), status=error.status)
             except json.JSONDecodeError:
                 reply = Reply(render.error("Problems parsing JSON", 400), status=400)
-        # Like GitHub, /rate_limit itself is free.
-        response = _respond(server, request, reply, counted=login is not None and operation != "/rate_limit")
+        response = _respond(server, request, reply, login, counted, request_id)
         with server.state.lock:
             server.state.requests.append(
                 APIRequest(method, request.url.path, request.url.query, response.status_code, login)
@@ -324,12 +357,20 @@ def _endpoint(server: GitHubServer, method: str, operation: str, handler: Handle
     return endpoint
 
 
-def _respond(server: GitHubServer, request: Request, reply: Reply, counted: bool) -> Response:
+def _request_id() -> str:
+    """An id shaped like GitHub's X-GitHub-Request-Id (e.g. 1C45:12F767:6C7E73:D8C627:6814705C)."""
+    return ":".join(secrets.token_hex(size).upper() for size in (2, 3, 3, 3, 4))
+
+
+def _respond(
+    server: GitHubServer, request: Request, reply: Reply, login: str | None, counted: bool, request_id: str
+) -> Response:
     payload = json.dumps(reply.body, separators=(",", ":")).encode()
     headers = {
-        "X-GitHub-Request-Id": uuid.uuid4().hex[:20].upper(),
+        "X-GitHub-Request-Id": request_id,
         "X-GitHub-Media-Type": "github.v3; format=json",
         "X-RateLimit-Resource": "core",
+        **reply.headers,
     }
     if reply.links:
         headers["Link"] = ", ".join(
@@ -346,9 +387,8 @@ def _respond(server: GitHubServer, request: Request, reply: Reply, counted: bool
         not_modified = _is_not_modified(request, etag, reply.last_modified)
     if counted and not not_modified:
         # GitHub does not charge 304 answers against the rate limit.
-        with server.state.lock:
-            server.state.rate_used += 1
-    numbers = server.rate_limit_numbers()
+        server.limits.charge(login)
+    numbers = server.rate_limit_numbers(login)
     headers.update({f"X-RateLimit-{key.title()}": str(value) for key, value in numbers.items()})
     if reply.status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="GitHub"'

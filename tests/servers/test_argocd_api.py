@@ -21,6 +21,7 @@ from tests.servers.argocd_api import (
     serve_argocd,
 )
 from tests.servers.swagger_contract import ARGOCD_SWAGGER, SwaggerContract
+from tests.shared_files import require
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
@@ -53,9 +54,7 @@ def argocd(clock: StepClock) -> Iterator[ArgoCDServer]:
 
 @pytest.fixture(scope="module")
 def contract() -> SwaggerContract:
-    if not ARGOCD_SWAGGER.is_file():
-        pytest.skip(f"ArgoCD contract not found at {ARGOCD_SWAGGER} (shared/ must sit beside the repo checkout)")
-    return SwaggerContract.load(ARGOCD_SWAGGER)
+    return SwaggerContract.load(require(ARGOCD_SWAGGER))
 
 
 def get(server: ArgoCDServer, path: str, **kwargs: object) -> httpx.Response:

@@ -15,13 +15,12 @@ from github import Auth, Github, GithubException
 from tests.servers.forge import BOT_TOKEN, MEMBER_TOKEN, Forge
 from tests.servers.git_cli import commit_file, git_text, run_git
 from tests.servers.openapi_contract import GITHUB_REST_SUBSET, OpenAPIContract
+from tests.shared_files import require
 
 
 @pytest.fixture(scope="module")
 def contract() -> OpenAPIContract:
-    if not GITHUB_REST_SUBSET.is_file():
-        pytest.skip(f"GitHub contract not found at {GITHUB_REST_SUBSET} (shared/ must sit beside the repo checkout)")
-    return OpenAPIContract.load(GITHUB_REST_SUBSET)
+    return OpenAPIContract.load(require(GITHUB_REST_SUBSET))
 
 
 def _representative_session(forge: Forge) -> None:
