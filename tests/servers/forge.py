@@ -43,12 +43,17 @@ class Forge:
 
 
 @contextmanager
-def open_forge(tmp_path: Path, seed: Path, owner: str = "team-a", name: str = "chat") -> Iterator[Forge]:
-    """Serve one repo seeded from `seed`; tokens: BOT_TOKEN → "faultbot", MEMBER_TOKEN → "alice"."""
+def open_forge(
+    tmp_path: Path, seed: Path, owner: str = "team-a", name: str = "chat", partial_clone: bool = True
+) -> Iterator[Forge]:
+    """Serve one repo seeded from `seed`; tokens: BOT_TOKEN → "faultbot", MEMBER_TOKEN → "alice".
+
+    `partial_clone=False` serves like a git server without filter support (see GitHTTPServer).
+    """
     root = tmp_path / "forge"
     root.mkdir()
     with ExitStack() as stack:
-        git_http = stack.enter_context(serve_git_http(root, BOT_TOKEN))
+        git_http = stack.enter_context(serve_git_http(root, BOT_TOKEN, partial_clone=partial_clone))
         github = stack.enter_context(serve_github(root, {BOT_TOKEN: "faultbot", MEMBER_TOKEN: MEMBER_LOGIN}, git_http))
         bare = github.create_repo(owner, name, from_dir=seed)
         scratch = tmp_path / "clones"

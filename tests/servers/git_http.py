@@ -18,6 +18,7 @@ import binascii
 import json
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -172,6 +173,11 @@ class _Listener(ThreadingHTTPServer):
         self.app = app
         super().__init__(address, handler)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that gave up (timeout, dropped connection) is normal here; anything else is not."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -197,17 +203,17 @@ class _Handler(BaseHTTPRequestHandler):
         if trouble is not None and trouble.kind == "hang":
             app.outage.wait(trouble)
         if trouble is not None and trouble.kind == "error":
-            status = trouble.status
-            self._send(status, {"Content-Type": "text/plain"}, b"Internal Server Error\n")
+            status, headers, payload = trouble.status, {"Content-Type": "text/plain"}, b"Internal Server Error\n"
         elif user is None:
-            status = 401
-            self._send(401, {"WWW-Authenticate": f'Basic realm="{REALM}"', "Content-Type": "text/plain"}, b"Unauthorized\n")
+            status, payload = 401, b"Unauthorized\n"
+            headers = {"WWW-Authenticate": f'Basic realm="{REALM}"', "Content-Type": "text/plain"}
         else:
             status, headers, payload = self._run_backend(app, split.path, split.query, body, user)
-            self._send(status, headers, payload, drop=trouble is not None and trouble.kind == "drop")
+        # Recorded before answering: the work is done even if the client has gone away.
         app._record(
             GitHTTPRequest(self.command, split.path, split.query, user is not None, status, chunked, encoding, user)
         )
+        self._send(status, headers, payload, drop=trouble is not None and trouble.kind == "drop")
 
     def _read_body(self, chunked: bool) -> bytes:
         if chunked:

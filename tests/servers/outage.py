@@ -2,7 +2,7 @@
 
 Every local server (git smart HTTP, GitHub, ArgoCD) consults one `Outage` per request, so a
 test can make a forge flaky the way issue 15 found real networks are: `fail(500)`,
-`hang(45)`, `hang(45, only="git-receive-pack")` (hold pushes only), `drop()`. Each mode
+`hang(45)`, `hang(45, only="/git-receive-pack")` (hold pushes only), `drop()`. Each mode
 applies to the next `times` matching requests (None: until `clear()`), and `only` narrows it
 to requests whose "METHOD path" contains that text.
 
