@@ -45,6 +45,9 @@ def build_app(server: GitHubServer) -> Starlette:
         # asked for that this server does not implement.
         status = getattr(error, "status_code", 404)
         message = "Not Found" if status == 404 else "Method Not Allowed"
+        authorization = request.headers.get("authorization")
+        if authorization and server.login_for(authorization) is None:
+            status, message = 401, "Bad credentials"  # GitHub checks a token before it routes
         with server.state.lock:
             server.state.requests.append(APIRequest(request.method, request.url.path, request.url.query, status, None))
         return Response(json.dumps(render.error(message, status)), status, media_type="application/json; charset=utf-8")

@@ -44,6 +44,11 @@ def test_every_route_wants_credentials(forge: Forge, method: str, template: str)
         assert all(header in response.headers for header in RATE_HEADERS)
 
 
+def test_a_wrong_token_is_refused_before_routing(forge: Forge) -> None:
+    assert _get(forge, "/repos/team-a/chat/hooks", token="wrong").status_code == 401
+    assert _get(forge, "/repos/team-a/chat/hooks").status_code == 404
+
+
 def test_every_answer_carries_the_callers_rate_numbers(forge: Forge) -> None:
     first = _get(forge, f"/repos/{forge.full_name}")
     second = _get(forge, f"/repos/{forge.full_name}/branches/main")
