@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import Catalog
-from bot.cli import main
-from bot.commands import make_deploy_watcher, make_injector, make_watcher, open_store
+from bot.app import daemon as daemon_module
+from bot.app.cli import main
+from bot.app.commands import make_deploy_watcher, make_injector, make_watcher, open_store
+from bot.app.control import run_daemon
+from bot.catalog.faults import Catalog
 from bot.config import load_config
-from bot.control import run_daemon
-from bot.store import Store, sqlite_url_for
-from bot.timeline import LANDED, State, fold
+from bot.game.timeline import LANDED, State, fold
+from bot.store.eventlog import Store, sqlite_url_for
 from tests.conftest import CHAT_APP
 from tests.gitrepos import TeamRepo, git, make_team_repo
 from tests.servers.argocd_api import DEFAULT_TOKEN, serve_argocd
@@ -227,8 +228,6 @@ def _stop_between_ticks(config: Path, stop: threading.Event, daemon: threading.T
     """Stop the daemon when no tick runs: APScheduler's shutdown(wait=True) holds the job-store
     lock that a finishing tick's add_job needs, a deadlock (issue 15 item 4) that would also
     hang the test process at exit. Pausing first lets running ticks finish and starts no more."""
-    from bot import daemon as daemon_module
-
     running = getattr(daemon_module, "_RUNNING", {}).get(str(config.resolve()))
     if running is not None and running.scheduler is not None:
         running.scheduler.pause()
