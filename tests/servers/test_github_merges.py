@@ -30,6 +30,14 @@ def _branch(forge: Forge, name: str, *changes: tuple[str, str, str, tuple[str, s
     return shas
 
 
+def _main_moves_on(forge: Forge, path: str, text: str, message: str) -> str:
+    """Someone commits straight to main meanwhile; main's new head."""
+    work = forge.clone("main-work")
+    commit_file(work, path, text, message)
+    forge.push(work, "HEAD:main")
+    return git_text("rev-parse", "main", cwd=forge.bare)
+
+
 def _show(forge: Forge, sha: str, fmt: str) -> str:
     return git_text("log", "-1", f"--format={fmt}", sha, cwd=forge.bare)
 
@@ -76,10 +84,7 @@ def test_an_explicit_title_and_message_win(forge: Forge, alice: Repository) -> N
 
 def test_rebase_replays_every_commit_with_new_shas(forge: Forge, alice: Repository) -> None:
     heads = _branch(forge, "feature", ("a.txt", "a\n", "Add a", ALICE), ("b.txt", "b\n", "Add b", BOB))
-    main_work = forge.clone("main-work")
-    commit_file(main_work, "c.txt", "c\n", "Meanwhile on main")
-    forge.push(main_work, "HEAD:main")
-    base = git_text("rev-parse", "main", cwd=forge.bare)
+    base = _main_moves_on(forge, "c.txt", "c\n", "Meanwhile on main")
     pr = alice.create_pull(base="main", head="feature", title="Add files", body="")
     assert _repo(forge).get_pull(pr.number).rebaseable is True
 
@@ -99,10 +104,7 @@ def test_rebase_replays_every_commit_with_new_shas(forge: Forge, alice: Reposito
 
 def test_a_rebase_that_conflicts_is_refused_and_nothing_moves(forge: Forge, alice: Repository) -> None:
     _branch(forge, "feature", ("k8s/deployment.yaml", "replicas: 5\n", "Five", ALICE))
-    main_work = forge.clone("main-work")
-    commit_file(main_work, "k8s/deployment.yaml", "replicas: 7\n", "Seven")
-    forge.push(main_work, "HEAD:main")
-    before = git_text("rev-parse", "main", cwd=forge.bare)
+    before = _main_moves_on(forge, "k8s/deployment.yaml", "replicas: 7\n", "Seven")
     pr = alice.create_pull(base="main", head="feature", title="Five", body="")
     assert _repo(forge).get_pull(pr.number).rebaseable is False
     with pytest.raises(GithubException) as refused:
