@@ -20,7 +20,7 @@ from bot.errors import FaultbotError
 from bot.game.events import encode
 from tests.conftest import CHAT_APP
 from tests.gitrepos import git, make_team_repo
-from tests.servers.forge import Forge, open_forge
+from tests.servers.forge import GIT_SERVERS, Forge, open_forge
 from tests.servers.git_cli import run_git
 from tests.servers.git_http import git_auth_config
 from tests.repo.test_inject import CATALOG, FAULT, assert_looks_human, injector_for, write_config
@@ -55,11 +55,13 @@ def other_key() -> tuple[str, str]:
 
 
 @pytest.fixture
-def app_forge(tmp_path: Path, app_key: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Forge]:
+def app_forge(
+    tmp_path: Path, app_key: tuple[str, str], monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Forge]:
     """The local forge with the app registered; no personal token in the environment."""
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.delenv(KEY_ENV, raising=False)
-    with open_forge(tmp_path, CHAT_APP) as opened:
+    with open_forge(tmp_path, CHAT_APP, partial_clone=getattr(request, "param", True)) as opened:
         opened.github.register_app(APP_ID, app_key[1], INSTALLATION_ID)
         yield opened
 
@@ -85,6 +87,7 @@ def _secrets_in(text: str, forge: Forge, private_pem: str) -> list[str]:
 
 # --- GitHub App ------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("app_forge", GIT_SERVERS, indirect=True)
 def test_pr_delivery_as_a_github_app_uses_the_installation_token_for_git_and_api(
     tmp_path: Path, app_forge: Forge, app_key: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -114,6 +117,7 @@ def test_pr_delivery_as_a_github_app_uses_the_installation_token_for_git_and_api
     assert "x-access-token" not in cache_config
 
 
+@pytest.mark.parametrize("app_forge", GIT_SERVERS, indirect=True)
 def test_cli_inject_as_a_github_app_prints_no_token_or_key(
     tmp_path: Path, app_forge: Forge, app_key: tuple[str, str], monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

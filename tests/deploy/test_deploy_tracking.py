@@ -28,7 +28,7 @@ from bot.store.eventlog import Store
 from bot.web.server import BackgroundServer
 from tests.conftest import CHAT_APP
 from tests.servers.argocd_api import DEFAULT_TOKEN, ArgoCDServer, serve_argocd
-from tests.servers.forge import BOT_TOKEN, Forge, open_forge
+from tests.servers.forge import BOT_TOKEN, GIT_SERVERS, Forge, open_forge
 from tests.servers.git_cli import run_git
 from tests.servers.git_http import git_auth_config
 from tests.repo.test_inject import write_config
@@ -66,11 +66,11 @@ class Deployed:
         return self.instance()
 
 
-@pytest.fixture
-def deployed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
+@pytest.fixture(params=GIT_SERVERS)
+def deployed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Deployed]:
     monkeypatch.setenv("GITHUB_TOKEN", BOT_TOKEN)
     monkeypatch.setenv("ARGOCD_AUTH_TOKEN", DEFAULT_TOKEN)
-    with open_forge(tmp_path, CHAT_APP) as forge, serve_argocd() as argocd:
+    with open_forge(tmp_path, CHAT_APP, partial_clone=request.param) as forge, serve_argocd() as argocd:
         game = start(tmp_path, forge, argocd)
         yield game
         game.deploy.close()
@@ -179,11 +179,12 @@ class FlakyService:
         return Starlette(routes=[Route("/", home)])
 
 
-def test_the_probe_gates_recovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("partial_clone", GIT_SERVERS)
+def test_the_probe_gates_recovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, partial_clone: bool) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", BOT_TOKEN)
     monkeypatch.setenv("ARGOCD_AUTH_TOKEN", DEFAULT_TOKEN)
     site = FlakyService()
-    with open_forge(tmp_path, CHAT_APP) as forge, serve_argocd() as argocd, BackgroundServer(site.app()) as web:
+    with open_forge(tmp_path, CHAT_APP, partial_clone=partial_clone) as forge, serve_argocd() as argocd, BackgroundServer(site.app()) as web:
         game = start(tmp_path, forge, argocd, probe_url=web.url + "/")
         argocd.sync(APP, game.injected, T0 + timedelta(minutes=1))
         fix = game.team_fix()

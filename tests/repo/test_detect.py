@@ -27,7 +27,7 @@ from bot.repo.workspace import apply_patch
 from bot.store.eventlog import Store
 from tests.conftest import CHAT_APP
 from tests.gitrepos import TeamRepo, git, make_team_repo
-from tests.servers.forge import BOT_TOKEN, MEMBER_LOGIN, MEMBER_TOKEN, Forge, open_forge
+from tests.servers.forge import BOT_TOKEN, GIT_SERVERS, MEMBER_LOGIN, MEMBER_TOKEN, Forge, open_forge
 from tests.servers.git_cli import run_git
 from tests.servers.git_http import git_auth_config
 from tests.repo.test_inject import write_config
@@ -190,8 +190,8 @@ def test_nothing_changed_costs_one_ls_remote(tmp_path: Path) -> None:
 # --- a fix merged through a PR on the local GitHub ------------------------------------------
 
 @pytest.fixture
-def chat_forge(tmp_path: Path) -> Iterator[Forge]:
-    with open_forge(tmp_path, CHAT_APP) as opened:
+def chat_forge(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Forge]:
+    with open_forge(tmp_path, CHAT_APP, partial_clone=getattr(request, "param", True)) as opened:
         yield opened
 
 
@@ -228,6 +228,7 @@ def fix_through_a_pr(tmp_path: Path, forge: Forge, monkeypatch: pytest.MonkeyPat
     return PrGame(store, make_watcher(config, config_path, team, store, CATALOG), pr.number, merged_at)
 
 
+@pytest.mark.parametrize("chat_forge", GIT_SERVERS, indirect=True)
 def test_fix_merged_by_pr_carries_number_author_and_merged_at(tmp_path: Path, chat_forge: Forge, monkeypatch: pytest.MonkeyPatch) -> None:
     game = fix_through_a_pr(tmp_path, chat_forge, monkeypatch)
     game.watcher.refresh()
@@ -251,6 +252,7 @@ def test_a_new_branch_is_the_first_response(tmp_path: Path) -> None:
     assert instance.first_response.kind == "branch" and instance.first_response.branch == "investigate-503"
 
 
+@pytest.mark.parametrize("chat_forge", GIT_SERVERS, indirect=True)
 def test_a_fix_found_while_github_is_rate_limited_is_amended_with_the_pr_later(
     tmp_path: Path, chat_forge: Forge, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,7 +19,8 @@ from bot.repo.injector import InjectionRefused
 from bot.store.eventlog import Store
 from tests.conftest import CHAT_APP
 from tests.gitrepos import git, make_team_repo
-from tests.servers.forge import BOT_TOKEN, Forge, open_forge
+from tests.servers.branch_protection import BranchProtection
+from tests.servers.forge import BOT_TOKEN, GIT_SERVERS, Forge, open_forge
 
 FAULT = "web-unreachable/service-selector-typo"
 CATALOG = Catalog.load()
@@ -173,11 +174,12 @@ def test_cli_unknown_team_and_fault_are_one_line(tmp_path: Path, capsys: pytest.
 # --- smart HTTP with a token, and the local GitHub --------------------------------------------
 
 @pytest.fixture
-def chat_forge(tmp_path: Path) -> Iterator[Forge]:
-    with open_forge(tmp_path, CHAT_APP) as opened:
+def chat_forge(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Forge]:
+    with open_forge(tmp_path, CHAT_APP, partial_clone=getattr(request, "param", True)) as opened:
         yield opened
 
 
+@pytest.mark.parametrize("chat_forge", GIT_SERVERS, indirect=True)
 def test_push_over_authenticated_smart_http(tmp_path: Path, chat_forge: Forge, monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", BOT_TOKEN)
@@ -220,6 +222,7 @@ def pr_config(tmp_path: Path, forge: Forge) -> Path:
     )
 
 
+@pytest.mark.parametrize("chat_forge", GIT_SERVERS, indirect=True)
 def test_pr_delivery_opens_and_merges_through_pygithub(tmp_path: Path, chat_forge: Forge, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", BOT_TOKEN)
     before = git(chat_forge.bare, "rev-parse", "main")
@@ -237,11 +240,12 @@ def test_pr_delivery_opens_and_merges_through_pygithub(tmp_path: Path, chat_forg
     assert any(r.method == "PUT" and r.path.endswith("/pulls/1/merge") for r in chat_forge.github.requests)
 
 
+@pytest.mark.parametrize("chat_forge", GIT_SERVERS, indirect=True)
 def test_pr_refused_by_branch_protection_is_one_line_and_left_open(tmp_path: Path, chat_forge: Forge,
                                                                      monkeypatch: pytest.MonkeyPatch,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", BOT_TOKEN)
-    chat_forge.github.protect(chat_forge.owner, chat_forge.name, "main")
+    chat_forge.github.protect(chat_forge.owner, chat_forge.name, "main", BranchProtection(required_status_checks=("ci",)))
     before = git(chat_forge.bare, "rev-parse", "main")
     assert main(["inject", "--config", str(pr_config(tmp_path, chat_forge)), "team-a", FAULT]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -4,9 +4,14 @@ It serves what faultbot reads — `GET /api/v1/applications[/{name}]`, `GET /api
 and the session endpoints — with Bearer-token (or `argocd.token` cookie) auth. Tests
 drive it the way ArgoCD's controller would move: `add_app`, `sync` (appends to
 `status.history` and truncates it to revisionHistoryLimit, as persistRevisionHistory
-does), `fail_sync`, `set_health`, `out_of_sync`; and they break it the way networks do:
-`fail_next`, `rate_limit`, `down`/`up` (a real closed port, so clients see ECONNREFUSED).
+does), `fail_sync` (operationState Failed; like argo-cd, only a *successful* sync adds a
+history entry), `set_health`, `out_of_sync`; and they break it the way networks do:
+`fail_next`, `rate_limit`, `down`/`up` (a real closed port, so clients see ECONNREFUSED),
+and `outage` (5xx until cleared, hangs; see `tests.servers.outage`).
 Every JSON answer is recorded with its swagger operation for the contract test.
+
+Auth: every application and session operation needs a token; like argo-cd, `/api/version`
+answers anonymous callers too (with the version only) and `userinfo` says `loggedIn: false`.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from starlette.routing import Route
 from bot.web.server import BackgroundServer
 from tests.servers import argocd_render as render
 from tests.servers.argocd_render import AppRecord, Json
+from tests.servers.outage import Outage
 
 DEFAULT_TOKEN = "argocd-test-token-0123456789"
 ADMIN_USER = "admin"
@@ -81,6 +87,7 @@ class ArgoCDServer:
         self._requests: list[tuple[str, str]] = []
         self._responses: list[RecordedResponse] = []
         self._secret = uuid.uuid4().bytes
+        self.outage = Outage()
         self._app = _build_app(self)
         self._web = BackgroundServer(self._app, host, 0)
         self.port = self._web.port
@@ -96,6 +103,7 @@ class ArgoCDServer:
         return self
 
     def stop(self) -> None:
+        self.outage.clear()
         self._web.stop()
 
     def down(self) -> None:
@@ -355,7 +363,13 @@ def _logout(server: ArgoCDServer, request: Request, user: str | None, body: Any)
 def _build_app(server: ArgoCDServer) -> Starlette:
     def endpoint(operation: str, handler: Handler) -> Callable[[Request], Any]:
         async def serve(request: Request) -> Response:
-            reply = server.injected_failure()
+            trouble = server.outage.take(f"{request.method} {request.url.path}")
+            if trouble is not None and trouble.kind == "hang":
+                await server.outage.wait_async(trouble)
+            if trouble is not None and trouble.kind == "error":
+                reply: Reply | None = Reply(trouble.status, render.runtime_error(_GRPC_CODE.get(trouble.status, 2), "upstream unavailable"))
+            else:
+                reply = server.injected_failure()
             if reply is None:
                 reply = handler(server, request, server.user_for(request), await _json_body(request))
             server.record(request, operation, reply)

@@ -17,6 +17,10 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _STATUS_NAMES = {"A": "added", "D": "removed", "M": "modified", "R": "renamed", "C": "copied", "T": "changed"}
 _LOG_FIELDS = ("%H", "%T", "%P", "%an", "%ae", "%at", "%cn", "%ce", "%ct", "%B")
 _LOG_FORMAT = "%x00".join(_LOG_FIELDS) + "%x00"
+_QUIET_IDENTITY = {
+    "GIT_AUTHOR_NAME": "replay", "GIT_AUTHOR_EMAIL": "replay@example.test", "GIT_AUTHOR_DATE": "@0 +0000",
+    "GIT_COMMITTER_NAME": "replay", "GIT_COMMITTER_EMAIL": "replay@example.test", "GIT_COMMITTER_DATE": "@0 +0000",
+}
 
 
 @dataclass(frozen=True)
@@ -237,15 +241,28 @@ class BareRepo:
             raise MergeConflict(proc.stdout.decode().strip())
         return proc.stdout.decode().split("\n", 1)[0].strip()
 
+    def replay_tree(self, commit: str, onto: str) -> str:
+        """The tree of cherry-picking `commit` onto `onto`; raises MergeConflict.
+
+        git 2.39's `merge-tree --write-tree` takes no explicit merge base, so we give it one:
+        a throwaway commit with `onto`'s tree whose parent is `commit`'s parent makes that
+        parent the merge base, which is exactly a cherry-pick's three-way merge.
+        """
+        parent = self._git("rev-parse", f"{commit}^").strip()
+        tree = self._git("rev-parse", f"{onto}^{{tree}}").strip()
+        stand_in = self._git("commit-tree", tree, "-p", parent, "-m", "replay base", env=_QUIET_IDENTITY).strip()
+        return self.merge_trees(stand_in, commit)
+
     def commit_tree(
-        self, tree: str, parents: Sequence[str], message: str, author: Identity, committer: Identity, when: datetime
+        self, tree: str, parents: Sequence[str], message: str, author: Identity, committer: Identity, when: datetime,
+        authored: datetime | None = None,
     ) -> str:
-        """Write a commit object and return its sha (no ref moves)."""
+        """Write a commit object and return its sha (no ref moves); `authored` defaults to `when`."""
         stamp = f"{int(when.timestamp())} +0000"
         env = {
             "GIT_AUTHOR_NAME": author.name,
             "GIT_AUTHOR_EMAIL": author.email,
-            "GIT_AUTHOR_DATE": stamp,
+            "GIT_AUTHOR_DATE": f"{int(authored.timestamp())} +0000" if authored else stamp,
             "GIT_COMMITTER_NAME": committer.name,
             "GIT_COMMITTER_EMAIL": committer.email,
             "GIT_COMMITTER_DATE": stamp,

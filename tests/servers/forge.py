@@ -7,6 +7,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from tests.servers.git_cli import run_git
 from tests.servers.git_http import GitHTTPServer, git_auth_config, serve_git_http
 from tests.servers.github_api import GitHubServer, serve_github
@@ -14,6 +16,19 @@ from tests.servers.github_api import GitHubServer, serve_github
 BOT_TOKEN = "ghs_faultbot-token"
 MEMBER_TOKEN = "ghp_alice-token"
 MEMBER_LOGIN = "alice"
+
+ISSUE_16_ITEM_1 = (
+    "issue 16 item 1: against a partial clone served as GitHub serves it, faultbot's later git commands "
+    "(checkout) fetch missing blobs without the token: 'could not read Username'"
+)
+# Smart-HTTP servers to run a faultbot test against when its subject is not the clone itself:
+# GitHub's (partial clone; fails until issue 16 item 1 is fixed, then drop the mark) and a git
+# server without filter support (git falls back to a full clone), which keeps the test's real
+# subject guarded meanwhile. Use as `@pytest.mark.parametrize("<forge fixture>", GIT_SERVERS, indirect=True)`.
+GIT_SERVERS = [
+    pytest.param(True, id="github-partial-clone", marks=pytest.mark.xfail(strict=True, reason=ISSUE_16_ITEM_1)),
+    pytest.param(False, id="no-filter-server"),
+]
 
 
 @dataclass(frozen=True)
@@ -43,12 +58,17 @@ class Forge:
 
 
 @contextmanager
-def open_forge(tmp_path: Path, seed: Path, owner: str = "team-a", name: str = "chat") -> Iterator[Forge]:
-    """Serve one repo seeded from `seed`; tokens: BOT_TOKEN → "faultbot", MEMBER_TOKEN → "alice"."""
+def open_forge(
+    tmp_path: Path, seed: Path, owner: str = "team-a", name: str = "chat", partial_clone: bool = True
+) -> Iterator[Forge]:
+    """Serve one repo seeded from `seed`; tokens: BOT_TOKEN → "faultbot", MEMBER_TOKEN → "alice".
+
+    `partial_clone=False` serves like a git server without filter support (see GitHTTPServer).
+    """
     root = tmp_path / "forge"
     root.mkdir()
     with ExitStack() as stack:
-        git_http = stack.enter_context(serve_git_http(root, BOT_TOKEN))
+        git_http = stack.enter_context(serve_git_http(root, BOT_TOKEN, partial_clone=partial_clone))
         github = stack.enter_context(serve_github(root, {BOT_TOKEN: "faultbot", MEMBER_TOKEN: MEMBER_LOGIN}, git_http))
         bare = github.create_repo(owner, name, from_dir=seed)
         scratch = tmp_path / "clones"

@@ -1,14 +1,25 @@
 """A token-protected git smart-HTTP server for tests, backed by `git http-backend`.
 
 It runs git's own CGI program so clone, fetch, ls-remote and push behave exactly as
-against a real forge, including chunked and gzip-encoded request bodies.
+against a real forge, including chunked and gzip-encoded request bodies. Like GitHub it
+
+* serves partial clones (`uploadpack.allowFilter`) and the lazy fetches of missing blobs
+  they make later (`uploadpack.allowReachableSHA1InWant`), and asks for the token on *every*
+  request, those lazy fetches included (a client that forgets it gets 401);
+* refuses pushes to protected branches with GitHub's own words (`protect`, see
+  `branch_protection` and `git_protect_hook`);
+* misbehaves on demand (`outage`: 5xx, hangs, hangs on pushes only, dropped connections).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
+import socket
 import subprocess
+import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,9 +28,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from tests.servers import git_protect_hook
+from tests.servers.branch_protection import BranchProtection, protected_refs
 from tests.servers.git_cli import scrubbed_environ
+from tests.servers.outage import Outage
 
-REALM = "git"
+REALM = "GitHub"
 
 
 @dataclass(frozen=True)
@@ -39,12 +53,19 @@ class GitHTTPRequest:
 class GitHTTPServer:
     """Serves every bare repo under `root` at `http://127.0.0.1:PORT/<relative path>`."""
 
-    def __init__(self, root: Path, token: str, user: str = "x-access-token") -> None:
+    def __init__(self, root: Path, token: str, user: str = "x-access-token", partial_clone: bool = True) -> None:
         self.root = root.resolve()
         self.token = token
         self.user = user
+        # False serves like a git server without filter support: git then falls back to a
+        # full clone. Only for tests that must not depend on partial-clone handling.
+        self.partial_clone = partial_clone
         self.extra_tokens: dict[str, str] = {}
         self.requests: list[GitHTTPRequest] = []
+        self.outage = Outage()
+        self._protection: dict[str, dict[str, BranchProtection]] = {}
+        self._hooks = tempfile.TemporaryDirectory(prefix="git-http-hooks-")
+        git_protect_hook.install(Path(self._hooks.name))
         self._lock = threading.Lock()
         self._httpd = _Listener(("127.0.0.1", 0), _Handler, self)
         self.port: int = self._httpd.server_address[1]
@@ -74,10 +95,45 @@ class GitHTTPServer:
 
     def stop(self) -> None:
         """Stop the server and wait for its thread; safe to call twice."""
+        self.outage.clear()
         if self._thread.is_alive():
             self._httpd.shutdown()
             self._thread.join(timeout=5)
         self._httpd.server_close()
+        self._hooks.cleanup()
+
+    def protect(self, repo_name: str, branch: str, rule: BranchProtection | None = None) -> None:
+        """Refuse pushes to `branch` of a repo (path under root) as GitHub's branch protection does."""
+        with self._lock:
+            self._protection.setdefault(self._repo_key(repo_name), {})[branch] = rule or BranchProtection()
+
+    def unprotect(self, repo_name: str, branch: str) -> None:
+        """Lift `protect`."""
+        with self._lock:
+            self._protection.get(self._repo_key(repo_name), {}).pop(branch, None)
+
+    def _repo_key(self, repo_name: str) -> str:
+        name = repo_name.strip("/")
+        return name if name.endswith(".git") else name + ".git"
+
+    def protection_for(self, path_info: str) -> dict[str, BranchProtection]:
+        """The protected branches of the repo a request path names."""
+        repo, found, _ = unquote(path_info).strip("/").partition(".git/")
+        with self._lock:
+            return dict(self._protection.get(repo + ".git", {})) if found else {}
+
+    def backend_config(self, path_info: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+        """git config (key → value list) and extra environment for one http-backend run."""
+        config = {"http.receivepack": ["true"]}  # pushing works whatever each repo's own config says
+        if self.partial_clone:
+            config["uploadpack.allowFilter"] = ["true"]
+            config["uploadpack.allowReachableSHA1InWant"] = ["true"]
+        protection = self.protection_for(path_info)
+        if not protection:
+            return config, {}
+        config["core.hooksPath"] = [self._hooks.name]
+        config["receive.procReceiveRefs"] = [f"refs/heads/{branch}" for branch in protection]
+        return config, {git_protect_hook.RULES_VARIABLE: json.dumps(protected_refs(protection))}
 
     def add_token(self, token: str, user: str) -> None:
         """Accept one more token (e.g. a GitHub App installation token), acting as `user`."""
@@ -117,6 +173,11 @@ class _Listener(ThreadingHTTPServer):
         self.app = app
         super().__init__(address, handler)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that gave up (timeout, dropped connection) is normal here; anything else is not."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -138,15 +199,21 @@ class _Handler(BaseHTTPRequestHandler):
         encoding = self.headers.get("Content-Encoding")
         body = self._read_body(chunked)
         user = app.is_authorized(self.headers.get("Authorization"))
-        if user is None:
-            status = 401
-            self._send(401, {"WWW-Authenticate": f'Basic realm="{REALM}"', "Content-Type": "text/plain"}, b"Unauthorized\n")
+        trouble = app.outage.take(f"{self.command} {self.path}")
+        if trouble is not None and trouble.kind == "hang":
+            app.outage.wait(trouble)
+        if trouble is not None and trouble.kind == "error":
+            status, headers, payload = trouble.status, {"Content-Type": "text/plain"}, b"Internal Server Error\n"
+        elif user is None:
+            status, payload = 401, b"Unauthorized\n"
+            headers = {"WWW-Authenticate": f'Basic realm="{REALM}"', "Content-Type": "text/plain"}
         else:
             status, headers, payload = self._run_backend(app, split.path, split.query, body, user)
-            self._send(status, headers, payload)
+        # Recorded before answering: the work is done even if the client has gone away.
         app._record(
             GitHTTPRequest(self.command, split.path, split.query, user is not None, status, chunked, encoding, user)
         )
+        self._send(status, headers, payload, drop=trouble is not None and trouble.kind == "drop")
 
     def _read_body(self, chunked: bool) -> bytes:
         if chunked:
@@ -168,8 +235,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _run_backend(
         self, app: GitHTTPServer, path: str, query: str, body: bytes, user: str
     ) -> tuple[int, dict[str, str], bytes]:
+        config, extra_env = app.backend_config(path)
+        pairs = [(key, value) for key, values in config.items() for value in values]
+        config_env = {"GIT_CONFIG_COUNT": str(len(pairs))}
+        for index, (key, value) in enumerate(pairs):
+            config_env.update({f"GIT_CONFIG_KEY_{index}": key, f"GIT_CONFIG_VALUE_{index}": value})
         env = scrubbed_environ(
             {
+                **config_env,
+                **extra_env,
                 "GIT_PROJECT_ROOT": str(app.root),
                 "GIT_HTTP_EXPORT_ALL": "1",
                 "REQUEST_METHOD": self.command,
@@ -181,10 +255,6 @@ class _Handler(BaseHTTPRequestHandler):
                 "REMOTE_ADDR": self.client_address[0],
                 "SERVER_PROTOCOL": "HTTP/1.1",
                 "GATEWAY_INTERFACE": "CGI/1.1",
-                # Pushing must work whatever each repo's own config says.
-                "GIT_CONFIG_COUNT": "1",
-                "GIT_CONFIG_KEY_0": "http.receivepack",
-                "GIT_CONFIG_VALUE_0": "true",
             }
         )
         if self.headers.get("Content-Encoding"):
@@ -200,14 +270,23 @@ class _Handler(BaseHTTPRequestHandler):
             return 500, {"Content-Type": "text/plain"}, message
         return _parse_cgi_output(proc.stdout)
 
-    def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+    def _send(self, status: int, headers: dict[str, str], payload: bytes, drop: bool = False) -> None:
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if not drop:
             self.wfile.write(payload)
+            return
+        # Half the promised body, then the connection goes away: what a proxy restart or a
+        # network blip looks like to the client, after the server did the work.
+        self.wfile.write(payload[: len(payload) // 2])
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
 
 
 def _parse_cgi_output(output: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -230,9 +309,11 @@ def _parse_cgi_output(output: bytes) -> tuple[int, dict[str, str], bytes]:
 
 
 @contextmanager
-def serve_git_http(root: Path, token: str, user: str = "x-access-token") -> Iterator[GitHTTPServer]:
+def serve_git_http(
+    root: Path, token: str, user: str = "x-access-token", partial_clone: bool = True
+) -> Iterator[GitHTTPServer]:
     """Serve the bare repos under `root` over smart HTTP until the block exits."""
-    server = GitHTTPServer(root, token, user)
+    server = GitHTTPServer(root, token, user, partial_clone)
     server.start()
     try:
         yield server

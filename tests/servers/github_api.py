@@ -1,44 +1,45 @@
 """A local GitHub REST server for tests, backed by real bare repositories on disk.
 
 PyGithub talks to it with `Github(base_url=server.api_url, auth=Auth.Token(token))`.
-It answers like GitHub Enterprise does under `/api/v3`: auth, ETag/304 conditional
-requests, rate-limit headers and basic-error bodies included.
+It answers like GitHub Enterprise does under `/api/v3`: auth on every request (401 "Bad
+credentials"), ETag/304 conditional requests (304s are not charged, as GitHub documents),
+per-caller rate limits (`github_ratelimit`), merge/squash/rebase merges and branch
+protection (`github_merge`, `branch_protection`), basic-error bodies, and 5xx or hangs on
+demand (`outage`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import socket
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
 
 import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Mount, Route
 
 from tests.servers import github_payloads as render
 from tests.servers.bare_repo import BareRepo, Identity
+from tests.servers.branch_protection import BranchProtection
 from tests.servers.git_cli import commit_tree_of_directory, init_bare_repo
 from tests.servers.git_http import GitHTTPServer
-from tests.servers.github_apps import JWT_REFUSED, AppRegistry
-from tests.servers.github_call import ApiError, Call, Reply
+from tests.servers.github_apps import AppRegistry
+from tests.servers.github_http import build_app
 from tests.servers.github_payloads import Json, RepoUrls
-from tests.servers.github_routes import ROUTES, Handler, openapi_path
-from tests.servers.github_state import APIRequest, CommitStatus, ForgeState, RecordedResponse, WorkflowRun
+from tests.servers.github_ratelimit import RateLimiter
+from tests.servers.github_state import (
+    APIRequest,
+    CommitStatus,
+    ForgeState,
+    MergeSettings,
+    RecordedResponse,
+    WorkflowRun,
+)
+from tests.servers.outage import Outage
 
 ORG_ADMIN = Identity("Org Admin", "org-admin@example.test")
 GITHUB_COMMITTER = Identity("GitHub", "noreply@github.com")
-RATE_LIMIT = 5000
 DEFAULT_LOGIN = "faultbot"
 
 
@@ -66,12 +67,14 @@ class GitHubServer:
         self.apps = AppRegistry()
         self.users: dict[str, Identity] = {}
         self.merge_committer = GITHUB_COMMITTER
+        self.limits = RateLimiter(self.now)
+        self.outage = Outage()
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(
-            _build_app(self), log_level="warning", access_log=False, lifespan="off", ws="none",
+            build_app(self), log_level="warning", access_log=False, lifespan="off", ws="none",
             timeout_graceful_shutdown=2,
         )
         self._uvicorn = uvicorn.Server(config)
@@ -113,6 +116,7 @@ class GitHubServer:
 
     def stop(self) -> None:
         """Shut down and join the server thread; safe to call twice."""
+        self.outage.clear()
         self._uvicorn.should_exit = True
         if self._thread.is_alive():
             self._thread.join(timeout=5)
@@ -128,15 +132,33 @@ class GitHubServer:
             self.state.created[(owner, name)] = self.now()
         return path
 
-    def protect(self, owner: str, repo: str, branch: str, message: str | None = None) -> None:
-        """Make merges into `branch` fail with 405, as branch protection rules do."""
+    def protect(self, owner: str, repo: str, branch: str, rule: BranchProtection | None = None) -> None:
+        """Protect `branch` (default rule: changes only through a pull request).
+
+        API merges then meet the rule's required checks, and, with a git server attached,
+        direct pushes are refused with GitHub's GH006 messages.
+        """
+        rule = rule or BranchProtection()
         with self.state.lock:
-            self.state.protection[(owner, repo, branch)] = message or f"Protected branch update failed for refs/heads/{branch}."
+            self.state.protection[(owner, repo, branch)] = rule
+        if self.git_http is not None:
+            self.git_http.protect(self._git_name(owner, repo), branch, rule)
 
     def unprotect(self, owner: str, repo: str, branch: str) -> None:
         """Lift `protect`."""
         with self.state.lock:
             self.state.protection.pop((owner, repo, branch), None)
+        if self.git_http is not None:
+            self.git_http.unprotect(self._git_name(owner, repo), branch)
+
+    def _git_name(self, owner: str, repo: str) -> str:
+        assert self.git_http is not None
+        return self.repo_path(owner, repo).relative_to(self.git_http.root).as_posix()
+
+    def set_merge_methods(self, owner: str, repo: str, merge: bool = True, squash: bool = True, rebase: bool = True) -> None:
+        """Enable or disable merge commits, squash and rebase merges (GitHub's allow_*_merge)."""
+        with self.state.lock:
+            self.state.merge_settings[(owner, repo)] = MergeSettings(merge, squash, rebase)
 
     def register_app(self, app_id: int, public_key_pem: str, installation_id: int, slug: str = "faultbot-app") -> None:
         """Declare a GitHub App installation; its JWTs (RS256, `iss` = app_id) can mint tokens."""
@@ -218,14 +240,15 @@ class GitHubServer:
         with self.state.lock:
             return {identity.email.lower(): login for login, identity in self.users.items()}
 
-    def is_protected(self, owner: str, repo: str, branch: str) -> bool:
-        """Whether `protect` was called for this branch."""
-        return self.protection_message(owner, repo, branch) is not None
-
-    def protection_message(self, owner: str, repo: str, branch: str) -> str | None:
-        """The 405 message a merge into a protected branch gets, or None."""
+    def protection(self, owner: str, repo: str, branch: str) -> BranchProtection | None:
+        """The rule protecting `branch`, or None."""
         with self.state.lock:
             return self.state.protection.get((owner, repo, branch))
+
+    def merge_settings(self, owner: str, repo: str) -> MergeSettings:
+        """Which merge methods the repo allows."""
+        with self.state.lock:
+            return self.state.merge_settings.get((owner, repo), MergeSettings())
 
     def repo_json(self, bare: BareRepo, urls: RepoUrls, full: bool) -> Json:
         """repository / full-repository for one bare repo, read fresh."""
@@ -233,33 +256,21 @@ class GitHubServer:
             created = self.state.created.get((urls.owner, urls.name))
         if created is None:
             created = datetime.fromtimestamp(bare.path.stat().st_mtime, timezone.utc)
-        return render.repository(urls, bare.default_branch(), created, bare.last_commit_time(), full)
+        settings = self.merge_settings(urls.owner, urls.name)
+        methods = (settings.merge, settings.squash, settings.rebase)
+        return render.repository(urls, bare.default_branch(), created, bare.last_commit_time(), full, methods)
 
-    def rate_limit_numbers(self) -> dict[str, int]:
-        """The core rate-limit numbers GitHub reports in headers and /rate_limit."""
-        with self.state.lock:
-            used = self.state.rate_used
-            exhausted = self.rate_limited()
-            until = self.state.rate_exhausted_until
-        if exhausted and until is not None:
-            return {"limit": RATE_LIMIT, "remaining": 0, "reset": int(until.timestamp()), "used": RATE_LIMIT}
-        reset = int((self.now() + timedelta(hours=1)).timestamp())
-        return {"limit": RATE_LIMIT, "remaining": max(0, RATE_LIMIT - used), "reset": reset, "used": used}
+    def rate_limit_numbers(self, login: str | None) -> dict[str, int]:
+        """The core rate-limit numbers GitHub reports to `login` in headers and /rate_limit."""
+        return self.limits.numbers(login)
 
-    def exhaust_rate_limit(self, reset_in: timedelta) -> None:
-        """Test hook: every API call gets GitHub's 403 "rate limit exceeded" until the reset."""
-        with self.state.lock:
-            self.state.rate_exhausted_until = self.now() + reset_in
+    def exhaust_rate_limit(self, reset_in: timedelta, status: int = 403) -> None:
+        """Test hook: every API call gets GitHub's "rate limit exceeded" (403 or 429) until the reset."""
+        self.limits.exhaust(reset_in, status)
 
     def restore_rate_limit(self) -> None:
-        """Test hook: the window reset early."""
-        with self.state.lock:
-            self.state.rate_exhausted_until = None
-
-    def rate_limited(self) -> bool:
-        """Is the (simulated) rate limit exhausted right now?"""
-        until = self.state.rate_exhausted_until
-        return until is not None and self.now() < until
+        """Test hook: the window reset early (also lifts a secondary limit)."""
+        self.limits.restore()
 
     def login_for(self, authorization: str | None) -> str | None:
         """The login a token authenticates as, or None for missing or wrong credentials."""
@@ -268,113 +279,6 @@ class GitHubServer:
             return None
         with self.state.lock:
             return self.tokens.get(token.strip())
-
-
-def _build_app(server: GitHubServer) -> Starlette:
-    routes = [
-        Route(path, _endpoint(server, method, openapi_path(path), handler), methods=[method])
-        for method, path, handler in ROUTES
-    ]
-
-    async def unknown_route(request: Request, error: Exception) -> Response:
-        # GitHub answers JSON even for paths it does not know; the log shows what a bot
-        # asked for that this server does not implement.
-        status = getattr(error, "status_code", 404)
-        message = "Not Found" if status == 404 else "Method Not Allowed"
-        with server.state.lock:
-            server.state.requests.append(APIRequest(request.method, request.url.path, request.url.query, status, None))
-        return Response(json.dumps(render.error(message, status)), status, media_type="application/json; charset=utf-8")
-
-    return Starlette(
-        routes=[Mount("/api/v3", routes=routes)], exception_handlers={404: unknown_route, 405: unknown_route}
-    )
-
-
-def _endpoint(server: GitHubServer, method: str, operation: str, handler: Handler) -> Callable[[Request], Any]:
-    async def endpoint(request: Request) -> Response:
-        # Handlers run on the event loop thread on purpose: requests are served one at a
-        # time, so PR merges and ref updates never race each other.
-        raw = await request.body()
-        # The /app endpoints take the app's JWT, never an installation or personal token.
-        as_app = operation.startswith("/app/")
-        authorization = request.headers.get("authorization")
-        login = server.apps.app_login(authorization) if as_app else server.login_for(authorization)
-        if login is None:
-            reply = Reply(render.error(JWT_REFUSED if as_app else "Bad credentials", 401), status=401)
-        elif server.rate_limited() and operation != "/rate_limit":
-            reply = Reply(render.error("API rate limit exceeded for user ID 1.", 403), status=403)
-        else:
-            try:
-                body = json.loads(raw) if raw else None
-                reply = handler(Call(server, login, dict(request.path_params), request.query_params, body))
-            except ApiError as error:
-                reply = Reply(render.error(error.message, error.status, error.errors), status=error.status)
-            except json.JSONDecodeError:
-                reply = Reply(render.error("Problems parsing JSON", 400), status=400)
-        # Like GitHub, /rate_limit itself is free.
-        response = _respond(server, request, reply, counted=login is not None and operation != "/rate_limit")
-        with server.state.lock:
-            server.state.requests.append(
-                APIRequest(method, request.url.path, request.url.query, response.status_code, login)
-            )
-            if response.status_code != 304:
-                server.state.responses.append(RecordedResponse(method, operation, reply.status, reply.body))
-        return response
-
-    return endpoint
-
-
-def _respond(server: GitHubServer, request: Request, reply: Reply, counted: bool) -> Response:
-    payload = json.dumps(reply.body, separators=(",", ":")).encode()
-    headers = {
-        "X-GitHub-Request-Id": uuid.uuid4().hex[:20].upper(),
-        "X-GitHub-Media-Type": "github.v3; format=json",
-        "X-RateLimit-Resource": "core",
-    }
-    if reply.links:
-        headers["Link"] = ", ".join(
-            f'<{_page_url(server, request, page)}>; rel="{rel}"' for rel, page in reply.links.items()
-        )
-    not_modified = False
-    if request.method == "GET" and reply.status == 200:
-        etag = '"' + hashlib.sha256(payload).hexdigest()[:40] + '"'
-        headers["ETag"] = etag
-        headers["Cache-Control"] = "private, max-age=60, s-maxage=60"
-        headers["Vary"] = "Accept, Authorization, Cookie, X-GitHub-OTP"
-        if reply.last_modified is not None:
-            headers["Last-Modified"] = format_datetime(reply.last_modified.astimezone(timezone.utc), usegmt=True)
-        not_modified = _is_not_modified(request, etag, reply.last_modified)
-    if counted and not not_modified:
-        # GitHub does not charge 304 answers against the rate limit.
-        with server.state.lock:
-            server.state.rate_used += 1
-    numbers = server.rate_limit_numbers()
-    headers.update({f"X-RateLimit-{key.title()}": str(value) for key, value in numbers.items()})
-    if reply.status == 401:
-        headers["WWW-Authenticate"] = 'Basic realm="GitHub"'
-    if not_modified:
-        return Response(status_code=304, headers=headers)
-    return Response(payload, status_code=reply.status, headers=headers, media_type="application/json; charset=utf-8")
-
-
-def _is_not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        return "*" in tags or etag in tags
-    since = request.headers.get("if-modified-since")
-    if since and last_modified is not None:
-        try:
-            return last_modified.replace(microsecond=0) <= parsedate_to_datetime(since)
-        except (TypeError, ValueError):
-            return False
-    return False
-
-
-def _page_url(server: GitHubServer, request: Request, page: int) -> str:
-    query = dict(request.query_params)
-    query["page"] = str(page)
-    return f"{server.html_url}{request.url.path}?{urlencode(query)}"
 
 
 @contextmanager

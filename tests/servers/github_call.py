@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from tests.servers import github_payloads as render
 from tests.servers.bare_repo import BareRepo, CommitInfo
 from tests.servers.github_payloads import Json, RepoUrls
+from tests.servers.github_state import PullRecord
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -29,11 +30,12 @@ MAX_LISTED_COMMITS = 250  # GitHub caps compare and PR commit lists at 250
 class ApiError(Exception):
     """An error reply with GitHub's basic-error (or validation-error) body."""
 
-    def __init__(self, status: int, message: str, errors: list[Json] | None = None) -> None:
+    def __init__(self, status: int, message: str, errors: list[Json] | None = None, docs: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = errors
+        self.docs = docs
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Reply:
     status: int = 200
     links: dict[str, int] = field(default_factory=dict)
     last_modified: datetime | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -112,3 +115,21 @@ def resolve_commit(bare: BareRepo, ref: str) -> str:
     return sha
 
 
+
+
+def find_pull(call: Call) -> PullRecord:
+    """The PR the path's `pull_number` names, or 404."""
+    number = int(call.params["pull_number"])
+    with call.server.state.lock:
+        for pr in call.server.state.pulls_of(call.owner, call.name):
+            if pr.number == number:
+                return pr
+    raise ApiError(404, "Not Found")
+
+
+def live_shas(bare: BareRepo, pr: PullRecord) -> tuple[str, str]:
+    """Head and base of an open PR follow its branches; a closed PR keeps its last ones."""
+    if pr.state == "open":
+        pr.head_sha = bare.branch_sha(pr.head) or pr.head_sha
+        pr.base_sha = bare.branch_sha(pr.base) or pr.base_sha
+    return pr.head_sha, pr.base_sha

@@ -113,8 +113,14 @@ def minimal_repository(urls: RepoUrls) -> Json:
     }
 
 
-def repository(urls: RepoUrls, default_branch: str, created: datetime, pushed: datetime | None, full: bool) -> Json:
-    """repository (full=False, as nested in pull requests) or full-repository (full=True)."""
+def repository(
+    urls: RepoUrls, default_branch: str, created: datetime, pushed: datetime | None, full: bool,
+    merge_methods: tuple[bool, bool, bool] = (True, True, True),
+) -> Json:
+    """repository (full=False, as nested in pull requests) or full-repository (full=True).
+
+    `merge_methods`: whether merge commits, squash and rebase merges are allowed.
+    """
     body = minimal_repository(urls)
     body.update(
         {
@@ -131,7 +137,8 @@ def repository(urls: RepoUrls, default_branch: str, created: datetime, pushed: d
             "has_issues": True, "has_projects": False, "has_wiki": False, "has_pages": False,
             "has_downloads": True, "has_discussions": False, "archived": False, "disabled": False,
             "visibility": "private", "license": None, "topics": [],
-            "allow_merge_commit": True, "allow_squash_merge": True, "allow_rebase_merge": False,
+            "allow_merge_commit": merge_methods[0], "allow_squash_merge": merge_methods[1],
+            "allow_rebase_merge": merge_methods[2],
             "pushed_at": iso(pushed or created), "created_at": iso(created), "updated_at": iso(pushed or created),
             "permissions": {"admin": False, "maintain": False, "push": True, "triage": True, "pull": True},
         }
@@ -348,9 +355,9 @@ def combined_status(urls: RepoUrls, sha: str, statuses: list[CommitStatus], repo
     }
 
 
-def error(message: str, status: int, errors: list[Json] | None = None) -> Json:
+def error(message: str, status: int, errors: list[Json] | None = None, docs: str | None = None) -> Json:
     """basic-error / validation-error."""
-    body: Json = {"message": message, "documentation_url": "https://docs.github.com/rest", "status": str(status)}
+    body: Json = {"message": message, "documentation_url": docs or "https://docs.github.com/rest", "status": str(status)}
     if errors is not None:
         body["errors"] = errors
     return body

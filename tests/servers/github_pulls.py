@@ -1,10 +1,21 @@
-"""Pull request operations of the test forge: list, open, read, update and really merge."""
+"""Pull request operations of the test forge: list, open, read and update (merging: `github_merge`)."""
 
 from __future__ import annotations
 
 from tests.servers import github_payloads as render
-from tests.servers.bare_repo import BareRepo, MergeConflict, RefMoved
-from tests.servers.github_call import MAX_LISTED_COMMITS, ApiError, Call, Reply, commit_json, paged, resolve_commit
+from tests.servers.bare_repo import BareRepo, MergeConflict
+from tests.servers.github_call import (
+    MAX_LISTED_COMMITS,
+    ApiError,
+    Call,
+    Reply,
+    commit_json,
+    find_pull,
+    live_shas,
+    paged,
+    resolve_commit,
+)
+from tests.servers.github_merge import can_rebase, protection_refusal
 from tests.servers.github_payloads import Json, RepoUrls
 from tests.servers.github_state import PullRecord
 
@@ -61,41 +72,26 @@ def create_pull(call: Call) -> Reply:
     return Reply(_pull_json(call, bare, urls, pr, full=True), status=201)
 
 
-def _find_pull(call: Call) -> PullRecord:
-    number = int(call.params["pull_number"])
-    with call.server.state.lock:
-        for pr in call.server.state.pulls_of(call.owner, call.name):
-            if pr.number == number:
-                return pr
-    raise ApiError(404, "Not Found")
-
-
-def _live_shas(bare: BareRepo, pr: PullRecord) -> tuple[str, str]:
-    """Head and base of an open PR follow its branches; a closed PR keeps its last ones."""
-    if pr.state == "open":
-        pr.head_sha = bare.branch_sha(pr.head) or pr.head_sha
-        pr.base_sha = bare.branch_sha(pr.base) or pr.base_sha
-    return pr.head_sha, pr.base_sha
-
-
 def _pull_json(call: Call, bare: BareRepo, urls: RepoUrls, pr: PullRecord, full: bool) -> Json:
-    head, base = _live_shas(bare, pr)
+    head, base = live_shas(bare, pr)
     repo_json = call.server.repo_json(bare, urls, full=False)
     extra: Json | None = None
     if full:
         merge_base = bare.merge_base(base, head) or base
         files = bare.diff(merge_base, head)
         mergeable: bool | None = None
+        rebaseable: bool | None = None
         mergeable_state = "unknown"
         if pr.state == "open":
             try:
                 bare.merge_trees(base, head)
                 mergeable = True
-                mergeable_state = "blocked" if call.server.is_protected(call.owner, call.name, pr.base) else "clean"
+                mergeable_state = "blocked" if protection_refusal(call, pr.base, head) else "clean"
             except MergeConflict:
                 mergeable, mergeable_state = False, "dirty"
+            rebaseable = can_rebase(call, bare, base, head)
         extra = {
-            "merged": pr.merged, "mergeable": mergeable, "rebaseable": False, "mergeable_state": mergeable_state,
+            "merged": pr.merged, "mergeable": mergeable, "rebaseable": rebaseable, "mergeable_state": mergeable_state,
             "comments": 0, "review_comments": 0, "maintainer_can_modify": False,
             "commits": bare.count([f"{base}..{head}"]),
             "additions": sum(f.additions for f in files), "deletions": sum(f.deletions for f in files),
@@ -107,14 +103,14 @@ def _pull_json(call: Call, bare: BareRepo, urls: RepoUrls, pr: PullRecord, full:
 def get_pull(call: Call) -> Reply:
     """GET /repos/{owner}/{repo}/pulls/{pull_number}."""
     bare, urls = call.repo()
-    pr = _find_pull(call)
+    pr = find_pull(call)
     return Reply(_pull_json(call, bare, urls, pr, full=True), last_modified=pr.updated_at)
 
 
 def update_pull(call: Call) -> Reply:
     """PATCH /repos/{owner}/{repo}/pulls/{pull_number}: title, body, state (not in the contract subset)."""
     bare, urls = call.repo()
-    pr = _find_pull(call)
+    pr = find_pull(call)
     payload = call.json if isinstance(call.json, dict) else {}
     with call.server.state.lock:
         pr.title = payload.get("title", pr.title)
@@ -129,61 +125,11 @@ def update_pull(call: Call) -> Reply:
 def list_pull_commits(call: Call) -> Reply:
     """GET /repos/{owner}/{repo}/pulls/{pull_number}/commits (oldest first)."""
     bare, urls = call.repo()
-    pr = _find_pull(call)
-    head, base = _live_shas(bare, pr)
+    pr = find_pull(call)
+    head, base = live_shas(bare, pr)
     infos = bare.log([f"{base}..{head}"], reverse=True)[:MAX_LISTED_COMMITS]
     reply = paged(call, infos)
     return Reply([commit_json(call, bare, urls, info) for info in reply.body], links=reply.links)
-
-
-def merge_pull(call: Call) -> Reply:
-    """PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge: a real merge or squash commit."""
-    bare, _ = call.repo()
-    server = call.server
-    payload = call.json if isinstance(call.json, dict) else {}
-    method = payload.get("merge_method", "merge")
-    with server.state.lock:
-        pr = _find_pull(call)
-        if pr.state != "open":
-            raise ApiError(405, "Pull Request is not mergeable")
-        if method == "rebase":
-            raise ApiError(405, "Rebase merges are not allowed on this repository.")
-        if method not in ("merge", "squash"):
-            raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "field": "merge_method", "code": "invalid"}])
-        head, base = _live_shas(bare, pr)
-        if payload.get("sha") and payload["sha"] != head:
-            raise ApiError(409, "Head branch was modified. Review and try the merge again.")
-        protection = server.protection_message(call.owner, call.name, pr.base)
-        if protection is not None:
-            raise ApiError(405, protection)
-        try:
-            tree = bare.merge_trees(base, head)
-        except MergeConflict as error:
-            raise ApiError(405, "Pull Request is not mergeable") from error
-        title, message, parents = _merge_message(call, bare, pr, method, payload, base, head)
-        full_message = f"{title}\n\n{message}" if message else title
-        now = server.now()
-        sha = bare.commit_tree(tree, parents, full_message, server.identity_of(call.login), server.merge_committer, now)
-        try:
-            bare.move_branch(pr.base, sha, base)
-        except RefMoved as error:
-            raise ApiError(405, "Base branch was modified. Review and try the merge again.") from error
-        pr.state, pr.merged, pr.merged_by, pr.merge_commit_sha = "closed", True, call.login, sha
-        pr.merged_at = pr.closed_at = pr.updated_at = now
-    return Reply({"sha": sha, "merged": True, "message": "Pull Request successfully merged"})
-
-
-def _merge_message(
-    call: Call, bare: BareRepo, pr: PullRecord, method: str, payload: Json, base: str, head: str
-) -> tuple[str, str, list[str]]:
-    """GitHub's default titles and bodies for merge and squash commits."""
-    if method == "merge":
-        title = payload.get("commit_title") or f"Merge pull request #{pr.number} from {call.owner}/{pr.head}"
-        return title, payload.get("commit_message", pr.title), [base, head]
-    title = payload.get("commit_title") or f"{pr.title} (#{pr.number})"
-    infos = bare.log([f"{base}..{head}"], reverse=True)
-    default = "\n\n".join(f"* {info.message}" for info in infos)
-    return title, payload.get("commit_message", default), [base]
 
 
 def commit_pulls(call: Call) -> Reply:
@@ -198,8 +144,8 @@ def commit_pulls(call: Call) -> Reply:
         pulls = list(call.server.state.pulls_of(call.owner, call.name))
     matching = []
     for pr in pulls:
-        head, base = _live_shas(bare, pr)
-        contains = sha == pr.merge_commit_sha or (bare.is_ancestor(sha, head) and not bare.is_ancestor(sha, base))
+        head, base = live_shas(bare, pr)
+        contains = sha in pr.landed_shas or (bare.is_ancestor(sha, head) and not bare.is_ancestor(sha, base))
         if contains and (pr.state == "open" or pr.merged):
             matching.append(pr)
     default_tip = bare.branch_sha(bare.default_branch())

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tests.servers import github_apps as apps
+from tests.servers import github_merge as merges
 from tests.servers import github_payloads as render
 from tests.servers import github_pulls as pulls
 from tests.servers.bare_repo import BareRepo, CommitInfo
@@ -25,7 +26,7 @@ from tests.servers.github_call import (
 
 def rate_limit(call: Call) -> Reply:
     """GET /rate_limit."""
-    core = call.server.rate_limit_numbers()
+    core = call.server.rate_limit_numbers(call.login)
     spare = {"limit": 30, "remaining": 30, "reset": core["reset"], "used": 0}
     resources = {"core": core, "search": spare, "graphql": dict(spare, limit=5000, remaining=5000)}
     return Reply({"resources": resources, "rate": core})
@@ -55,7 +56,7 @@ def get_branch(call: Call) -> Reply:
     if sha is None:
         raise ApiError(404, "Branch not found")
     info = bare.commit(sha)
-    protected = call.server.is_protected(call.owner, call.name, name)
+    protected = call.server.protection(call.owner, call.name, name) is not None
     return Reply(render.branch(urls, name, commit_json(call, bare, urls, info), protected), last_modified=info.committer.date)
 
 
@@ -239,7 +240,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", REPO + "/pulls/{pull_number:int}", pulls.get_pull),
     ("PATCH", REPO + "/pulls/{pull_number:int}", pulls.update_pull),
     ("GET", REPO + "/pulls/{pull_number:int}/commits", pulls.list_pull_commits),
-    ("PUT", REPO + "/pulls/{pull_number:int}/merge", pulls.merge_pull),
+    ("PUT", REPO + "/pulls/{pull_number:int}/merge", merges.merge_pull),
     ("GET", REPO + "/actions/runs", list_workflow_runs),
 ]
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tests.servers.branch_protection import BranchProtection
+
 
 @dataclass
 class PullRecord:
@@ -32,6 +34,7 @@ class PullRecord:
     merged_by: str | None = None
     merge_commit_sha: str | None = None
     closed_at: datetime | None = None
+    landed_shas: tuple[str, ...] = ()  # the commits the merge put on the base (rebase: one per commit)
 
 
 @dataclass
@@ -90,6 +93,19 @@ class RecordedResponse:
     body: Any
 
 
+@dataclass(frozen=True)
+class MergeSettings:
+    """Which merge buttons a repo allows (GitHub's allow_*_merge settings; all on by default)."""
+
+    merge: bool = True
+    squash: bool = True
+    rebase: bool = True
+
+    def allows(self, method: str) -> bool:
+        """Whether `merge_method` (merge, squash or rebase) is enabled."""
+        return bool(getattr(self, method))
+
+
 @dataclass
 class ForgeState:
     """All mutable state, guarded by one lock shared by the server and test threads."""
@@ -98,13 +114,12 @@ class ForgeState:
     pulls: dict[tuple[str, str], list[PullRecord]] = field(default_factory=dict)
     runs: list[WorkflowRun] = field(default_factory=list)
     statuses: list[CommitStatus] = field(default_factory=list)
-    protection: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    protection: dict[tuple[str, str, str], BranchProtection] = field(default_factory=dict)
+    merge_settings: dict[tuple[str, str], MergeSettings] = field(default_factory=dict)
     created: dict[tuple[str, str], datetime] = field(default_factory=dict)
     requests: list[APIRequest] = field(default_factory=list)
     responses: list[RecordedResponse] = field(default_factory=list)
     next_id: int = 1000
-    rate_used: int = 0
-    rate_exhausted_until: datetime | None = None
 
     def new_id(self) -> int:
         """A fresh id for a PR, run or status."""

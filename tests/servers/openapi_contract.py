@@ -1,7 +1,7 @@
 """Check JSON bodies against the response schemas of an OpenAPI 3.0 description.
 
 The contract files live in `shared/contracts/` beside the repository checkout (not in
-it), so tests find them relative to the repo root and skip when they are absent.
+it); `tests.shared_files` finds them, and skips (in CI: fails) a test when they are absent.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CONTRACTS_DIR = REPO_ROOT.parent / "shared" / "contracts"
+from tests.shared_files import CONTRACTS_DIR
+
 GITHUB_REST_SUBSET = CONTRACTS_DIR / "github-rest-subset.json"
 
 

@@ -21,6 +21,7 @@ from tests.servers.argocd_api import (
     serve_argocd,
 )
 from tests.servers.swagger_contract import ARGOCD_SWAGGER, SwaggerContract
+from tests.shared_files import require
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
@@ -53,9 +54,7 @@ def argocd(clock: StepClock) -> Iterator[ArgoCDServer]:
 
 @pytest.fixture(scope="module")
 def contract() -> SwaggerContract:
-    if not ARGOCD_SWAGGER.is_file():
-        pytest.skip(f"ArgoCD contract not found at {ARGOCD_SWAGGER} (shared/ must sit beside the repo checkout)")
-    return SwaggerContract.load(ARGOCD_SWAGGER)
+    return SwaggerContract.load(require(ARGOCD_SWAGGER))
 
 
 def get(server: ArgoCDServer, path: str, **kwargs: object) -> httpx.Response:
@@ -174,6 +173,46 @@ def test_outages_errors_rate_limits_and_a_closed_port(argocd: ArgoCDServer) -> N
     assert get(argocd, "/api/v1/applications/team-a").json()["metadata"]["name"] == "team-a"
 
 
+def test_a_failed_sync_leaves_history_as_it_was(argocd: ArgoCDServer, clock: StepClock) -> None:
+    """argo-cd appends to status.history only in a successful sync (persistRevisionHistory)."""
+    argocd.add_app("team-a", "https://git.example/a.git")
+    argocd.sync("team-a", "a" * 40)
+    argocd.sync("team-a", "b" * 40, clock.advance(minutes=1))
+    before = get(argocd, "/api/v1/applications/team-a").json()["status"]["history"]
+    argocd.fail_sync("team-a", "c" * 40, "one or more objects failed to apply")
+    status = get(argocd, "/api/v1/applications/team-a").json()["status"]
+    assert status["history"] == before
+    assert status["operationState"]["phase"] == "Failed"
+    assert status["operationState"]["syncResult"]["revision"] == "c" * 40
+    assert argocd.sync("team-a", "d" * 40, clock.advance(minutes=1)) == 2  # ids carry on from the last success
+
+
+def test_5xx_until_cleared_and_hangs(argocd: ArgoCDServer) -> None:
+    argocd.add_app("team-a", "https://git.example/a.git")
+    argocd.outage.fail(503)
+    assert [get(argocd, "/api/v1/applications/team-a").status_code for _ in range(3)] == [503, 503, 503]
+    argocd.outage.clear()
+    assert get(argocd, "/api/v1/applications/team-a").status_code == 200
+
+    argocd.outage.hang(30, only="/api/v1/applications/team-a")
+    with pytest.raises(httpx.ReadTimeout):
+        get(argocd, "/api/v1/applications/team-a", timeout=0.5)
+    assert get(argocd, "/api/version").status_code == 200  # other requests are served meanwhile
+    argocd.outage.clear()
+    assert get(argocd, "/api/v1/applications/team-a").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/v1/applications"), ("GET", "/api/v1/applications/team-a"), ("DELETE", "/api/v1/session")],
+)
+def test_every_application_and_session_call_wants_a_token(argocd: ArgoCDServer, method: str, path: str) -> None:
+    argocd.add_app("team-a", "https://git.example/a.git")
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {DEFAULT_TOKEN}"}):
+        response = httpx.request(method, argocd.url + path, headers=headers)
+        assert response.status_code == 401 and response.json()["code"] == 16
+
+
 # -- contract ------------------------------------------------------------------------
 def _representative_session(argocd: ArgoCDServer, clock: StepClock) -> None:
     """A game day as ArgoCD sees it: apps sync, break, recover; the bot polls throughout."""
@@ -206,6 +245,8 @@ def _representative_session(argocd: ArgoCDServer, clock: StepClock) -> None:
     get(argocd, "/api/v1/applications/team-a")
     argocd.rate_limit(1, retry_after=3)
     get(argocd, "/api/v1/applications")
+    argocd.outage.fail(500, times=1)
+    get(argocd, "/api/v1/applications")
 
 
 def test_every_answer_matches_the_published_swagger(
@@ -216,7 +257,7 @@ def test_every_answer_matches_the_published_swagger(
 
     served = {(r.method, r.operation) for r in responses}
     assert served <= contract.operations(), f"operations the swagger lacks: {served - contract.operations()}"
-    assert {r.status for r in responses} >= {200, 401, 404, 429, 503}
+    assert {r.status for r in responses} >= {200, 401, 404, 429, 500, 503}
     violations = [
         str(v) for r in responses for v in contract.violations(r.method, r.operation, r.status, r.body)
     ]

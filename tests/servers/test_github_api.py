@@ -12,6 +12,7 @@ import pytest
 from github import Auth, BadCredentialsException, Github, GithubException, UnknownObjectException
 from github.Repository import Repository
 
+from tests.servers.branch_protection import BranchProtection
 from tests.servers.forge import BOT_TOKEN, MEMBER_LOGIN, MEMBER_TOKEN, Forge
 from tests.servers.git_cli import commit_file, git_text, run_git
 from tests.servers.git_http import GitHTTPServer, serve_git_http
@@ -170,28 +171,34 @@ def test_squash_merge_makes_one_commit_with_the_pr_tree(forge: Forge) -> None:
 
 
 def test_merge_refusals(forge: Forge) -> None:
-    """Protected base, conflicting heads, a stale `sha` and rebase all fail like on GitHub."""
+    """Required checks, conflicting heads, a stale `sha` and a disabled method all fail like on GitHub."""
     repo = _repo(forge)
-    _push_branch(forge, "one", "k8s/deployment.yaml", "replicas: 5\n")
+    one = _push_branch(forge, "one", "k8s/deployment.yaml", "replicas: 5\n")
     _push_branch(forge, "two", "k8s/deployment.yaml", "replicas: 9\n")
     first = repo.create_pull(base="main", head="one", title="one", body="")
     second = repo.create_pull(base="main", head="two", title="two", body="")
     main_before = git_text("rev-parse", "main", cwd=forge.bare)
 
-    forge.github.protect("team-a", "chat", "main")
+    forge.github.protect("team-a", "chat", "main", BranchProtection(required_status_checks=("ci",)))
     assert repo.get_branch("main").protected is True
+    assert repo.get_pull(first.number).mergeable_state == "blocked"
     with pytest.raises(GithubException) as protected:
         first.merge()
-    assert protected.value.status == 405
-    assert "protected branch" in protected.value.data["message"].lower()
+    assert (protected.value.status, protected.value.data["message"]) == (405, 'Required status check "ci" is expected.')
+    assert protected.value.data["documentation_url"] == "https://help.github.com/articles/about-protected-branches"
+    forge.github.add_commit_status("team-a", "chat", one, "pending", context="ci")
+    with pytest.raises(GithubException):
+        first.merge()
     forge.github.unprotect("team-a", "chat", "main")
 
     with pytest.raises(GithubException) as stale:
         first.merge(sha="0" * 40)
     assert stale.value.status == 409
+    forge.github.set_merge_methods("team-a", "chat", rebase=False)
+    assert _repo(forge).allow_rebase_merge is False
     with pytest.raises(GithubException) as rebase:
         first.merge(merge_method="rebase")
-    assert rebase.value.status == 405
+    assert (rebase.value.status, rebase.value.data["message"]) == (405, "Rebase merges are not allowed on this repository.")
     assert git_text("rev-parse", "main", cwd=forge.bare) == main_before
 
     first.merge()

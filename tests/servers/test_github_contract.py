@@ -8,20 +8,23 @@ success and error answers alike. Operations the server offers beyond that subset
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from github import Auth, Github, GithubException
+from github.Repository import Repository
 
+from tests.servers.branch_protection import BranchProtection
 from tests.servers.forge import BOT_TOKEN, MEMBER_TOKEN, Forge
 from tests.servers.git_cli import commit_file, git_text, run_git
 from tests.servers.openapi_contract import GITHUB_REST_SUBSET, OpenAPIContract
+from tests.shared_files import require
 
 
 @pytest.fixture(scope="module")
 def contract() -> OpenAPIContract:
-    if not GITHUB_REST_SUBSET.is_file():
-        pytest.skip(f"GitHub contract not found at {GITHUB_REST_SUBSET} (shared/ must sit beside the repo checkout)")
-    return OpenAPIContract.load(GITHUB_REST_SUBSET)
+    return OpenAPIContract.load(require(GITHUB_REST_SUBSET))
 
 
 def _representative_session(forge: Forge) -> None:
@@ -64,6 +67,8 @@ def _representative_session(forge: Forge) -> None:
     with pytest.raises(GithubException):
         bot.get_branch("missing")
 
+    _merges_and_refusals(forge, member)
+
     sha = git_text("rev-parse", "main", cwd=forge.bare)
     forge.github.add_workflow_run("team-a", "chat", sha, "completed", "success", head_branch="main")
     forge.github.add_workflow_run("team-a", "chat", "e" * 40, "queued", None)
@@ -76,6 +81,34 @@ def _representative_session(forge: Forge) -> None:
     for path in ("/repos/team-a/nope", "/repos/team-a/chat/git/ref/heads/nope", "/repos/team-a/chat/commits/nope"):
         httpx.get(forge.github.api_url + path, headers={"Authorization": f"token {BOT_TOKEN}"})
     httpx.get(f"{forge.github.api_url}/repos/{forge.full_name}")  # 401
+    auth = {"Authorization": f"token {BOT_TOKEN}"}
+    forge.github.limits.secondary(retry_after=30, times=1)
+    httpx.get(f"{forge.github.api_url}/repos/{forge.full_name}", headers=auth)  # 403 secondary
+    forge.github.exhaust_rate_limit(timedelta(minutes=5))
+    httpx.get(f"{forge.github.api_url}/repos/{forge.full_name}/pulls", headers=auth)  # 403 primary
+    forge.github.restore_rate_limit()
+    forge.github.outage.fail(503, times=1)
+    httpx.get(f"{forge.github.api_url}/repos/{forge.full_name}/branches/main", headers=auth)  # 503
+
+
+def _merges_and_refusals(forge: Forge, member: Repository) -> None:
+    """Squash and rebase merges, a disabled method and unmet required checks (all 405s)."""
+    for branch in ("squashed", "rebased", "blocked"):
+        work = forge.clone(f"work-{branch}")
+        run_git("checkout", "--quiet", "-b", branch, cwd=work)
+        commit_file(work, f"{branch}.txt", f"{branch}\n", f"Add {branch}")
+        forge.push(work, f"HEAD:refs/heads/{branch}")
+    member.create_pull(base="main", head="squashed", title="Squash me").merge(merge_method="squash")
+    member.create_pull(base="main", head="rebased", title="Rebase me").merge(merge_method="rebase")
+    blocked = member.create_pull(base="main", head="blocked", title="Blocked")
+    forge.github.set_merge_methods("team-a", "chat", squash=False)
+    with pytest.raises(GithubException):
+        blocked.merge(merge_method="squash")
+    forge.github.protect("team-a", "chat", "main", BranchProtection(required_status_checks=("ci",)))
+    member.get_pull(blocked.number)  # mergeable_state "blocked"
+    with pytest.raises(GithubException):
+        blocked.merge()
+    forge.github.unprotect("team-a", "chat", "main")
 
 
 def test_every_response_matches_the_published_schema(forge: Forge, contract: OpenAPIContract) -> None:
@@ -93,7 +126,7 @@ def test_every_response_matches_the_published_schema(forge: Forge, contract: Ope
     answered = {(r.method, r.operation_path) for r in checked if r.status < 300}
     assert contract.operations() - answered == set(), "the session should exercise every operation"
     statuses = {r.status for r in checked}
-    assert {200, 201, 401, 404, 405, 409, 422} <= statuses
+    assert {200, 201, 401, 403, 404, 405, 409, 422, 503} <= statuses
 
 
 def test_the_checker_itself_catches_broken_bodies(contract: OpenAPIContract) -> None:

@@ -13,11 +13,11 @@ from starlette.applications import Starlette
 from bot.game.timeline import State, fold
 from bot.web.server import BackgroundServer
 from bot.web.webhooks import signature, verify, webhook_route
-from tests.conftest import ROOT
 from tests.gitrepos import git
+from tests.shared_files import CONTRACTS_DIR, require
 from tests.repo.test_detect import ALICE, SELECTOR, start_game
 
-EXAMPLES = ROOT.parent / "shared" / "contracts" / "github-webhook-examples"
+EXAMPLES = CONTRACTS_DIR / "github-webhook-examples"
 SECRET = "It's a Secret to Everybody"
 
 
@@ -32,10 +32,7 @@ def test_githubs_published_test_vector() -> None:
 
 
 def example(name: str) -> bytes:
-    path = EXAMPLES / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent (shared/contracts not beside the repo)")
-    return path.read_bytes()
+    return require(EXAMPLES / name).read_bytes()
 
 
 class Client:
