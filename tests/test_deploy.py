@@ -18,7 +18,7 @@ import kubernetes_validate
 import pytest
 from ruamel.yaml import YAML
 
-from bot.cli import main
+from bot.app.cli import main
 from tests.conftest import ROOT
 
 KUBERNETES = ROOT / "deploy" / "kubernetes"
