@@ -3,9 +3,10 @@
   start    — initdb + pg_ctl start of a throwaway cluster (once per test session);
   database — a fresh database for one test, made, opened, given a table, and dropped;
   baseline — the same for a SQLite file (the other half of the `state_url` fixture).
-Prints the medians and the database/baseline ratio.
+Prints the medians and the database/baseline ratio, with the cluster on the RAM disk (what the
+tests use where /dev/shm has room) and in the system temp dir (on disk).
 
-    .venv/bin/python bench/bench_postgres.py [--starts 3] [--databases 30]
+    PYTHONPATH=. .venv/bin/python bench/bench_postgres.py [--starts 3] [--databases 30]   # tests/ is imported
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tests.postgres import PostgresServer
+from tests.postgres import RAM_DISK, PostgresServer, scratch_parent
 
 
 def one_state(url: str) -> None:
@@ -29,28 +30,24 @@ def one_state(url: str) -> None:
     engine.dispose()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--starts", type=int, default=3)
-    parser.add_argument("--databases", type=int, default=30)
-    args = parser.parse_args()
-
-    starts, stops = [], []
-    for _ in range(args.starts):
-        server = PostgresServer.start()
-        starts.append(server.started_in)
+def measure(parent: str, starts: int, databases: int) -> None:
+    """Start `starts` clusters under `parent`, then make `databases` databases on one; print medians."""
+    started, stopped = [], []
+    for _ in range(starts):
+        server = PostgresServer.start(parent)
+        started.append(server.started_in)
         begun = time.perf_counter()
         server.stop()
-        stops.append(time.perf_counter() - begun)
+        stopped.append(time.perf_counter() - begun)
 
-    server = PostgresServer.start()
-    databases, files = [], []
+    server = PostgresServer.start(parent)
+    made, files = [], []
     try:
-        for _ in range(args.databases):
+        for _ in range(databases):
             begun = time.perf_counter()
             with server.database() as url:
                 one_state(url)
-            databases.append(time.perf_counter() - begun)
+            made.append(time.perf_counter() - begun)
             with tempfile.TemporaryDirectory() as folder:
                 begun = time.perf_counter()
                 one_state(f"sqlite:///{Path(folder) / 'state.db'}")
@@ -58,11 +55,21 @@ def main() -> None:
     finally:
         server.stop()
 
-    start, stop = statistics.median(starts), statistics.median(stops)
-    database, baseline = statistics.median(databases), statistics.median(files)
-    print(f"start (initdb + pg_ctl start): median {start * 1000:.0f} ms over {args.starts}; stop {stop * 1000:.0f} ms")
-    print(f"database per test: median {database * 1000:.1f} ms; SQLite file baseline {baseline * 1000:.1f} ms; "
-          f"ratio {database / baseline:.1f}x over {args.databases}")
+    start, stop = statistics.median(started), statistics.median(stopped)
+    database, baseline = statistics.median(made), statistics.median(files)
+    print(f"{parent}: start (initdb + pg_ctl start) median {start * 1000:.0f} ms over {starts}, "
+          f"stop {stop * 1000:.0f} ms; database per test median {database * 1000:.1f} ms over {databases}, "
+          f"SQLite file baseline {baseline * 1000:.1f} ms, ratio {database / baseline:.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--starts", type=int, default=3)
+    parser.add_argument("--databases", type=int, default=30)
+    args = parser.parse_args()
+    parents = [str(RAM_DISK)] if scratch_parent() else []
+    for parent in [*parents, tempfile.gettempdir()]:
+        measure(parent, args.starts, args.databases)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 
 initdb refuses to run as root, and CI runs as root: the server then runs as Debian's `postgres`
 user (made by the `postgresql` package), or `nobody` where there is none. The data folder is made
-in the system temp dir and handed to that user, since pytest's own temp dirs are private to us.
+in /dev/shm (or the system temp dir) and handed to that user, since pytest's own temp dirs are
+private to us.
 """
 
 from __future__ import annotations
@@ -39,7 +40,14 @@ SETTINGS = {
     "synchronous_commit": "off",
     "full_page_writes": "off",
     "max_connections": "200",  # 20-process start-up tests plus pooled engines left open by others
+    "max_wal_size": "'256MB'",  # bounds the cluster's size in RAM (see RAM_DISK)
+    "min_wal_size": "'32MB'",
 }
+# On a RAM disk the cluster starts in half the time and a test's database costs a quarter as much
+# (measured by bench/bench_postgres.py: creating a database copies ~8 MB); the system temp dir
+# when /dev/shm is missing or small (a container's default is 64 MB).
+RAM_DISK = Path("/dev/shm")
+RAM_DISK_MIN_FREE = 1 << 30
 PORT_ATTEMPTS = 5
 
 
@@ -74,6 +82,15 @@ def server_account() -> pwd.struct_passwd | None:
     raise PostgresUnavailable("running as root, and neither a 'postgres' nor a 'nobody' account to run the server as")
 
 
+def scratch_parent() -> str | None:
+    """Where the cluster's folder goes: the RAM disk when it has room, else the system temp dir (None)."""
+    try:
+        roomy = RAM_DISK.is_dir() and shutil.disk_usage(RAM_DISK).free >= RAM_DISK_MIN_FREE
+    except OSError:
+        return None
+    return str(RAM_DISK) if roomy and os.access(RAM_DISK, os.W_OK | os.X_OK) else None
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nobody listens on right now (the start retries if it is taken meanwhile)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -96,11 +113,12 @@ class PostgresServer:
     _count: int = 0
 
     @classmethod
-    def start(cls) -> PostgresServer:
-        """initdb a cluster in a new temp dir and start it on a free port; stop() removes both."""
+    def start(cls, parent: str | None = None) -> PostgresServer:
+        """initdb a cluster in a new folder (under `parent`, else the RAM disk or temp dir) and start it
+        on a free port; stop() removes both."""
         binaries, account = find_binaries(), server_account()
         begun = time.perf_counter()
-        root = Path(tempfile.mkdtemp(prefix="faultbot-pg-"))
+        root = Path(tempfile.mkdtemp(prefix="faultbot-pg-", dir=parent or scratch_parent()))
         server = cls(root=root, binaries=binaries, account=account, password=secrets.token_urlsafe(18))
         try:
             server._initdb()
