@@ -1,7 +1,10 @@
-# faultbot's daemon. Mount repos.yaml at /config and keep state on the /state volume:
+# faultbot's daemon. The config is mounted read-only at /config; everything faultbot writes (the git
+# caches, the crash log, a SQLite state file) goes under /state, a volume, or an emptyDir when the
+# state is in PostgreSQL (docker-compose.yaml, deploy/kubernetes/):
 #   docker run -e GITHUB_TOKEN -e ARGOCD_AUTH_TOKEN -v $PWD/repos.yaml:/config/repos.yaml:ro \
-#              -v faultbot-state:/state faultbot
-# (set `event.state: sqlite:////state/faultbot.db` in repos.yaml so state survives restarts).
+#              -v faultbot-state:/state -p 8080:8080 faultbot
+# The root filesystem may be read-only (the Kubernetes manifests make it so): /state and /tmp are
+# the only places written.
 FROM python:3.12-slim
 
 RUN apt-get update \
@@ -13,11 +16,22 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY fault_patches ./fault_patches
 COPY examples ./examples
-RUN pip install --no-cache-dir -e . \
- && useradd --create-home --uid 10001 faultbot \
- && mkdir -p /state /config && chown faultbot /state
+# The postgres extra: event.state may be a postgresql+psycopg:// URL. Bytecode is compiled now,
+# since a read-only root cannot take it at run time.
+RUN pip install --no-cache-dir -e '.[postgres]' \
+ && python -m compileall -q bot \
+ && groupadd --gid 10001 faultbot \
+ && useradd --uid 10001 --gid 10001 --home-dir /state --no-create-home faultbot \
+ && mkdir -p /state /config && chown 10001:10001 /state
 
-USER faultbot
+# Relative `event.state` and `event.workdir` resolve under FAULTBOT_STATE_DIR instead of beside a
+# read-only config (read by faultbot once issue 13's bot side lands; until then write them in
+# repos.yaml as absolute paths: sqlite:////state/faultbot.db and /state/cache).
+ENV HOME=/state \
+    FAULTBOT_STATE_DIR=/state \
+    PYTHONUNBUFFERED=1
+# Numeric, so Kubernetes' runAsNonRoot can tell it is not root.
+USER 10001:10001
 WORKDIR /state
 EXPOSE 8080
 VOLUME ["/state"]
