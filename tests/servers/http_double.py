@@ -53,7 +53,10 @@ class ListeningApp:
 
     def start(self) -> ListeningApp:
         """Listen (again on the same port after `down()`); returns once requests are accepted."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when
+        # the listener says TCP, and without it every answer waits ~40 ms (Nagle against
+        # delayed ACK), because h11 writes headers and body separately.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((LOCAL_HOST, self.port))
         self.port = sock.getsockname()[1]
@@ -67,7 +70,7 @@ class ListeningApp:
             self._app, log_level="warning", access_log=False, lifespan="off", ws="none",
             timeout_graceful_shutdown=1, ssl_context_factory=tls_context if tls else None,
         )
-        server = uvicorn.Server(config)
+        server = _AbruptServer(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=self._name, daemon=True)
         self._socket, self._server, self._thread = sock, server, thread
         thread.start()
@@ -78,12 +81,14 @@ class ListeningApp:
             raise RuntimeError(f"{self._name} did not start on {self.url}")
         return self
 
+    def request_stop(self) -> None:
+        """Ask the server to stop without waiting (`stop()` waits)."""
+        if self._server is not None:
+            self._server.should_exit = True
+
     def stop(self) -> None:
         """Stop listening and join the thread; safe to call twice."""
-        if self._server is not None:
-            # force_exit: open keep-alive TLS connections would otherwise hold shutdown
-            # for the whole grace period; a stand-in going down may be abrupt.
-            self._server.should_exit = self._server.force_exit = True
+        self.request_stop()
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout=5)
         if self._socket is not None:
@@ -97,6 +102,22 @@ class ListeningApp:
     def up(self) -> None:
         """Listen again on the same port."""
         self.start()
+
+
+class _AbruptServer(uvicorn.Server):
+    """Drops open connections at shutdown instead of waiting for them.
+
+    Idle keep-alive TLS connections would otherwise hold shutdown for the whole grace
+    period (or be left half-closed, their sockets leaking); a stand-in going down may
+    be abrupt, as a crashed service is.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+        await super().shutdown(sockets)
 
 
 class Faults:

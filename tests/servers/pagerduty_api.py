@@ -104,6 +104,8 @@ class PagerDutyServer:
     def stop(self) -> None:
         self.rest_faults.release()
         self.events_faults.release()
+        self.rest.request_stop()  # both wind down at once
+        self.events.request_stop()
         self.rest.stop()
         self.events.stop()
 

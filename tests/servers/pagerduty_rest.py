@@ -111,7 +111,7 @@ def _window(call: RestCall, default: timedelta | None) -> tuple[datetime | None,
 
 def _in_window(moment: datetime, window: tuple[datetime | None, datetime | None]) -> bool:
     since, until = window
-    return (since is None or moment >= since) and (until is None or moment < until)
+    return (since is None or moment >= since) and (until is None or moment <= until)
 
 
 def _paged(call: RestCall, key: str, items: list[Json]) -> Reply:
@@ -181,12 +181,12 @@ def update_incident(call: RestCall) -> Reply:
 def _entries(call: RestCall, incidents: list[Incident]) -> list[Json]:
     window = _window(call, None)
     overview = _flag(call.query, "is_overview")
-    pairs = [
-        (incident, entry) for incident in incidents for entry in incident.log
+    chosen = [
+        (entry.created_at, n, incident, entry) for incident in incidents for n, entry in enumerate(incident.log)
         if _in_window(entry.created_at, window) and not (overview and entry.type == "notify_log_entry")
     ]
-    pairs.sort(key=lambda pair: pair[1].created_at, reverse=True)
-    return [call.render.log_entry(incident, entry) for incident, entry in pairs]
+    chosen.sort(key=lambda item: item[:2], reverse=True)  # newest first; a tie keeps log order
+    return [call.render.log_entry(incident, entry) for _, _, incident, entry in chosen]
 
 
 def incident_log_entries(call: RestCall) -> Reply:
