@@ -135,7 +135,12 @@ class Faults:
             self._statuses.extend([status] * n)
 
     def hang_next(self, n: int, seconds: float = 30.0) -> None:
-        """The next `n` requests get no answer for `seconds` (or until `release()`)."""
+        """The next `n` requests get no answer for `seconds` (or until `release()`).
+
+        Doubles read the whole request first and hang before handling it, so a hung
+        request is still handled once released, even if its client gave up: a client
+        that retries after a timeout delivers twice, as with a slow real service.
+        """
         with self._lock:
             self._released.clear()
             self._hangs.extend([seconds] * n)

@@ -209,8 +209,9 @@ async def _json(request: Request) -> tuple[bool, Any]:
 def _rest_app(server: PagerDutyServer) -> Starlette:
     def endpoint(operation: str, handler: Handler) -> Callable[[Request], Any]:
         async def serve(request: Request) -> Response:
+            parsed = await _json(request)
             await server.rest_faults.hang_if_queued()
-            return _respond(server, request, operation, await _rest_reply(server, request, handler))
+            return _respond(server, request, operation, _rest_reply(server, request, handler, parsed))
 
         return serve
 
@@ -221,7 +222,7 @@ def _rest_app(server: PagerDutyServer) -> Starlette:
     return Starlette(routes=routes, exception_handlers={404: unknown, 405: unknown})
 
 
-async def _rest_reply(server: PagerDutyServer, request: Request, handler: Handler) -> Reply:
+def _rest_reply(server: PagerDutyServer, request: Request, handler: Handler, parsed: tuple[bool, Any]) -> Reply:
     injected = server.rest_faults.next_status()
     if injected is not None:
         return _outage(injected, render.error("An internal error has occurred. PagerDuty team has been notified.", 2000))
@@ -233,8 +234,8 @@ async def _rest_reply(server: PagerDutyServer, request: Request, handler: Handle
               "ratelimit-reset": str(reset)}
     if not allowed:
         return Reply(render.error("Rate Limit Exceeded", 2020), 429, limits)
-    parsed, body = await _json(request)
-    if not parsed:
+    readable, body = parsed
+    if not readable:
         return Reply(render.error("Invalid Input Provided", 2001, ["JSON parse error"]), 400, limits)
     call = RestCall(server, token, dict(request.path_params), request.query_params, body, request.headers.get("from"))
     try:
@@ -247,9 +248,9 @@ async def _rest_reply(server: PagerDutyServer, request: Request, handler: Handle
 def _events_app(server: PagerDutyServer) -> Starlette:
     def endpoint(operation: str, handler: Callable[[PagerDutyServer, Any], tuple[int, Any]]) -> Callable[[Request], Any]:
         async def serve(request: Request) -> Response:
+            parsed, body = await _json(request)
             await server.events_faults.hang_if_queued()
             injected = server.events_faults.next_status()
-            parsed, body = await _json(request)
             if injected is not None:
                 reply = _outage(injected, {"status": "error", "message": "Internal Server Error"})
             elif not parsed:

@@ -64,9 +64,9 @@ def enqueue(server: PagerDutyServer, body: Any) -> tuple[int, Json]:
             return invalid(*missing)
         if payload["severity"] not in SEVERITIES:
             return invalid("'payload.severity' is invalid (must be one of: critical, error, warning, info)")
-        incident, _ = server.account.trigger(service, payload["summary"][:1024], dedup_key,
-                                             payload.get("custom_details") or {})
-        return 202, {"status": "success", "message": "Event processed", "dedup_key": incident.incident_key}
+        opened, _ = server.account.trigger(service, payload["summary"][:1024], dedup_key,
+                                           payload.get("custom_details") or {})
+        return 202, {"status": "success", "message": "Event processed", "dedup_key": opened.incident_key}
     if not dedup_key:
         return invalid("'dedup_key' is missing or blank")
     with server.account.lock:
