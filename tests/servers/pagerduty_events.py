@@ -27,8 +27,10 @@ def invalid(*errors: str) -> tuple[int, Json]:
     return 400, {"status": "invalid event", "message": "Event object is invalid", "errors": list(errors)}
 
 
-def routing_problem(server: PagerDutyServer, body: Json) -> tuple[int, Json] | None:
-    """The 400 for a missing, malformed or unknown routing key, or None."""
+def routing_problem(server: PagerDutyServer, body: Any) -> tuple[int, Json] | None:
+    """The 400 for a body that is no event object or lacks a known routing key, or None."""
+    if not isinstance(body, dict):
+        return UNRECOGNIZED
     key = body.get("routing_key")
     if not isinstance(key, str) or not key.strip():
         return invalid("'routing_key' is missing or blank")
@@ -41,8 +43,6 @@ def routing_problem(server: PagerDutyServer, body: Json) -> tuple[int, Json] | N
 
 def enqueue(server: PagerDutyServer, body: Any) -> tuple[int, Json]:
     """POST /v2/enqueue: trigger, acknowledge or resolve an alert."""
-    if not isinstance(body, dict):
-        return UNRECOGNIZED
     problem = routing_problem(server, body)
     if problem is not None:
         return problem
@@ -82,8 +82,6 @@ def enqueue(server: PagerDutyServer, body: Any) -> tuple[int, Json]:
 
 def change_enqueue(server: PagerDutyServer, body: Any) -> tuple[int, Json]:
     """POST /v2/change/enqueue: recorded on the service, never opens an incident."""
-    if not isinstance(body, dict):
-        return UNRECOGNIZED
     problem = routing_problem(server, body)
     if problem is not None:
         return problem
