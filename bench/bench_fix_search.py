@@ -19,12 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.catalog import Catalog
-from bot.commands import make_injector, make_watcher, open_store
+from bot.catalog.faults.faults import Catalog
+
+from bot.app.commands import make_injector, make_watcher, open_store
+from bot.app.demo import ORG_ADMIN, write_config
+from bot.app.faults import EXAMPLE_REPO
 from bot.config import load_config
-from bot.demo import ORG_ADMIN, write_config
-from bot.faultcmds import EXAMPLE_REPO
-from bot.workspace import publish_directory
+from bot.repo.workspace import publish_directory
 
 FAULT = "web-unreachable/service-selector-typo"
 BOT = ["-c", "user.name=github-actions[bot]", "-c", "user.email=41898282+github-actions[bot]@users.noreply.github.com"]

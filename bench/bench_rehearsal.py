@@ -3,7 +3,7 @@
 Baseline: what faultbot first did — one scratch copy + `git init` + commit per fault
 (`rehearse`), every manifest parsed afresh each time (parse cache cleared per fault).
 Measured: one scratch copy for all faults, reset between them (`rehearse_many`), with the
-parse cache keyed by file content (`bot.manifests.load_documents`).
+parse cache keyed by file content (`bot.catalog.faults.manifests.load_documents`).
 Prints the median of several runs of each, and their ratio, measured in the same run.
 
     .venv/bin/python bench/bench_rehearsal.py [--runs 5]
@@ -16,9 +16,9 @@ import statistics
 import time
 from pathlib import Path
 
-from bot.catalog import Catalog
-from bot.manifests import _parse_documents
-from bot.verify import rehearse, rehearse_many
+from bot.catalog.faults.faults import Catalog
+from bot.catalog.faults.manifests import _parse_documents
+from bot.catalog.faults.rehearsal import rehearse, rehearse_many
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO = ROOT / "examples" / "chat-app"

@@ -1,6 +1,6 @@
 """`faultbot validate` (online) for an event of N teams: what the organizer waits for at 7 a.m.
 
-Baseline: teams one after another (bot.parallel.TEAM_WORKERS = 1), as faultbot first did.
+Baseline: teams one after another (bot.app.parallel.TEAM_WORKERS = 1), as faultbot first did.
 Measured: the default worker count. Each run validates the same N local bare repos
 (reachability + every applicable fault rehearsed per team). Prints medians and the ratio.
 
@@ -15,12 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.catalog.faults.manifests import _parse_documents
+
 from bot import parallel
-from bot.commands import run_validate
-from bot.demo import ORG_ADMIN, write_config
-from bot.faultcmds import EXAMPLE_REPO
-from bot.manifests import _parse_documents
-from bot.workspace import publish_directory
+from bot.app.commands import run_validate
+from bot.app.demo import ORG_ADMIN, write_config
+from bot.app.faults import EXAMPLE_REPO
+from bot.repo.workspace import publish_directory
 
 
 def main() -> None:

@@ -25,10 +25,10 @@ from pydantic import (
     model_validator,
 )
 
-from bot.durations import DurationRange, format_duration, parse_duration
+from bot.base.durations import DurationRange, format_duration, parse_duration
+from bot.base.yamlsource import SourceMap
+from bot.catalog.roles import Role
 from bot.errors import ConfigError, ConfigErrors
-from bot.roles import Role
-from bot.yamlsource import SourceMap
 
 Duration = Annotated[
     timedelta,
@@ -294,7 +294,7 @@ class Config(Strict):
 
     def paths(self, config_path: Path) -> EventPaths:
         """Where this event keeps its state and caches (relative to the config file)."""
-        from bot.store import resolve_url
+        from bot.store.eventlog import resolve_url
 
         base = config_path.resolve().parent
         return EventPaths(state_url=resolve_url(self.event.state, base), workdir=(base / self.event.workdir).resolve())

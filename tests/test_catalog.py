@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import Catalog, load_fault
+from bot.catalog.faults import Catalog, load_fault
+from bot.catalog.rehearsal import rehearse
 from bot.errors import CatalogError
-from bot.verify import rehearse
 from tests.conftest import CHAT_APP
 
 CATALOG = Catalog.load()

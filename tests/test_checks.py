@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 
-from bot.checks import CheckContext, RoleBinding, Status, evaluate_one
-from bot.faultspec import Check
-from bot.manifests import ManifestIndex
-from bot.roles import Role, Roles
+from bot.catalog.checks import CheckContext, RoleBinding, Status, evaluate_one
+from bot.catalog.faultspec import Check
+from bot.catalog.manifests import ManifestIndex
+from bot.catalog.roles import Role, Roles
 from tests.conftest import CHAT_APP
 
 CHECK = TypeAdapter(Check)
@@ -101,10 +101,10 @@ def test_a_renamed_object_fails_its_role(tmp_path: Path) -> None:
 
 
 def test_network_semantics_protocol_and_empty_pod_selector() -> None:
-    from bot.netpol import flow_allowed
+    from bot.catalog.netpol import flow_allowed
 
     def policy(rule: dict[str, object]) -> object:
-        from bot.manifests import Resource
+        from bot.catalog.manifests import Resource
 
         body = {"kind": "NetworkPolicy", "metadata": {"name": "p"},
                 "spec": {"podSelector": {"matchLabels": {"app": "db"}}, "policyTypes": ["Ingress"], "ingress": [rule]}}

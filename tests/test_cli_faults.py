@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import Catalog
-from bot.cli import main
+from bot.app.cli import main
+from bot.catalog.faults import Catalog
 from tests.conftest import CHAT_APP
-from tests.test_detect import ALICE, SELECTOR, start_game
 from tests.gitrepos import git
+from tests.test_detect import ALICE, SELECTOR, start_game
 
 
 def test_faults_list_json_names_every_fault(capsys: pytest.CaptureFixture[str]) -> None:

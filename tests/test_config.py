@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.app.cli import main
+from bot.base.durations import DurationRange, parse_duration
 from bot.config import load_config
-from bot.durations import DurationRange, parse_duration
 from tests.conftest import ROOT
 
 GOOD = """\

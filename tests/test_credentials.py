@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.base.redact import Redactor
 from bot.errors import GitError
-from bot.redact import Redactor
-from bot.workspace import Credentials, remote_head
+from bot.repo.workspace import Credentials, remote_head
 from tests.gitrepos import make_team_repo
 from tests.servers.git_http import serve_git_http
 
@@ -36,7 +36,7 @@ def test_a_refreshed_token_is_used_by_the_next_git_command(tmp_path: Path) -> No
 def test_the_token_travels_in_the_environment_not_in_the_arguments(tmp_path: Path) -> None:
     import base64
 
-    from bot.workspace import run_git
+    from bot.repo.workspace import run_git
 
     credentials = Credentials(FIRST, Redactor())
     header = run_git(["config", "--get", "http.extraHeader"], cwd=tmp_path, credentials=credentials,

@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.catalog import Catalog
-from bot.cli import main
-from bot.commands import make_injector, open_store
+from bot.app.cli import main
+from bot.app.commands import make_injector, open_store
+from bot.app.control import run_daemon
+from bot.catalog.faults import Catalog
 from bot.config import load_config
-from bot.control import run_daemon
-from bot.store import Store, sqlite_url_for
-from bot.timeline import LANDED, State, fold
+from bot.game.timeline import LANDED, State, fold
+from bot.store.eventlog import Store, sqlite_url_for
 from tests.gitrepos import TeamRepo, git, make_team_repo
 
 CATALOG = Catalog.load()
@@ -77,11 +77,11 @@ class Responder(threading.Thread):
         if self.style == "revert":
             git(self.remote.clone, *ALICE, "revert", "--no-edit", sha)
         else:
-            from bot.checks import RoleBinding
-            from bot.edits import EditContext, apply_edits
-            from bot.manifests import ManifestIndex
-            from bot.roles import Roles
-            from bot.verify import binding_as_targets
+            from bot.catalog.checks import RoleBinding
+            from bot.catalog.edits import EditContext, apply_edits
+            from bot.catalog.manifests import ManifestIndex
+            from bot.catalog.rehearsal import binding_as_targets
+            from bot.catalog.roles import Roles
 
             (instance,) = [i for i in fold(self.store.events(self.team)) if i.fault == fault_id]
             fault = CATALOG.get(fault_id)
@@ -200,7 +200,7 @@ def test_healthz_answers_while_running(tmp_path: Path) -> None:
     thread = threading.Thread(target=lambda: holder.setdefault("daemon", run_daemon(config_path, stop=stop)), daemon=True)
     thread.start()
     try:
-        from bot.daemon import _RUNNING
+        from bot.app.daemon import _RUNNING
 
         wait_until(lambda: any(d.web_url for d in _RUNNING.values()), 60)
         web_url = next(d.web_url for d in _RUNNING.values() if d.web_url)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.app.cli import main
 
 
 def test_demo_plays_every_team_to_the_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,16 +16,16 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bot.catalog import Catalog
-from bot.commands import make_deploy_watcher, make_injector, make_watcher, open_store
+from bot.app.commands import make_deploy_watcher, make_injector, make_watcher, open_store
+from bot.catalog.faults import Catalog
 from bot.config import load_config
-from bot.deploywatch import DeployWatcher
-from bot.engine import Act, TeamView, decide
-from bot.plan import TeamPlan
-from bot.store import Store
-from bot.timeline import FaultInstance, State, fold
-from bot.watcher import TeamWatcher
-from bot.webserver import BackgroundServer
+from bot.deploy.watch import DeployWatcher
+from bot.game.engine import Act, TeamView, decide
+from bot.game.plan import TeamPlan
+from bot.game.timeline import FaultInstance, State, fold
+from bot.repo.watcher import TeamWatcher
+from bot.store.eventlog import Store
+from bot.web.server import BackgroundServer
 from tests.conftest import CHAT_APP
 from tests.servers.argocd_api import DEFAULT_TOKEN, ArgoCDServer, serve_argocd
 from tests.servers.forge import BOT_TOKEN, Forge, open_forge
@@ -201,8 +201,8 @@ def test_the_daemon_outlives_an_argocd_outage_and_catches_up(tmp_path: Path, mon
 
     import httpx
 
-    from bot.control import run_daemon
-    from bot.daemon import _RUNNING
+    from bot.app.control import run_daemon
+    from bot.app.daemon import _RUNNING
     from tests.gitrepos import git, make_team_repo
     from tests.test_daemon import wait_until
 

@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import Catalog, Fault
-from bot.checks import RoleBinding
-from bot.commands import make_injector, make_watcher, open_store
+from bot.app.commands import make_injector, make_watcher, open_store
+from bot.catalog.checks import RoleBinding
+from bot.catalog.edits import EditContext, apply_edits
+from bot.catalog.faults import Catalog, Fault
+from bot.catalog.faultspec import ReferenceFix
+from bot.catalog.manifests import ManifestIndex
+from bot.catalog.rehearsal import binding_as_targets
+from bot.catalog.roles import Roles
 from bot.config import load_config
-from bot.edits import EditContext, apply_edits
-from bot.faultspec import ReferenceFix
-from bot.manifests import ManifestIndex
-from bot.roles import Roles
-from bot.store import Store
-from bot.timeline import FaultInstance, State, fold
-from bot.verify import binding_as_targets
-from bot.watcher import TeamWatcher
+from bot.game.timeline import FaultInstance, State, fold
+from bot.repo.watcher import TeamWatcher
+from bot.store.eventlog import Store
 from tests.conftest import CHAT_APP
 from tests.gitrepos import TeamRepo, git, make_team_repo
 from tests.servers.forge import BOT_TOKEN, MEMBER_LOGIN, MEMBER_TOKEN, Forge, open_forge

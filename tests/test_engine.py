@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from bot.config import Config
-from bot.engine import Act, TeamView, decide
-from bot.plan import TeamPlan, make_plan
-from bot.timeline import FaultInstance, State
+from bot.game.engine import Act, TeamView, decide
+from bot.game.plan import TeamPlan, make_plan
+from bot.game.timeline import FaultInstance, State
 
 T0 = datetime(2026, 12, 5, 14, 0, tzinfo=timezone.utc)
 APPLICABLE = {

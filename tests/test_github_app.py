@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.cli import main
+from bot.app.cli import main
 from bot.errors import FaultbotError
 from tests.conftest import CHAT_APP
 from tests.gitrepos import git, make_team_repo

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import Catalog
-from bot.cli import main
-from bot.commands import make_injector, open_store
+from bot.app.cli import main
+from bot.app.commands import make_injector, open_store
+from bot.catalog.faults import Catalog
 from bot.config import load_config
-from bot.injector import InjectionRefused
-from bot.store import Store
-from tests.gitrepos import TeamRepo, git, make_team_repo
-from tests.servers.forge import BOT_TOKEN, Forge, open_forge
+from bot.repo.injector import InjectionRefused
+from bot.store.eventlog import Store
 from tests.conftest import CHAT_APP
+from tests.gitrepos import git, make_team_repo
+from tests.servers.forge import BOT_TOKEN, Forge, open_forge
 
 FAULT = "web-unreachable/service-selector-typo"
 CATALOG = Catalog.load()

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import Catalog
-from bot.cli import main
-from bot.roles import Role
-from bot.verify import rehearse
+from bot.app.cli import main
+from bot.catalog.faults import Catalog
+from bot.catalog.rehearsal import rehearse
+from bot.catalog.roles import Role
 from tests.gitrepos import make_team_repo
 from tests.test_roles import ALT
 

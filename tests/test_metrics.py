@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.metrics import render_metrics
+from bot.web.metrics import render_metrics
 
 ROWS = [
     {"team": "team-a", "fault": "f1", "state": "fixed", "fix_kind": "revert", "time_to_fix_s": 240.0,

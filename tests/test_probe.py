@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bot.config import Probe
-from bot.probe import probe
+from bot.deploy.probe import probe
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.report import (
+from bot.game.scoring import DEFAULT_RULES, Outcome, score_instance, scoreboard
+from bot.web.report import (
     CSV_COLUMNS,
     human_duration,
     md_escape,
@@ -21,7 +22,6 @@ from bot.report import (
     render_markdown,
     write_reports,
 )
-from bot.scoring import DEFAULT_RULES, Outcome, score_instance, scoreboard
 
 T0 = datetime(2026, 12, 5, 14, 0, tzinfo=timezone.utc)
 GENERATED = datetime(2026, 12, 5, 16, 0, tzinfo=timezone.utc)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog.manifests import ManifestIndex
+from bot.catalog.roles import Role, Roles
 from bot.errors import RoleError
-from bot.manifests import ManifestIndex
-from bot.roles import Role, Roles
 from tests.conftest import CHAT_APP, ROOT
 
 ALT = ROOT / "tests" / "fixtures" / "alt-layout"

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.report import render_html
-from bot.web import build_app
-from bot.webserver import BackgroundServer
+from bot.web.app import build_app
+from bot.web.report import render_html
+from bot.web.server import BackgroundServer
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]

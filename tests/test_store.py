@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import FaultbotError
-from bot.store import Store, resolve_url, sqlite_url_for
+from bot.store.eventlog import Store, resolve_url, sqlite_url_for
 
 T0 = datetime(2026, 12, 5, 14, 0, tzinfo=timezone.utc)
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from bot.timeline import State, fold
-from bot.webhooks import signature, verify, webhook_route
-from bot.webserver import BackgroundServer
+from bot.game.timeline import State, fold
+from bot.web.server import BackgroundServer
+from bot.web.webhooks import signature, verify, webhook_route
 from tests.conftest import ROOT
 from tests.gitrepos import git
 from tests.test_detect import ALICE, SELECTOR, start_game

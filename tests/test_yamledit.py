@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 
-from bot.yamledit import YamlFile, to_roundtrip
-from bot.yamlpath import parse_path, walk
+from bot.catalog.yamledit import YamlFile, to_roundtrip
+from bot.catalog.yamlpath import parse_path, walk
 
 MIXED = """\
 # backend, written by hand

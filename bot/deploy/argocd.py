@@ -20,11 +20,11 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.clock import Clock, SystemClock
+from bot.base.redact import Redactor
 from bot.config import ArgoCDSettings
 from bot.deploy import AppStatus, DeployError, HistoryEntry
 from bot.deploy.backoff import fetch_with_backoff
-from bot.redact import Redactor
+from bot.game.clock import Clock, SystemClock
 
 USER_AGENT = "faultbot (+deploy tracking)"
 

@@ -17,10 +17,10 @@ from github import Auth, Github, GithubException
 from github.PullRequest import PullRequest as GHPullRequest
 from github.Repository import Repository
 
+from bot.base.redact import Redactor
 from bot.config import GitHubApp, GitHubSettings
 from bot.errors import FaultbotError
 from bot.forge import CIRun, MergeOutcome, PullRequest
-from bot.redact import Redactor
 
 
 class ForgeError(FaultbotError):

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.webserver import BackgroundServer
+from bot.web.server import BackgroundServer
 from tests.servers import argocd_render as render
 from tests.servers.argocd_render import AppRecord, Json
 

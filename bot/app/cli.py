@@ -1,0 +1,395 @@
+"""The `faultbot` command: thin, it parses, calls one function of the core, and prints.
+
+People get rich text; machines get `--json`. A FaultbotError is one line on stderr and
+exit 2; anything else is a bug: exit 1, traceback in the state dir's crash log.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bot import __version__
+from bot.errors import ConfigError, ConfigErrors, FaultbotError
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("repos.yaml"),
+    show_default=True,
+    help="The event's repos.yaml.",
+)
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+
+
+def out() -> Console:
+    """Console for results (stdout); built per call so tests capturing stdout see it."""
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(highlight=False, soft_wrap=True, width=200)  # pipes and logs: no wrapping
+    return console
+
+
+def emit_json(payload: Any) -> None:
+    """One JSON document on stdout."""
+    click.echo(json.dumps(payload, indent=2, sort_keys=False, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="faultbot")
+def cli() -> None:
+    """faultbot breaks each team's service with a plausible commit, then scores the fix."""
+
+
+@cli.command()
+@CONFIG_OPTION
+@JSON_OPTION
+@click.option("--offline", is_flag=True, help="Skip checks that reach the network or repos.")
+def validate(config_path: Path, as_json: bool, offline: bool) -> None:
+    """Check repos.yaml, the fault catalog and every team's repository."""
+    from bot.app.commands import run_validate
+
+    report = run_validate(config_path, offline=offline)
+    if as_json:
+        emit_json({"ok": report.ok, "problems": report.problems, "teams": report.teams})
+    else:
+        console = out()
+        for problem in report.problems:
+            click.echo(problem, err=True)
+        if report.ok:
+            mode = " (offline: repositories not contacted)" if offline else ""
+            console.print(f"[green]ok[/green] {config_path}: {len(report.teams)} teams valid{mode}")
+            for team in report.teams:
+                console.print(f"  {team['name']:<16} {team['repository']} @ {team['branch']} ({team['delivery']})")
+    if not report.ok:
+        raise SystemExit(2)
+
+
+@cli.command()
+@CONFIG_OPTION
+@JSON_OPTION
+@click.option("--team", "team_names", multiple=True, help="Only this team (repeatable).")
+def plan(config_path: Path, as_json: bool, team_names: tuple[str, ...]) -> None:
+    """Show, per team, which faults apply and the exact diff each would push (pushes nothing)."""
+    from bot.app.commands import run_plan
+
+    plans = run_plan(config_path, list(team_names))
+    if as_json:
+        emit_json({team: [e.as_json() for e in entries] for team, entries in plans.items()})
+        return
+    console = out()
+    for team, entries in plans.items():
+        applicable = sum(e.applicable for e in entries)
+        console.rule(f"[bold]{team}[/bold]: {applicable} of {len(entries)} faults apply")
+        for entry in entries:
+            if entry.applicable:
+                console.print(f"[green]applies[/green]  {entry.fault}")
+                console.print(entry.diff, markup=False, highlight=False)
+            else:
+                console.print(f"[yellow]skipped[/yellow]  {entry.fault}: {entry.reason}")
+
+
+@cli.command()
+@click.option("--teams", "team_count", type=int, default=4, show_default=True, help="How many teams (1-8).")
+@click.option("--speed", type=float, default=60.0, show_default=True, help="Game minutes per wall-clock second / 60.")
+@click.option("--workdir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where to put the team repos, state and reports (default: a new temp folder).")
+@JSON_OPTION
+def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> None:
+    """A complete local rehearsal, no accounts: team repos, the real daemon, simulated teams, scoreboard."""
+    from bot.app.demo import run_demo
+    from bot.web.report import human_duration
+
+    console = out()
+    started = datetime.now(timezone.utc)
+
+    def say(kind: str, facts: dict[str, Any]) -> None:
+        if as_json:
+            return
+        clock = str(datetime.now(timezone.utc) - started).split(".")[0]
+        team = facts.get("team", "")
+        line = {
+            "validated": f"validated {facts.get('teams')} team repositories; the game starts",
+            "injected": f"[red]broke[/red]     {facts.get('fault')} as {facts.get('persona')} ({str(facts.get('sha'))[:10]})",
+            "team-fix": f"[green]team fix[/green]  {facts.get('fault')} by {facts.get('by')} ({facts.get('style')})",
+            "reverted": f"[yellow]bot revert[/yellow] {facts.get('fault')} ({facts.get('reason')})",
+            "timed-out": f"[yellow]timed out[/yellow] {facts.get('fault')}",
+            "hint": f"hint      {facts.get('fault')}: {facts.get('text')}",
+            "responder-error": f"[red]responder[/red] {facts.get('error')}",
+        }.get(kind, kind)
+        console.print(f"{clock} {team:<8} {line}")
+
+    if not as_json:
+        console.print(f"[bold]faultbot demo[/bold]: {team_count} teams, speed x{speed:g}, building repositories...")
+    result = run_demo(team_count, workdir, speed=speed, say=say)
+    if as_json:
+        emit_json({
+            "workdir": str(result.workdir),
+            "config": str(result.config_path),
+            "validation": {"ok": result.validation.ok, "problems": result.validation.problems},
+            "instances": result.instances,
+            "scoreboard": [t.as_json() for t in result.board],
+            "reports": {k: str(v) for k, v in vars(result.reports).items()} if result.reports else None,
+        })
+    else:
+        for problem in result.validation.problems:
+            console.print(f"[red]problem[/red] {problem}")
+        table = Table("rank", "team", "score", "fixed", "reverts", "forward fixes", "timed out", "median time to fix",
+                      box=None, title="scoreboard (game time)")
+        for team in result.board:
+            table.add_row(str(team.rank), team.team, str(team.score), str(team.fixed), str(team.reverts),
+                          str(team.forward_fixes), str(team.timed_out), human_duration(team.median_time_to_fix_s))
+        console.print(table)
+        if result.reports:
+            console.print("reports: " + ", ".join(str(p) for p in vars(result.reports).values()))
+        console.print(f"repos.yaml: {result.config_path}  (try: faultbot status --cached --config {result.config_path})")
+    if not result.validation.ok:
+        raise SystemExit(2)
+
+
+@cli.command()
+@CONFIG_OPTION
+@JSON_OPTION
+@click.option("--dry-run", is_flag=True, help="Print the diff; push nothing.")
+@click.argument("team")
+@click.argument("fault_id")
+def inject(config_path: Path, as_json: bool, dry_run: bool, team: str, fault_id: str) -> None:
+    """Inject FAULT_ID into TEAM's repository now, as a simulated developer."""
+    from bot.app.commands import run_inject
+
+    result = run_inject(config_path, team, fault_id, dry_run=dry_run)
+    if as_json:
+        emit_json(result.as_json())
+        return
+    console = out()
+    if dry_run:
+        console.print(f"[bold]dry run[/bold]: {fault_id} on {team} ({result.branch} at {result.parent[:12]}), "
+                      f"as {result.persona}: {result.message!r}; nothing pushed")
+        console.print(result.diff, markup=False, highlight=False)
+        return
+    via = f"PR #{result.pr_number} merged as {(result.landed_sha or '')[:12]}" if result.pr_number else "pushed"
+    again = " (found on the remote after an interrupted run; not pushed again)" if result.recovered else ""
+    console.print(f"[green]injected[/green] {fault_id} into {team}: {result.sha[:12]} on {result.branch}, {via}, "
+                  f"as {result.persona} at {result.pushed_at.isoformat() if result.pushed_at else '?'}{again}")
+
+
+@cli.command()
+@CONFIG_OPTION
+@JSON_OPTION
+@click.option("--cached", is_flag=True, help="Read the event log only; do not contact the repos.")
+def status(config_path: Path, as_json: bool, cached: bool) -> None:
+    """Every team's faults: injected, fixed (how, by whom, when), still failing checks."""
+    from bot.app.commands import run_status
+
+    instances = run_status(config_path, cached=cached)
+    if as_json:
+        emit_json([i.as_json() for i in instances])
+        return
+    tracked = any(i.deploy_tracked for i in instances)
+    columns = ["team", "fault", "state", "injected", "fix", "kind", "by", "time to fix"]
+    columns += ["recovered in", "notes"] if tracked else ["still failing"]
+    table = Table(*columns, box=None)
+    for i in instances:
+        by = (i.fixed_by or {}).get("login") or (i.fixed_by or {}).get("name") or ""
+        pr = f" (PR #{i.pr['number']})" if i.pr else ""
+        ttf = f"{i.time_to_fix_s:.0f}s" if i.time_to_fix_s is not None else ""
+        row = [i.team, i.fault, i.state.value, (i.injected_sha or "")[:10], (i.fix_sha or "")[:10], i.fix_kind or "", by + pr, ttf]
+        if tracked:
+            ttr = f"{i.time_to_recover_s:.0f}s" if i.time_to_recover_s is not None else ""
+            notes = ", ".join([*i.anomalies, *(["stale: " + "/".join(i.stale)] if i.stale else []),
+                               *([] if i.shipped_at or not i.injected_sha else ["not shipped"])])
+            row += [ttr, notes]
+        else:
+            row.append("; ".join(i.failing)[:80])
+        table.add_row(*row)
+    out().print(table)
+    if not instances:
+        out().print("no faults injected yet")
+
+
+@cli.command()
+@CONFIG_OPTION
+def run(config_path: Path) -> None:
+    """Run the daemon: inject, watch, time and revert, for every team, until stopped."""
+    import threading
+
+    from bot.app.control import install_signal_handlers, run_daemon
+
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    run_daemon(config_path, stop=stop)
+
+
+@cli.command()
+@CONFIG_OPTION
+@JSON_OPTION
+@click.option("--team", default=None, help="Halt only this team.")
+def halt(config_path: Path, as_json: bool, team: str | None) -> None:
+    """The kill switch: stop injecting and revert every open fault (safe to repeat)."""
+    from bot.app.control import halt as do_halt
+
+    result = do_halt(config_path, team)
+    if as_json:
+        emit_json({"teams": result.teams, "reverted": [{"team": t, "fault": f, "sha": s} for t, f, s in result.reverted],
+                   "deferred_to_daemon": result.deferred_to_daemon, "already_halted": result.already_halted})
+        return
+    console = out()
+    if result.deferred_to_daemon:
+        console.print("[yellow]halted[/yellow]: the running daemon reverts every open fault within one poll")
+        return
+    for team_name, fault, sha in result.reverted:
+        console.print(f"[yellow]reverted[/yellow] {fault} in {team_name}" + (f" ({sha[:12]})" if sha else " (already undone)"))
+    if not result.reverted:
+        console.print("halted; no open fault to revert" + (" (already halted)" if result.already_halted else ""))
+
+
+@cli.command()
+@CONFIG_OPTION
+@click.option("--team", default=None, help="Resume only this team.")
+def resume(config_path: Path, team: str | None) -> None:
+    """Lift a halt: the daemon schedules faults again."""
+    from bot.app.control import resume as do_resume
+
+    out().print("resumed" if do_resume(config_path, team) else "nothing was halted")
+
+
+@cli.command()
+@CONFIG_OPTION
+@JSON_OPTION
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("report"),
+              show_default=True, help="Where to write report.md/.json/.csv/.html.")
+def report(config_path: Path, as_json: bool, out_dir: Path) -> None:
+    """Score the event from its log and write the reports (Markdown, JSON, CSV, HTML)."""
+    from bot.app.commands import run_status
+    from bot.config import load_config
+    from bot.web.report import write_reports
+
+    instances = [i.as_json() for i in run_status(config_path, cached=True)]
+    config, _ = load_config(config_path)
+    paths = write_reports(instances, out_dir, config.event.name, datetime.now(timezone.utc))
+    if as_json:
+        emit_json({k: str(v) for k, v in vars(paths).items()})
+    else:
+        out().print("reports: " + ", ".join(str(p) for p in vars(paths).values()))
+
+
+@cli.group()
+def faults() -> None:
+    """The fault catalog: list, show, verify."""
+
+
+@faults.command("list")
+@JSON_OPTION
+@click.option("--catalog", type=click.Path(path_type=Path, file_okay=False), default=None, help="Another catalog folder.")
+def faults_list(as_json: bool, catalog: Path | None) -> None:
+    """Every fault: id, family, severity, title, roles."""
+    from bot.app.faults import fault_summary
+    from bot.catalog.faults import DEFAULT_CATALOG, Catalog
+
+    rows = [fault_summary(f) for f in Catalog.load(catalog or DEFAULT_CATALOG).faults.values()]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("id", "severity", "title", "roles", box=None)
+    for row in rows:
+        table.add_row(row["id"], row["severity"], row["title"], ", ".join(row["roles"]))
+    out().print(table)
+
+
+@faults.command("show")
+@click.argument("fault_id")
+@JSON_OPTION
+def faults_show(fault_id: str, as_json: bool) -> None:
+    """One fault in full: symptom, commit messages, edits, checks, hints, reference fixes."""
+    from bot.catalog.faults import Catalog
+
+    fault = Catalog.load().get(fault_id)
+    if as_json:
+        emit_json(fault.spec.model_dump(mode="json"))
+        return
+    console = out()
+    spec = fault.spec
+    console.print(f"[bold]{spec.id}[/bold] ({spec.severity}): {spec.title}")
+    console.print(f"symptom: {spec.symptom}")
+    console.print("commit messages:", *[f"  - {m}" for m in spec.commit_messages], sep="\n")
+    console.print(f"family: {spec.family}   roles: {', '.join(str(r) for r in spec.roles)}")
+    console.print(f"--- {fault.folder / 'fault.yaml'}")
+    console.print((fault.folder / "fault.yaml").read_text(encoding="utf-8"), markup=False, highlight=False)
+
+
+@faults.command("verify")
+@click.option("--repo", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="A team repository tree (default: examples/chat-app).")
+@JSON_OPTION
+def faults_verify(repo: Path | None, as_json: bool) -> None:
+    """Prove every fault: applies, breaks its own checks, and every reference fix mends it."""
+    from bot.app.faults import EXAMPLE_REPO, rehearsal_json, verify_catalog
+    from bot.catalog.faults import Catalog
+
+    results = verify_catalog(Catalog.load(), repo or EXAMPLE_REPO)
+    if as_json:
+        emit_json([rehearsal_json(r) for r in results])
+    else:
+        console = out()
+        for r in results:
+            mark = "[green]ok[/green]  " if r.ok else "[red]FAIL[/red]"
+            fixes = ", ".join(f"{f.kind}:{'ok' if f.passed else 'FAIL'}" for f in r.fixes)
+            plus, minus = r.lines_changed
+            console.print(f"{mark} {r.fault.id:<45} +{plus}/-{minus}  {fixes}  {r.reason}")
+        console.print(f"{sum(r.ok for r in results)} of {len(results)} faults verified")
+    if not all(r.ok for r in results):
+        raise SystemExit(1)
+
+
+def _crash_log(exc: BaseException) -> Path:
+    """Write the traceback where an organizer can send it to us; return its path."""
+    state_dir = Path(".faultbot")
+    state_dir.mkdir(exist_ok=True)
+    log = state_dir / "crash.log"
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(f"--- {datetime.now(timezone.utc).isoformat()} faultbot {__version__}\n")
+        handle.write("".join(traceback.format_exception(exc)))
+    return log
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run the CLI and turn errors into exit codes (0 ok, 1 bug, 2 user error)."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="faultbot", standalone_mode=False)
+    except ConfigErrors as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        return 2
+    except ConfigError as exc:  # already names the file and line
+        click.echo(exc.message, err=True)
+        return 2
+    except FaultbotError as exc:
+        click.echo(f"faultbot: {exc.message}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("faultbot: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for a crash
+        log = _crash_log(exc)
+        click.echo(f"faultbot: internal error: {exc.__class__.__name__}: {exc} (traceback in {log})", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""`faultbot demo`: a complete local rehearsal that needs no account.
+
+It stands up N team repositories from examples/chat-app as real bare git repos, writes
+the repos.yaml an organizer would, validates it, then runs the real daemon on them with
+a compressed clock (`--speed`: game minutes per wall second) while simulated responders
+play the teams the way people do:
+- one reverts the bad commit,
+- one applies the fault's reference forward fix,
+- one fixes on a branch and merges it (a merge commit, as a PR merge would make),
+- one never finds it, so faultbot reverts it at the time limit.
+It ends with a scoreboard and written reports (Markdown, JSON, CSV, HTML).
+
+The responders learn that a fault landed from the bot's event log: that stands in for
+"the pager went off". Everything else (commits, pushes, detection, timing) is real.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from bot.app.commands import run_validate
+from bot.app.control import run_daemon
+from bot.app.faults import EXAMPLE_REPO
+from bot.app.validation import ValidationReport
+from bot.catalog.checks import RoleBinding
+from bot.catalog.edits import EditContext, apply_edits
+from bot.catalog.faults import Catalog
+from bot.catalog.manifests import ManifestIndex
+from bot.catalog.rehearsal import binding_as_targets
+from bot.catalog.roles import Roles
+from bot.errors import FaultbotError
+from bot.game.clock import ScaledClock
+from bot.game.scoring import TeamScore, scoreboard
+from bot.game.timeline import LANDED, fold
+from bot.repo.workspace import Author, LocalRepo, publish_directory, run_git
+from bot.store.eventlog import Store, sqlite_url_for
+from bot.web.report import ReportPaths, write_reports
+
+ORG_ADMIN = Author("Org Admin", "admin@example.com")
+TEAM_NAMES = ("team-a", "team-b", "team-c", "team-d", "team-e", "team-f", "team-g", "team-h")
+STYLES = ("revert", "forward", "branch", "miss")
+PEOPLE = (Author("Ana Ruiz", "ana@team.example"), Author("Ben Okafor", "ben@team.example"),
+          Author("Chen Wei", "chen@team.example"), Author("Dina Kowalski", "dina@team.example"))
+MARKER = ".faultbot-demo"
+
+
+@dataclass
+class DemoResult:
+    """What the demo built, played and wrote."""
+
+    workdir: Path
+    config_path: Path
+    validation: ValidationReport
+    instances: list[dict[str, Any]] = field(default_factory=list)
+    board: list[TeamScore] = field(default_factory=list)
+    reports: ReportPaths | None = None
+
+
+def write_config(workdir: Path, teams: list[tuple[str, Path]], seed: int) -> Path:
+    """The repos.yaml an organizer would write for these local teams (durations in game time)."""
+    lines = [
+        "# Written by `faultbot demo`: local bare repositories, no accounts.",
+        "event: {name: faultbot demo, state: sqlite:///state.db, workdir: cache}",
+        "poll_interval: 20s",
+        "defaults:",
+        "  personas:",
+        "    - {name: Kenji Sato, email: k.sato@example.com}",
+        "    - {name: Maria Lopez, email: m.lopez@example.com}",
+        f"  scenario: {{seed: {seed}, first_delay: 1m..3m, next_delay: 1m..2m, time_limit: 12m}}",
+        "teams:",
+    ]
+    for name, bare in teams:
+        lines += [f"  - name: {name}", f"    url: {bare.as_uri()}"]
+    path = workdir / "repos.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class Responder(threading.Thread):
+    """A simulated team: notices each fault, investigates for a while, then fixes it its way."""
+
+    def __init__(self, team: str, style: str, bare: Path, store_url: str, catalog: Catalog,
+                 clock: ScaledClock, workdir: Path, stop: threading.Event,
+                 say: Callable[[str, dict[str, Any]], None], seed: int) -> None:
+        super().__init__(name=f"responder-{team}", daemon=True)
+        self.team, self.style, self.bare, self.catalog, self.clock = team, style, bare, catalog, clock
+        self.store = Store(store_url)
+        self.stop_event, self.say = stop, say
+        self.person = PEOPLE[STYLES.index(style) % len(PEOPLE)]
+        self.rng = random.Random(f"{seed}/{team}/responder")
+        self.clone = LocalRepo(workdir / "people" / team)
+        run_git(["clone", "-q", bare.as_uri(), str(self.clone.path)])
+        self.handled: set[str] = set()
+
+    def run(self) -> None:
+        while not self.stop_event.wait(0.1):
+            for event in self.store.events(self.team, kinds=(LANDED,)):
+                fault = str(event.fault)
+                if fault in self.handled:
+                    continue
+                self.handled.add(fault)
+                if self.style == "miss":
+                    continue
+                minutes = self.rng.uniform(2, 6) if self.style != "forward" else self.rng.uniform(4, 9)
+                if self.stop_event.wait(minutes * 60 / self.clock.speed):
+                    return
+                try:
+                    self.fix(fault, str(event.facts["sha"]))
+                except FaultbotError as exc:  # a person would try again; the demo just says so
+                    self.say("responder-error", {"team": self.team, "fault": fault, "error": exc.message})
+
+    def fix(self, fault_id: str, sha: str) -> None:
+        repo = self.clone
+        repo.git("fetch", "-q", "origin")
+        repo.git("checkout", "-q", "-B", "main", "origin/main")
+        if self.style == "revert":
+            repo.revert(sha, self.person)
+        elif self.style in ("forward", "branch"):
+            if self.style == "branch":
+                repo.git("checkout", "-q", "-b", f"fix/{fault_id.split('/')[1]}")
+            fault = self.catalog.get(fault_id)
+            fix = next(f for f in fault.spec.fixes if f.kind == "forward")
+            instance = next(i for i in fold(self.store.events(self.team)) if i.fault == fault_id)
+            targets = binding_as_targets(RoleBinding.from_json(instance.binding))
+            apply_edits(fix.edits, EditContext(repo.path, Roles(ManifestIndex.scan(repo.path), targets), fault.folder))
+            repo.commit_all(fix.message or fix.name, self.person)
+            if self.style == "branch":
+                branch = repo.git("rev-parse", "--abbrev-ref", "HEAD").strip()
+                repo.git("checkout", "-q", "main")
+                repo.git("merge", "-q", "--no-ff", "-m", f"Merge branch '{branch}'", branch, env=self.person.env())
+        repo.git("push", "-q", "origin", "HEAD:main")
+        self.say("team-fix", {"team": self.team, "fault": fault_id, "style": self.style, "by": self.person.name})
+
+
+def prepare_workdir(workdir: Path | None) -> Path:
+    """A fresh folder for the demo; a folder a previous demo made is cleaned and reused."""
+    root = (workdir or Path(tempfile.mkdtemp(prefix="faultbot-demo-"))).resolve()
+    if root.exists() and any(root.iterdir()):
+        if not (root / MARKER).exists():
+            raise FaultbotError(f"{root} is not empty and was not made by `faultbot demo`; pick another --workdir")
+        for child in root.iterdir():
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text("made by faultbot demo\n", encoding="utf-8")
+    return root
+
+
+def run_demo(team_count: int, workdir: Path | None, *, speed: float = 60.0, seed: int = 2026,
+             say: Callable[[str, dict[str, Any]], None] | None = None,
+             timeout: timedelta = timedelta(minutes=5)) -> DemoResult:
+    """Build the teams' repos, validate, play the whole game, score it and write the reports."""
+    if not 1 <= team_count <= len(TEAM_NAMES):
+        raise FaultbotError(f"--teams must be between 1 and {len(TEAM_NAMES)}")
+    if speed <= 0:
+        raise FaultbotError("--speed must be positive")
+    say = say or (lambda kind, facts: None)
+    root = prepare_workdir(workdir)
+    teams = []
+    for name in TEAM_NAMES[:team_count]:
+        bare = root / "remotes" / f"{name}.git"
+        bare.parent.mkdir(parents=True, exist_ok=True)
+        publish_directory(EXAMPLE_REPO, bare, ORG_ADMIN)
+        teams.append((name, bare))
+    config_path = write_config(root, teams, seed)
+    validation = run_validate(config_path, offline=False)
+    result = DemoResult(root, config_path, validation)
+    if not validation.ok:
+        return result
+    say("validated", {"teams": team_count})
+    catalog = Catalog.load()
+    clock = ScaledClock(speed)
+    stop = threading.Event()
+    store_url = sqlite_url_for(root / "state.db")
+    Store(store_url).close()  # the schema exists before the responders read it
+    responders = [
+        Responder(name, STYLES[i % len(STYLES)], bare, store_url, catalog, clock, root, stop, say, seed)
+        for i, (name, bare) in enumerate(teams)
+    ]
+    for responder in responders:
+        responder.start()
+    try:
+        run_daemon(config_path, stop=stop, clock=clock, web=False, until_finished=True, timeout=timeout,
+                   on_progress=say, log_file=root / "daemon.log")
+    finally:
+        stop.set()
+        for responder in responders:
+            responder.join(timeout=10)
+    store = Store(store_url)
+    result.instances = [i.as_json() for i in fold(store.events())]
+    store.close()
+    result.board = scoreboard(result.instances)
+    result.reports = write_reports(result.instances, root / "report", "faultbot demo", datetime.now(timezone.utc))
+    return result

@@ -1,0 +1,134 @@
+"""`faultbot faults list|show|verify` and `faultbot plan`: the catalog, seen from the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.app.parallel import in_parallel
+from bot.catalog.faults import DEFAULT_CATALOG, Catalog, Fault
+from bot.catalog.rehearsal import Rehearsal, needed_roles, rehearse_many
+from bot.config import Config, TeamSettings
+from bot.errors import FaultbotError
+
+EXAMPLE_REPO = Path(__file__).resolve().parents[2] / "examples" / "chat-app"
+
+
+def catalog_for(config: Config | None, config_path: Path | None) -> Catalog:
+    """The catalog a config names (relative to the config file), or the bundled one."""
+    if config is not None and config.catalog and config_path is not None:
+        return Catalog.load((config_path.parent / config.catalog).resolve())
+    return Catalog.load(DEFAULT_CATALOG)
+
+
+def fault_summary(fault: Fault) -> dict[str, Any]:
+    """The fields `faults list` shows."""
+    return {
+        "id": fault.id,
+        "family": fault.family,
+        "severity": fault.spec.severity,
+        "title": fault.spec.title,
+        "roles": [str(r) for r in needed_roles(fault)],
+    }
+
+
+def rehearsal_json(rehearsal: Rehearsal) -> dict[str, Any]:
+    """One rehearsal as JSON."""
+    return {
+        "fault": rehearsal.fault.id,
+        "ok": rehearsal.ok,
+        "applicable": rehearsal.applicable,
+        "healthy_before": rehearsal.healthy_before,
+        "broken_after": rehearsal.broken_after,
+        "reason": rehearsal.reason,
+        "lines_added": rehearsal.lines_changed[0],
+        "lines_removed": rehearsal.lines_changed[1],
+        "failing_after": [f"{r.name}: {r.reason}" for r in rehearsal.after if not r.passed],
+        "fixes": [{"name": f.name, "kind": f.kind, "passed": f.passed, "reason": f.reason} for f in rehearsal.fixes],
+    }
+
+
+def verify_catalog(catalog: Catalog, repo: Path, targets: Mapping[Any, str] | None = None) -> list[Rehearsal]:
+    """Rehearse every fault with its fixes on `repo`."""
+    return rehearse_many(list(catalog.faults.values()), repo, targets=targets)
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """One fault as it would land on one team."""
+
+    team: str
+    fault: str
+    family: str
+    applicable: bool
+    reason: str
+    diff: str
+    lines_changed: int = 0
+    unhealthy: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        """`plan --json` shape."""
+        return {"fault": self.fault, "family": self.family, "applicable": self.applicable, "reason": self.reason, "diff": self.diff}
+
+
+def plan_team(catalog: Catalog, team: TeamSettings, tree: Path) -> list[PlanEntry]:
+    """For one team's tree: every fault of its scenario, applicable or not and why, with the diff."""
+    wanted = team.scenario.faults or [f.id for fam in team.scenario.families for f in catalog.in_family(fam)]
+    faults = [catalog.get(fault_id) for fault_id in wanted]
+    entries = []
+    for fault, rehearsal in zip(faults, rehearse_many(faults, tree, targets=team.targets, with_fixes=False), strict=True):
+        applicable = rehearsal.applicable and rehearsal.healthy_before and rehearsal.broken_after
+        entries.append(PlanEntry(
+            team.name, fault.id, fault.family, applicable, rehearsal.reason, rehearsal.diff,
+            sum(rehearsal.lines_changed), rehearsal.unhealthy,
+        ))
+    return entries
+
+
+def team_tree(config: Config, team: TeamSettings, dest: Path) -> Path:
+    """Fetch the team's branch head into `dest` (a shallow clone) and return its path."""
+    from bot.app.validation import token_for
+    from bot.repo.workspace import Credentials, clone_branch
+
+    return clone_branch(team.git_url, team.branch, dest, Credentials(token_for(config, team)))
+
+
+def _team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path) -> list[PlanEntry] | None:
+    try:
+        tree = team_tree(config, team, workdir / team.name)
+    except FaultbotError:
+        return None
+    return plan_team(catalog, team, tree)
+
+
+def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: bool, workdir: Path) -> list[str]:
+    """Config ↔ catalog problems; online, also each team's repo under every applicable fault."""
+    problems: list[str] = []
+    known = set(catalog.families)
+    for index, team in enumerate(config.all_team_settings()):
+        raw = config.teams[index]
+        base = ("teams", index, "scenario") if raw.scenario.families or raw.scenario.faults else ("defaults", "scenario")
+        for position, family in enumerate(team.scenario.families):
+            if family not in known:
+                problems.append(f"{source.where((*base, 'families', position))}: unknown family {family!r} (known: {', '.join(sorted(known))})")
+        for position, fault_id in enumerate(team.scenario.faults or []):
+            if fault_id not in catalog.faults:
+                problems.append(f"{source.where((*base, 'faults', position))}: unknown fault {fault_id!r}; see `faultbot faults list`")
+    problems = list(dict.fromkeys(problems))  # a defaults problem is found once per team
+    if offline or problems:
+        return problems
+    teams = config.all_team_settings()
+    for index, (team, entries) in enumerate(zip(teams, in_parallel(lambda t: _team_plan(config, catalog, t, workdir), teams), strict=True)):
+        if entries is None:
+            continue  # unreachable: already reported by the reachability check
+        where = source.where(("teams", index, "name"))
+        for entry in entries:
+            if entry.unhealthy:
+                problems.append(f"{where}: {team.name} does not start healthy for {entry.fault}: {entry.reason}")
+        applicable_families = {e.family for e in entries if e.applicable}
+        for family in team.scenario.families:
+            if family in known and family not in applicable_families:
+                problems.append(f"{where}: no fault of family {family!r} applies to {team.name}'s repo (see `faultbot plan`)")
+    return problems

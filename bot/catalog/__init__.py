@@ -1,0 +1,1 @@
+"""What a fault is and how it is judged: fault specs, edits, manifests, roles, checks, the rehearsal."""

@@ -1,0 +1,391 @@
+"""`fixed_when` checks, evaluated on a tree: semantic, so *any* correct fix passes, not only a revert.
+
+Each check answers pass or fail with a reason a person can act on. Roles are bound on the
+healthy tree (before the fault) and looked up again by kind/name in the tree being judged,
+so a check follows the same objects through the team's later commits. Live checks
+(`probe`, `argocd_healthy`) are not decided from a tree: they report `live` and are left
+to the daemon.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from bot.catalog.faultspec import (
+    AllOf,
+    AnyOf,
+    ArgoCDHealthy,
+    Check,
+    EnvHostResolves,
+    IngressRoutes,
+    LiveProbe,
+    NetworkAllows,
+    ProbesTargetPorts,
+    RefsResolve,
+    Replicas,
+    ServiceSelects,
+    ServiceTargetPort,
+    Text,
+    YamlValue,
+)
+from bot.catalog.globs import files_matching
+from bot.catalog.manifests import ManifestIndex, Resource, ResourceRef, dig
+from bot.catalog.netpol import flow_allowed
+from bot.catalog.roles import Role, RoleTarget, service_address
+from bot.catalog.yamlpath import get_values, parse_path
+
+
+class Status(StrEnum):
+    passed = "pass"
+    failed = "fail"
+    live = "live"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of one check on one tree."""
+
+    name: str
+    status: Status
+    reason: str
+    children: tuple[CheckResult, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """Live checks do not block a verdict on a tree."""
+        return self.status is not Status.failed
+
+
+@dataclass(frozen=True)
+class RoleBinding:
+    """Roles as resolved on the healthy tree: object references, or directories."""
+
+    refs: Mapping[Role, tuple[ResourceRef, ...]]
+    directories: Mapping[Role, str]
+
+    @classmethod
+    def from_targets(cls, targets: Iterable[RoleTarget]) -> RoleBinding:
+        """Bind resolved role targets."""
+        refs, directories = {}, {}
+        for target in targets:
+            if target.directory is not None:
+                directories[target.role] = target.directory
+            else:
+                refs[target.role] = tuple(r.ref for r in target.resources)
+        return cls(refs, directories)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for the event log (the binding travels with the fault instance)."""
+        return {
+            "refs": {str(r): [[x.kind, x.name, x.namespace] for x in refs] for r, refs in self.refs.items()},
+            "directories": {str(r): d for r, d in self.directories.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RoleBinding:
+        """The inverse of to_json."""
+        refs = {Role(r): tuple(ResourceRef(k, n, ns) for k, n, ns in items) for r, items in data.get("refs", {}).items()}
+        return cls(refs, {Role(r): d for r, d in data.get("directories", {}).items()})
+
+
+class CheckContext:
+    """A tree to judge plus the role binding to judge it by."""
+
+    def __init__(self, tree: Path, binding: RoleBinding, index: ManifestIndex | None = None) -> None:
+        self.tree = tree
+        self.binding = binding
+        self.index = index or ManifestIndex.scan(tree)
+
+    def resource(self, role: Role) -> Resource:
+        """The (single) object bound to a role, as it is in this tree; CheckFailed if gone."""
+        refs = self.binding.refs.get(role)
+        if not refs:
+            raise _Fail(f"role {role} is not bound to a Kubernetes object")
+        found = self.index.find(refs[0])
+        if found is None:
+            raise _Fail(f"{refs[0]} (role {role}) no longer exists in the repo")
+        return found
+
+    def directory(self, role: Role) -> str:
+        """The directory bound to a role."""
+        if role not in self.binding.directories:
+            raise _Fail(f"role {role} is not bound to a directory")
+        return self.binding.directories[role]
+
+
+class _Fail(Exception):
+    """Internal: a check failed with this reason."""
+
+
+def evaluate(checks: list[Check], context: CheckContext) -> list[CheckResult]:
+    """Evaluate every check (an implicit `all`)."""
+    return [evaluate_one(check, context) for check in checks]
+
+
+def all_pass(results: list[CheckResult]) -> bool:
+    """True when no result failed."""
+    return all(result.passed for result in results)
+
+
+def evaluate_one(check: Check, context: CheckContext) -> CheckResult:
+    """One check's verdict, never raising for a failing tree."""
+    name = describe(check)
+    if isinstance(check, (LiveProbe, ArgoCDHealthy)):
+        return CheckResult(name, Status.live, "decided by the daemon from the live service")
+    if isinstance(check, (AllOf, AnyOf)):
+        children = tuple(evaluate_one(c, context) for c in check.checks)
+        decided = [c for c in children if c.status is not Status.live]
+        if isinstance(check, AllOf):
+            ok = all(c.passed for c in children)
+            reason = "all hold" if ok else "; ".join(c.reason for c in children if not c.passed)
+        else:
+            ok = any(c.status is Status.passed for c in decided) or not decided
+            reason = next((c.reason for c in decided if c.passed), "") or "none holds: " + "; ".join(c.reason for c in decided)
+        return CheckResult(name, Status.passed if ok else Status.failed, reason, children)
+    try:
+        reason = _EVALUATE[type(check)](check, context)
+    except _Fail as failure:
+        return CheckResult(name, Status.failed, str(failure))
+    return CheckResult(name, Status.passed, reason)
+
+
+def describe(check: Check) -> str:
+    """A short name for a check: `service_selects(frontend_service)`."""
+    args = [str(getattr(check, a)) for a in ("role", "to_role", "env", "path", "pattern") if getattr(check, a, None) is not None]
+    return f"{check.check}({', '.join(args)})" if args else check.check
+
+
+def reads(checks: list[Check], context: CheckContext) -> set[str]:
+    """Path globs the checks read: a commit touching none of them cannot change a verdict."""
+    globs: set[str] = set()
+    for check in checks:
+        if isinstance(check, (AllOf, AnyOf)):
+            globs |= reads(check.checks, context)
+        elif isinstance(check, Text):
+            base = check.path if check.path is not None else context.binding.directories.get(check.role, "")  # type: ignore[arg-type]
+            globs.add(f"{base.rstrip('/')}/{check.glob}" if base else check.glob)
+            if check.path is not None:
+                globs.add(check.path)
+        elif not isinstance(check, (LiveProbe, ArgoCDHealthy)):
+            # Any YAML anywhere: a fix may add a manifest the healthy tree did not have.
+            globs |= {"*.yaml", "*.yml", "*Kustomization", *context.index.kustomizations}
+    return globs
+
+
+# --- Kubernetes semantics --------------------------------------------------------------
+
+def _selector(service: Resource) -> Mapping[str, Any]:
+    selector = dig(service.body, "spec", "selector")
+    return selector if isinstance(selector, Mapping) else {}
+
+
+def _container_ports(workload: Resource) -> list[Mapping[str, Any]]:
+    return [p for c in workload.containers for p in (c.get("ports") or []) if isinstance(p, Mapping)]
+
+
+def _port_matches(target: Any, ports: list[Mapping[str, Any]]) -> bool:
+    if isinstance(target, int) or (isinstance(target, str) and target.isdigit()):
+        return any(p.get("containerPort") == int(target) for p in ports)
+    return any(p.get("name") == target for p in ports)
+
+
+def _ingress_routes(check: IngressRoutes, ctx: CheckContext) -> str:
+    ingress = ctx.resource(check.role)
+    backends = []
+    if (default := dig(ingress.body, "spec", "defaultBackend", "service")) is not None:
+        backends.append(default)
+    for rule in dig(ingress.body, "spec", "rules") or []:
+        for item in dig(rule, "http", "paths") or []:
+            backends.append(dig(item, "backend", "service"))
+    if not backends:
+        raise _Fail(f"Ingress/{ingress.name} routes to no Service")
+    for backend in backends:
+        name, port = dig(backend, "name"), dig(backend, "port") or {}
+        services = [s for s in ctx.index.in_namespace(ingress.namespace, "Service") if s.name == name]
+        if not services:
+            raise _Fail(f"Ingress/{ingress.name} routes to Service {name!r}, which does not exist")
+        ports = dig(services[0].body, "spec", "ports") or []
+        wanted = port.get("number", port.get("name"))
+        if not any(p.get("port") == wanted or p.get("name") == wanted for p in ports):
+            raise _Fail(f"Ingress/{ingress.name} uses port {wanted!r} of Service/{name}, which has no such port")
+    return f"Ingress/{ingress.name} routes to existing Services and ports"
+
+
+def _service_selects(check: ServiceSelects, ctx: CheckContext) -> str:
+    service = ctx.resource(check.role)
+    selected = ctx.index.workloads_selected_by(_selector(service), service.namespace)
+    if not selected:
+        raise _Fail(f"Service/{service.name} selector {dict(_selector(service))} matches no workload's pods")
+    if check.workload_role is not None:
+        wanted = ctx.resource(check.workload_role)
+        if wanted not in selected:
+            raise _Fail(f"Service/{service.name} does not select the pods of {wanted.kind}/{wanted.name}")
+    return f"Service/{service.name} selects {', '.join(w.kind + '/' + w.name for w in selected)}"
+
+
+def _service_target_port(check: ServiceTargetPort, ctx: CheckContext) -> str:
+    service = ctx.resource(check.role)
+    selected = ctx.index.workloads_selected_by(_selector(service), service.namespace)
+    if not selected:
+        raise _Fail(f"Service/{service.name} selects no pods, so no targetPort can match")
+    ports = [p for w in selected for p in _container_ports(w)]
+    for port in dig(service.body, "spec", "ports") or []:
+        target = port.get("targetPort", port.get("port"))
+        if not _port_matches(target, ports):
+            raise _Fail(f"Service/{service.name} targetPort {target!r} matches no containerPort of its pods")
+    return f"every port of Service/{service.name} reaches a containerPort"
+
+
+def _env_host_resolves(check: EnvHostResolves, ctx: CheckContext) -> str:
+    workload = ctx.resource(check.role)
+    values = [v for c in workload.containers if (v := _env(c, check.env)) is not None]
+    if not values:
+        raise _Fail(f"{workload.kind}/{workload.name} sets no {check.env}")
+    host, namespace = service_address(values[0])
+    namespace = namespace or workload.namespace
+    services = [s for s in ctx.index.in_namespace(namespace, "Service") if s.name == host]
+    if not services:
+        raise _Fail(f"{check.env}={values[0]!r} of {workload.kind}/{workload.name} names no Service in namespace {namespace}")
+    service = services[0]
+    if check.workload_role is not None:
+        wanted = ctx.resource(check.workload_role)
+        if wanted not in ctx.index.workloads_selected_by(_selector(service), service.namespace):
+            raise _Fail(f"{check.env} points at Service/{host}, which does not select {wanted.kind}/{wanted.name}")
+    if check.port_env is not None:
+        port = next((p for c in workload.containers if (p := _env(c, check.port_env)) is not None), None)
+        service_ports = [str(p.get("port")) for p in dig(service.body, "spec", "ports") or []]
+        if port is not None and str(port) not in service_ports:
+            raise _Fail(f"{check.port_env}={port} but Service/{host} listens on {', '.join(service_ports)}")
+    return f"{check.env} resolves to Service/{host}"
+
+
+def _env(container: Mapping[str, Any], name: str) -> str | None:
+    for item in container.get("env") or []:
+        if isinstance(item, Mapping) and item.get("name") == name and "value" in item:
+            return str(item["value"])
+    return None
+
+
+def _keys(resource: Resource) -> set[str]:
+    return {str(k) for part in ("data", "stringData", "binaryData") for k in (resource.body.get(part) or {})}
+
+
+def _refs_resolve(check: RefsResolve, ctx: CheckContext) -> str:
+    workload = ctx.resource(check.role)
+    count = 0
+    pod = dig(workload.body, "spec", "template", "spec") or {}
+    containers = [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]
+    for container in containers:
+        for item in container.get("env") or []:
+            for kind, key in (("Secret", "secretKeyRef"), ("ConfigMap", "configMapKeyRef")):
+                ref = dig(item, "valueFrom", key)
+                if isinstance(ref, Mapping) and not ref.get("optional"):
+                    count += 1
+                    _require(ctx, workload, kind, ref.get("name"), ref.get("key"), item.get("name"))
+        for source in container.get("envFrom") or []:
+            for kind, key in (("Secret", "secretRef"), ("ConfigMap", "configMapRef")):
+                ref = source.get(key)
+                if isinstance(ref, Mapping) and not ref.get("optional"):
+                    count += 1
+                    _require(ctx, workload, kind, ref.get("name"), None, "envFrom")
+    return f"all {count} Secret/ConfigMap references of {workload.kind}/{workload.name} resolve"
+
+
+def _require(ctx: CheckContext, workload: Resource, kind: str, name: Any, key: Any, env: Any) -> None:
+    found = [r for r in ctx.index.in_namespace(workload.namespace, kind) if r.name == name]
+    if not found:
+        raise _Fail(f"{env} of {workload.kind}/{workload.name} reads {kind} {name!r}, which does not exist")
+    if key is not None and str(key) not in _keys(found[0]):
+        raise _Fail(f"{env} of {workload.kind}/{workload.name} reads key {key!r} of {kind}/{name}, which has no such key")
+
+
+def _network_allows(check: NetworkAllows, ctx: CheckContext) -> str:
+    target = ctx.resource(check.to_role)
+    source = ctx.resource(check.from_role) if check.from_role is not None else None
+    verdict = flow_allowed(
+        ctx.index.of_kind("NetworkPolicy"),
+        to_pod=(target.namespace, target.pod_labels, _container_ports(target)),
+        from_pod=(source.namespace, source.pod_labels, _container_ports(source)) if source else None,
+        from_namespace=check.from_namespace,
+        port=check.port,
+    )
+    if not verdict.allowed:
+        raise _Fail(verdict.reason)
+    return verdict.reason
+
+
+def _replicas(check: Replicas, ctx: CheckContext) -> str:
+    workload = ctx.resource(check.role)
+    replicas = dig(workload.body, "spec", "replicas")
+    replicas = 1 if replicas is None else replicas
+    if not isinstance(replicas, int) or replicas < check.min:
+        raise _Fail(f"{workload.kind}/{workload.name} has replicas: {replicas} (needs at least {check.min})")
+    return f"{workload.kind}/{workload.name} runs {replicas} replica(s)"
+
+
+def _probes_target_ports(check: ProbesTargetPorts, ctx: CheckContext) -> str:
+    workload = ctx.resource(check.role)
+    for container in workload.containers:
+        ports = [p for p in container.get("ports") or [] if isinstance(p, Mapping)]
+        for probe_name in ("readinessProbe", "livenessProbe", "startupProbe"):
+            probe = container.get(probe_name) or {}
+            for handler in ("httpGet", "tcpSocket", "grpc"):
+                port = dig(probe, handler, "port")
+                if port is not None and not _port_matches(port, ports):
+                    raise _Fail(f"{probe_name} of container {container.get('name')} uses port {port!r}, which it does not declare")
+    return f"every probe of {workload.kind}/{workload.name} targets a declared port"
+
+
+def _yaml_value(check: YamlValue, ctx: CheckContext) -> str:
+    resource = ctx.resource(check.role)
+    values = get_values(dict(resource.body), parse_path(check.path))
+    value = values[0] if len(values) == 1 else (values or None)
+    shown = f"{resource.kind}/{resource.name} {check.path} = {value!r}"
+    if check.equals is not None and value != check.equals:
+        raise _Fail(f"{shown}, expected {check.equals!r}")
+    if check.not_equals is not None and value == check.not_equals:
+        raise _Fail(f"{shown}, must not be {check.not_equals!r}")
+    if check.one_of is not None and value not in check.one_of:
+        raise _Fail(f"{shown}, expected one of {check.one_of!r}")
+    if check.not_one_of is not None and value in check.not_one_of:
+        raise _Fail(f"{shown}, must not be one of {check.not_one_of!r}")
+    return shown
+
+
+def _text(check: Text, ctx: CheckContext) -> str:
+    base = check.path if check.path is not None else ctx.directory(check.role)  # type: ignore[arg-type]
+    root = ctx.tree / base
+    files = files_matching(root, check.glob)
+    pattern = re.compile(check.pattern, re.MULTILINE)
+    hits = []
+    for file in files:
+        try:
+            if pattern.search(file.read_text(encoding="utf-8")):
+                hits.append(file.relative_to(ctx.tree).as_posix())
+        except UnicodeDecodeError:
+            continue
+    where = f"{base}/{check.glob}" if root.is_dir() else base
+    if check.present and not hits:
+        raise _Fail(f"/{check.pattern}/ is not found in {where}")
+    if not check.present and hits:
+        raise _Fail(f"/{check.pattern}/ is still in {', '.join(hits)}")
+    return f"/{check.pattern}/ {'found in ' + ', '.join(hits) if hits else 'absent from ' + where}"
+
+
+_EVALUATE: dict[type, Any] = {
+    IngressRoutes: _ingress_routes,
+    ServiceSelects: _service_selects,
+    ServiceTargetPort: _service_target_port,
+    EnvHostResolves: _env_host_resolves,
+    RefsResolve: _refs_resolve,
+    NetworkAllows: _network_allows,
+    Replicas: _replicas,
+    ProbesTargetPorts: _probes_target_ports,
+    YamlValue: _yaml_value,
+    Text: _text,
+}

@@ -1,0 +1,122 @@
+"""The fault catalog: `fault_patches/<family>/<name>/fault.yaml`, loaded into strict models.
+
+A fault file is a boundary like repos.yaml: unknown keys, unknown ops, unknown roles and
+bad regexes are errors that name the file, line and field. See docs/faults.md for the
+format and faultspec.py for the models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.base.yamlsource import SourceMap
+from bot.catalog.faultspec import FaultSpec
+from bot.errors import CatalogError
+
+DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "fault_patches"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A loaded fault: its spec and the folder its patch files live in."""
+
+    spec: FaultSpec
+    folder: Path
+
+    @property
+    def id(self) -> str:
+        """`family/name`."""
+        return self.spec.id
+
+    @property
+    def family(self) -> str:
+        """The scenario family it belongs to."""
+        return self.spec.family
+
+    @property
+    def hint_delays(self) -> list[timedelta]:
+        """When each hint is due, after injection."""
+        return [hint.after for hint in self.spec.hints]
+
+
+def _describe(error: dict[str, Any], source: SourceMap) -> str:
+    loc = [p for p in error["loc"] if not (isinstance(p, str) and (p.startswith(("function-", "tagged-union")) or p in {"[key]"}))]
+    # Discriminated unions put the tag name in the location (`edits.0.yaml.set.path`): drop it.
+    loc = [p for p in loc if not (isinstance(p, str) and ("." in p or p in _TAGS))]
+    kind = error["type"]
+    message = error["msg"].removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        message = "unknown field"
+    elif kind == "union_tag_invalid":
+        message = f"unknown {error['ctx']['discriminator'].strip(chr(39))} {error['ctx']['tag']!r} (known: {error['ctx']['expected_tags']})"
+    elif kind in ("enum", "literal_error"):
+        message = f"{error['input']!r} is not allowed; {error['msg'].lower()}"
+    elif kind == "missing":
+        message = "missing (required)"
+    field_path = source.where(loc)
+    return f"{source.path.parent.name}/{field_path}: {message}"
+
+
+_TAGS = {
+    "ingress_routes", "service_selects", "service_target_port", "env_host_resolves",
+    "refs_resolve", "network_allows", "replicas", "probes_target_ports", "yaml_value", "text",
+    "probe", "argocd_healthy", "all", "any", "patch",
+}
+
+
+def load_fault(path: Path) -> Fault:
+    """Load one fault.yaml; CatalogError naming file, line and field on any problem."""
+    source = SourceMap.load(path, error=CatalogError)
+    from bot.config import _plain  # one converter for both boundaries
+
+    try:
+        spec = FaultSpec.model_validate(_plain(source.root))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise CatalogError(_describe(first, source)) from None  # type: ignore[arg-type]
+    folder = path.parent
+    expected = f"{folder.parent.name}/{folder.name}"
+    if spec.id != expected:
+        raise CatalogError(f"{folder.name}/{source.where(('id',))}: id {spec.id!r} must match its folder {expected!r}")
+    return Fault(spec, folder)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every fault, by id."""
+
+    root: Path
+    faults: dict[str, Fault]
+
+    @classmethod
+    def load(cls, root: Path = DEFAULT_CATALOG) -> Catalog:
+        """Load every fault.yaml under root; the first malformed one stops the load."""
+        if not root.is_dir():
+            raise CatalogError(f"{root}: no fault catalog there")
+        faults: dict[str, Fault] = {}
+        for path in sorted(root.glob("*/*/fault.yaml")):
+            fault = load_fault(path)
+            faults[fault.id] = fault
+        return cls(root, faults)
+
+    @property
+    def families(self) -> list[str]:
+        """Family names, sorted."""
+        return sorted({f.family for f in self.faults.values()})
+
+    def get(self, fault_id: str) -> Fault:
+        """A fault by id, or an error listing close ids."""
+        if fault_id in self.faults:
+            return self.faults[fault_id]
+        close = [i for i in self.faults if fault_id.split("/")[-1] in i]
+        suggestion = f"; did you mean {', '.join(close)}?" if close else "; see `faultbot faults list`"
+        raise CatalogError(f"no fault {fault_id!r} in {self.root.name}/{suggestion}")
+
+    def in_family(self, family: str) -> list[Fault]:
+        """Faults of one family, by id."""
+        return [f for i, f in sorted(self.faults.items()) if f.family == family]

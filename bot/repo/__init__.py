@@ -1,0 +1,1 @@
+"""The only door to git, and what reads and writes a team's history: workspace, injector, detector, watcher."""

@@ -1,0 +1,159 @@
+"""Work out from the repository alone whether, how and by which commit a fault was fixed.
+
+Walk the first-parent history from the commit that landed the fault to the branch head,
+evaluating the fault's `fixed_when` checks only at commits that touch a path those checks
+read (any other commit cannot change the verdict). The first commit where every check
+passes is the fix; a later commit where one fails again is a regression, and the fault is
+open again until the next fix. Automation commits (image-tag bumps) are never the fix.
+
+No date of any commit is read: a team controls those. When a fix happened is decided by
+the caller from what the server or the bot observed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from bot.catalog.checks import CheckContext, CheckResult, RoleBinding, all_pass, evaluate, reads
+from bot.catalog.faults import Fault
+from bot.catalog.manifests import ManifestIndex
+from bot.repo.workspace import CommitInfo, LocalRepo
+
+_REVERT_MESSAGE = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
+
+
+@dataclass(frozen=True)
+class FixCommit:
+    """The commit that made every check pass, and how."""
+
+    sha: str
+    kind: str  # revert | forward-fix (a bot-revert is recorded by the injector, not found here)
+    author_name: str
+    author_email: str
+
+
+@dataclass(frozen=True)
+class Regression:
+    """A commit after a fix that broke the fault's checks again."""
+
+    sha: str
+    after_fix: str
+
+
+@dataclass
+class Detection:
+    """What the history from the fault to `head` says."""
+
+    head: str
+    fixes: list[FixCommit] = field(default_factory=list)
+    regressions: list[Regression] = field(default_factory=list)
+    results: list[CheckResult] = field(default_factory=list)
+    first_response: CommitInfo | None = None
+    passing: bool = False  # the verdict at head, as the walk left it (automation included)
+
+    @property
+    def fixed(self) -> FixCommit | None:
+        """The fix in force at head (None if open or regressed)."""
+        if not self.fixes:
+            return None
+        last_fix = self.fixes[-1]
+        if self.regressions and self.regressions[-1].after_fix == last_fix.sha:
+            return None
+        return last_fix
+
+    @property
+    def failing(self) -> list[str]:
+        """Checks failing at head, for people."""
+        return [f"{r.name}: {r.reason}" for r in self.results if not r.passed]
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """(checks passing, checks in all) at head."""
+        return sum(r.passed for r in self.results), len(self.results)
+
+
+def is_automation(commit: CommitInfo, automation: Iterable[str]) -> bool:
+    """Commits by CI bots (by name or email) are not the team's work."""
+    who = {commit.author_name.lower(), commit.author_email.lower()}
+    return any(name.lower() in who for name in automation)
+
+
+def _touches(paths: list[str], globs: set[str]) -> bool:
+    return any(fnmatch.fnmatch(path, glob) or path == glob for path in paths for glob in globs)
+
+
+class FixDetector:
+    """Fix search for one fault instance, in a repository clone faultbot owns."""
+
+    def __init__(self, repo: LocalRepo, automation: Iterable[str] = (), bot_shas: Iterable[str] = ()) -> None:
+        self.repo = repo
+        self.automation = tuple(automation)
+        self.bot_shas = set(bot_shas)
+
+    def scan(self, fault: Fault, binding: RoleBinding, injected: str, parent: str, landed: str, head: str,
+             resume: Detection | None = None) -> Detection:
+        """Every fix and regression on the first-parent line `landed..head`, and the verdict at head.
+
+        With `resume` (an earlier scan of the same fault whose head is an ancestor of this
+        head) only the new commits are walked: a 3-hour event with CI bumping image tags on
+        every push would otherwise re-evaluate the whole history at every poll.
+        """
+        fault_paths = self.repo.changed_paths(injected)
+        if not self.repo.contains(landed, head):
+            return self._rewritten(fault, binding, injected, parent, head, fault_paths, Detection(head=head))
+        if resume is not None and self.repo.has_commit(resume.head) and self.repo.contains(resume.head, head):
+            detection = replace(resume, head=head, fixes=list(resume.fixes), regressions=list(resume.regressions))
+            start = resume.head
+            passing, results = resume.passing, resume.results
+        else:
+            detection, start, passing = Detection(head=head), landed, False
+            self.repo.checkout_detached(landed)
+            results = evaluate(fault.spec.fixed_when, CheckContext(self.repo.path, binding))
+        commits = self.repo.first_parent_log(start, head)
+        globs = reads(fault.spec.fixed_when, CheckContext(self.repo.path, binding))
+        for commit in commits:
+            automated = is_automation(commit, self.automation)
+            if detection.first_response is None and not automated and commit.sha not in self.bot_shas:
+                detection.first_response = commit
+            if not _touches(self.repo.changed_paths(commit.sha), globs):
+                continue
+            self.repo.checkout_detached(commit.sha)
+            results = evaluate(fault.spec.fixed_when, CheckContext(self.repo.path, binding, ManifestIndex.scan(self.repo.path)))
+            now_passing = all_pass(results)
+            if automated:
+                passing = now_passing  # the tree changed, but not by the team: never their fix
+                continue
+            if now_passing and not passing:
+                kind = self._kind(commit, injected, parent, fault_paths)
+                # A merge commit is GitHub's; the fix is by whoever wrote the merged branch.
+                author = self.repo.commit_info(commit.parents[1]) if len(commit.parents) > 1 else commit
+                detection.fixes.append(FixCommit(commit.sha, kind, author.author_name, author.author_email))
+            elif passing and not now_passing and detection.fixes:
+                detection.regressions.append(Regression(commit.sha, detection.fixes[-1].sha))
+            passing = now_passing
+        detection.results = results
+        detection.passing = passing
+        return detection
+
+    def _rewritten(self, fault: Fault, binding: RoleBinding, injected: str, parent: str, head: str,
+                   fault_paths: list[str], detection: Detection) -> Detection:
+        """The team rewrote history (a force-push past the fault): judge the head as it is."""
+        self.repo.checkout_detached(head)
+        detection.results = evaluate(fault.spec.fixed_when, CheckContext(self.repo.path, binding))
+        commit = self.repo.commit_info(head)
+        if all_pass(detection.results) and not is_automation(commit, self.automation):
+            kind = "revert" if self.repo.same_content(parent, head, fault_paths) else "forward-fix"
+            detection.fixes.append(FixCommit(head, kind, commit.author_name, commit.author_email))
+            detection.first_response = commit
+        return detection
+
+    def _kind(self, commit: CommitInfo, injected: str, parent: str, fault_paths: list[str]) -> str:
+        reverted = _REVERT_MESSAGE.search(commit.message)
+        if reverted and injected.startswith(reverted.group(1)):
+            return "revert"
+        if self.repo.same_content(parent, commit.sha, fault_paths):
+            return "revert"  # every path the fault touched is back to its original content
+        return "forward-fix"

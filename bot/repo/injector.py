@@ -1,0 +1,338 @@
+"""Inject a fault as a simulated developer: one plausible commit, pushed or merged via a PR.
+
+The order of effects is what makes a crash safe:
+1. fetch the team's branch head and refuse if the fault does not apply there (or the repo
+   is already failing the fault's checks) — nothing is pushed;
+2. commit locally as the persona (author *and* committer);
+3. record an *intent* (team, fault, local sha) in the store;
+4. push without force (PR delivery: push a branch, open and merge a PR);
+5. record that it landed, with the time the bot saw the server accept it.
+A crash between 4 and 5 leaves an intent whose commit is already on the remote; the next
+`inject` (or the daemon on start) finds it there and records it instead of committing again.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.catalog.checks import CheckContext, RoleBinding, all_pass, evaluate
+from bot.catalog.edits import EditContext, apply_edits
+from bot.catalog.faults import Catalog, Fault
+from bot.catalog.manifests import ManifestIndex
+from bot.catalog.rehearsal import bind_roles
+from bot.catalog.roles import Roles
+from bot.config import Persona, TeamSettings
+from bot.errors import EditError, FaultbotError, GitError, RoleError
+from bot.forge import Forge
+from bot.game.clock import Clock
+from bot.game.timeline import HALTED, HEAD, REVERT_INTENT, TIMED_OUT
+from bot.repo.workspace import Author, PushRejected, TeamCache
+from bot.store.eventlog import Store
+
+MAX_ATTEMPTS = 3
+INTENT, LANDED, PR_OPENED, PR_BLOCKED = ("inject.intent", "inject.landed", "inject.pr_opened", "inject.pr_blocked")
+REVERT_FAILED = "bot.revert_failed"
+
+
+class InjectionRefused(FaultbotError):
+    """The fault was not injected (does not apply, already injected, merge refused)."""
+
+
+@dataclass(frozen=True)
+class Injection:
+    """What landed in the team's repository."""
+
+    team: str
+    fault: str
+    sha: str
+    parent: str
+    branch: str
+    delivery: str
+    persona: str
+    message: str
+    pushed_at: datetime | None
+    landed_sha: str | None = None
+    pr_number: int | None = None
+    pr_url: str | None = None
+    diff: str = ""
+    dry_run: bool = False
+    recovered: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        """For `--json` (the diff only on a dry run)."""
+        data = asdict(self)
+        data["pushed_at"] = self.pushed_at.isoformat() if self.pushed_at else None
+        if not self.dry_run:
+            data.pop("diff")
+        return data
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The persona and message this team gets for this fault (stable for a seed)."""
+
+    persona: Persona
+    message: str
+    branch_name: str
+
+
+def choose(team: TeamSettings, fault: Fault) -> Choice:
+    """Draw persona, message and PR branch name from the team's seed: same seed, same commit."""
+    rng = random.Random(f"{team.scenario.seed}/{team.name}/{fault.id}")
+    persona = rng.choice(team.personas)
+    message = rng.choice(fault.spec.commit_messages)
+    first = re.sub(r"[^a-z0-9]+", "", persona.name.split()[0].lower()) or "dev"
+    slug = "-".join(re.sub(r"[^a-z0-9]+", " ", message.lower()).split()[:5]) or "update"
+    return Choice(persona, message, f"{first}/{slug}")
+
+
+HookFn = Callable[[str], None]
+
+
+class Injector:
+    """Injects faults into one team's repository."""
+
+    def __init__(
+        self, team: TeamSettings, cache: TeamCache, store: Store, clock: Clock,
+        forge: Forge | None = None, merge_method: str = "merge",
+        before_push: HookFn | None = None, after_push: HookFn | None = None,
+    ) -> None:
+        self.team = team
+        self.cache = cache
+        self.store = store
+        self.clock = clock
+        self.forge = forge
+        self.merge_method = merge_method
+        # Observers around the push, for logging and for tests that play a teammate
+        # pushing at the worst moment, or a crash right after the push.
+        self.before_push = before_push or (lambda sha: None)
+        self.after_revert_push: HookFn = lambda sha: None
+        self.before_commit: HookFn = lambda fault_id: None
+        self.after_push = after_push or (lambda sha: None)
+
+    # -- public ---------------------------------------------------------------------------
+
+    def inject(self, fault: Fault, *, dry_run: bool = False) -> Injection:
+        """Inject `fault` (or, on a dry run, show the diff it would push)."""
+        with self.cache.exclusive():
+            return self._inject(fault, dry_run=dry_run)
+
+    def _inject(self, fault: Fault, *, dry_run: bool) -> Injection:
+        if not dry_run:
+            landed = self.store.last(self.team.name, fault.id, (LANDED,))
+            if landed is not None:
+                raise InjectionRefused(
+                    f"{fault.id} is already injected in {self.team.name} as {landed.facts['sha'][:12]}; nothing pushed"
+                )
+            recovered = self._recover(fault)
+            if recovered is not None:
+                return recovered
+        if self.team.delivery == "pr" and self.forge is None and not dry_run:
+            raise InjectionRefused(f"team {self.team.name} uses delivery: pr, which needs `repo: owner/name` on GitHub")
+        choice = choose(self.team, fault)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            parent, sha, diff, binding = self._commit(fault, choice)
+            if dry_run:
+                return self._result(fault, choice, sha, parent, None, diff=diff, dry_run=True)
+            self._record(INTENT, fault, sha=sha, parent=parent, branch=self._push_branch(choice),
+                         delivery=self.team.delivery, persona=choice.persona.name, message=choice.message,
+                         binding=binding.to_json())
+            try:
+                return self._deliver(fault, choice, sha, parent, binding)
+            except PushRejected:
+                if attempt == MAX_ATTEMPTS:
+                    raise InjectionRefused(
+                        f"{self.team.branch} of {self.team.name} kept moving; gave up after {MAX_ATTEMPTS} tries, nothing pushed"
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def revert(self, fault: Fault, injected_sha: str, reason: str) -> str | None:
+        """Revert an open fault as its persona (time limit or halt); the revert's sha.
+
+        Crash-safe like injection: an intent is recorded before the push, and a revert whose
+        commit already reached the branch is recorded rather than made twice. Returns None
+        when the fault's change is already gone from the branch (the team beat us to it).
+        """
+        with self.cache.exclusive():
+            return self._revert(fault, injected_sha, reason)
+
+    def _revert(self, fault: Fault, injected_sha: str, reason: str) -> str | None:
+        kind = TIMED_OUT if reason == "time-limit" else HALTED
+        intent = self.store.last(self.team.name, fault.id, (REVERT_INTENT,))
+        head = self.cache.sync(self.team.branch)
+        if intent is not None:
+            earlier = str(intent.facts["sha"])
+            if self.cache.has_commit(earlier) and self.cache.contains(earlier, head):  # pushed before a crash
+                self._record(kind, fault, revert_sha=earlier, reason=reason, recovered=True,
+                             fixed_by={"name": intent.facts.get("persona")})
+                return earlier
+        landed = self.store.last(self.team.name, fault.id, (LANDED,))
+        persona = next((p for p in self.team.personas if landed and p.name == landed.facts.get("persona")),
+                       self.team.personas[0])
+        try:
+            sha = self.cache.revert(injected_sha, Author(persona.name, persona.email))
+        except GitError as exc:
+            if (self.cache.path / ".git" / "REVERT_HEAD").exists():
+                self.cache.git("revert", "--abort")
+            self.cache.checkout_detached(head)
+            if "nothing to commit" in f"{exc.output} {exc.message}":
+                self._record(kind, fault, reason=reason, note="the fault's change was already gone")
+                return None
+            self._record(REVERT_FAILED, fault, reason=reason, error=exc.message)
+            raise InjectionRefused(
+                f"could not revert {fault.id} in {self.team.name} cleanly ({exc.message}); left for the organizer"
+            ) from None
+        self._record(REVERT_INTENT, fault, sha=sha, parent=head, persona=persona.name, reason=reason)
+        try:
+            self.cache.push(sha, self.team.branch)
+        except PushRejected:
+            # The team pushed meanwhile — maybe their fix. Look again before reverting.
+            raise InjectionRefused(
+                f"{self.team.branch} of {self.team.name} moved while reverting {fault.id}; "
+                "the next poll checks for a fix before trying again"
+            ) from None
+        self.after_revert_push(sha)
+        self._record(kind, fault, revert_sha=sha, reason=reason, fixed_by={"name": persona.name, "email": persona.email})
+        return sha
+
+    def close_without_revert(self, fault: Fault, reason: str) -> None:
+        """Time limit with `on_time_limit: leave`, or a halt of a fault the team already undid."""
+        self._record(TIMED_OUT if reason == "time-limit" else HALTED, fault, reason=reason)
+
+    def reconcile(self, catalog: Catalog) -> list[Injection]:
+        """On start: record every fault whose intent reached the remote before a crash."""
+        with self.cache.exclusive():
+            return self._reconcile(catalog)
+
+    def _reconcile(self, catalog: Catalog) -> list[Injection]:
+        landed = {e.fault for e in self.store.events(self.team.name, kinds=(LANDED,))}
+        pending = {e.fault for e in self.store.events(self.team.name, kinds=(INTENT,))} - landed
+        found = []
+        for fault_id in sorted(f for f in pending if f is not None):
+            recovered = self._recover(catalog.get(fault_id)) if fault_id in catalog.faults else None
+            if recovered is not None:
+                found.append(recovered)
+        return found
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _commit(self, fault: Fault, choice: Choice) -> tuple[str, str, str, RoleBinding]:
+        """Apply the fault at the branch head and commit it as the persona (locally); the
+        roles it bound on the healthy tree travel with it to the log (fix search needs them)."""
+        parent = self.cache.sync(self.team.branch)
+        index = ManifestIndex.scan(self.cache.path)
+        roles = Roles(index, self.team.targets)
+        where = f"{self.team.name} at {parent[:12]}"
+        try:
+            binding = bind_roles(fault, roles)
+            if not all_pass(evaluate(fault.spec.fixed_when, CheckContext(self.cache.path, binding, index))):
+                raise InjectionRefused(f"{fault.id}: {where} already fails this fault's checks; nothing pushed")
+            apply_edits(fault.spec.edits, EditContext(self.cache.path, roles, fault.folder))
+        except (EditError, RoleError) as exc:
+            self.cache.checkout_detached(parent)
+            raise InjectionRefused(f"{fault.id} does not apply to {where}: {exc.message}; nothing pushed") from None
+        author = Author(choice.persona.name, choice.persona.email)
+        self.before_commit(fault.id)
+        sha = self.cache.commit_all(choice.message, author)
+        return parent, sha, self.cache.diff(parent, sha), binding
+
+    def _push_branch(self, choice: Choice) -> str:
+        return choice.branch_name if self.team.delivery == "pr" else self.team.branch
+
+    def _deliver(self, fault: Fault, choice: Choice, sha: str, parent: str, binding: RoleBinding) -> Injection:
+        branch = self._push_branch(choice)
+        self.before_push(sha)
+        self.cache.push(sha, branch)
+        pushed_at = self.clock.now()
+        self.after_push(sha)
+        if self.team.delivery == "push":
+            self._record(LANDED, fault, sha=sha, parent=parent, branch=branch, pushed_at=pushed_at.isoformat(),
+                         delivery="push", persona=choice.persona.name, message=choice.message, landed_sha=sha,
+                         binding=binding.to_json())
+            return self._result(fault, choice, sha, parent, pushed_at)
+        return self._merge(fault, choice, sha, parent, binding)
+
+    def _merge(self, fault: Fault, choice: Choice, sha: str, parent: str, binding: RoleBinding) -> Injection:
+        assert self.forge is not None
+        branch = choice.branch_name
+        pull = self.forge.find_pull_request(branch)
+        if pull is None or pull.state != "open" or pull.head_sha != sha:
+            body = f"{choice.message}.\n\nSmall follow-up; no behaviour change intended."
+            pull = self.forge.open_pull_request(branch, self.team.branch, choice.message, body)
+            self._record(PR_OPENED, fault, sha=sha, number=pull.number, url=pull.url, branch=branch)
+        outcome = self.forge.merge_pull_request(pull.number, self.merge_method, sha, choice.message)
+        if not outcome.merged:
+            self._record(PR_BLOCKED, fault, sha=sha, number=pull.number, reason=outcome.message)
+            raise InjectionRefused(
+                f"PR #{pull.number} for {fault.id} is open in {self.team.name} but GitHub refused the merge: "
+                f"{outcome.message}; left open for the organizer"
+            )
+        merged_at = outcome.merged_at or self.clock.now()
+        self._record(LANDED, fault, sha=sha, parent=parent, branch=self.team.branch, pushed_at=merged_at.isoformat(),
+                     delivery="pr", persona=choice.persona.name, message=choice.message,
+                     landed_sha=outcome.sha, pr=pull.number, pr_url=pull.url, binding=binding.to_json())
+        return self._result(fault, choice, sha, parent, merged_at, landed_sha=outcome.sha,
+                            pr_number=pull.number, pr_url=pull.url)
+
+    def _recover(self, fault: Fault) -> Injection | None:
+        """After a crash: an intent whose commit already reached the branch is recorded, not redone."""
+        intent = self.store.last(self.team.name, fault.id, (INTENT,))
+        if intent is None:
+            return None
+        sha, branch = str(intent.facts["sha"]), str(intent.facts["branch"])
+        self.cache.sync(self.team.branch)
+        if intent.facts.get("delivery") == "pr" and self.forge is not None:
+            # A squash or rebase merge leaves our commit out of main's history: ask GitHub.
+            pull = self.forge.find_pull_request(branch)
+            if pull is not None and pull.merged and pull.head_sha == sha:
+                return self._landed_from_intent(fault, intent.facts, pull.merged_at, pull.merge_sha, pull.number, pull.url)
+        if self.cache.has_commit(sha) and self.cache.contains(sha, f"refs/remotes/origin/{self.team.branch}"):
+            return self._landed_from_intent(fault, intent.facts, self.clock.now(), sha, None, None)
+        if intent.facts.get("delivery") == "pr" and self.forge is not None:
+            remote = self.cache.remote_head(branch)
+            if remote == sha:  # the branch got pushed; carry on with the PR
+                persona = next((p for p in self.team.personas if p.name == intent.facts["persona"]), self.team.personas[0])
+                choice = Choice(persona, str(intent.facts["message"]), branch)
+                binding = RoleBinding.from_json(intent.facts.get("binding") or {})
+                return self._merge(fault, choice, sha, str(intent.facts["parent"]), binding)
+        return None
+
+    def _landed_from_intent(self, fault: Fault, facts: dict[str, Any] | Any, at: datetime | None,
+                            landed: str | None, pr: int | None, url: str | None) -> Injection:
+        moment = at or self.clock.now()
+        self._record(LANDED, fault, sha=facts["sha"], parent=facts["parent"], branch=self.team.branch,
+                     pushed_at=moment.isoformat(), delivery=facts["delivery"], persona=facts["persona"],
+                     message=facts["message"], landed_sha=landed, pr=pr, pr_url=url, recovered=True,
+                     binding=facts.get("binding"))
+        persona = next((p for p in self.team.personas if p.name == facts["persona"]), self.team.personas[0])
+        choice = Choice(persona, str(facts["message"]), str(facts["branch"]))
+        return self._result(fault, choice, str(facts["sha"]), str(facts["parent"]), moment,
+                            landed_sha=landed, pr_number=pr, pr_url=url, recovered=True)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _record(self, kind: str, fault: Fault, **facts: Any) -> None:
+        now = self.clock.now()
+        self.store.append(self.team.name, kind, facts, fault=fault.id, at=now)
+        if kind == LANDED:
+            # The branch head as the bot just saw it: the baseline the watcher compares against.
+            self.store.append(self.team.name, HEAD, {"head": facts.get("landed_sha") or facts["sha"]}, at=now)
+
+    def _result(self, fault: Fault, choice: Choice, sha: str, parent: str, pushed_at: datetime | None,
+                **extra: Any) -> Injection:
+        return Injection(
+            team=self.team.name, fault=fault.id, sha=sha, parent=parent,
+            branch=self.team.branch, delivery=self.team.delivery, persona=choice.persona.name,
+            message=choice.message, pushed_at=pushed_at, **extra,
+        )
+
+
+def cache_path(workdir: Path, team: str) -> Path:
+    """Where a team's cache clone lives."""
+    return workdir / "repos" / team

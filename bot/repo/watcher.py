@@ -1,0 +1,218 @@
+"""Watch one team's repository: a cheap check per poll, fix search only when the branch moved.
+
+One `git ls-remote` per poll (a few hundred bytes) answers "did anything change?"; only
+then does the cache fetch the new objects and the detector walk the new commits. What it
+finds goes into the event log with the time the bot observed it (or the server's time,
+for a merged PR), never a commit date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.catalog.checks import RoleBinding
+from bot.catalog.faults import Catalog
+from bot.config import TeamSettings
+from bot.errors import FaultbotError
+from bot.forge import PullRequest
+from bot.forge.github import GitHubForge
+from bot.game.clock import Clock
+from bot.game.timeline import (
+    BRANCHES,
+    FIXED,
+    HEAD,
+    PROGRESS,
+    REGRESSED,
+    RESPONSE,
+    REVERT_INTENT,
+    FaultInstance,
+    State,
+    fold,
+)
+from bot.repo.detector import Detection, FixCommit, FixDetector
+from bot.repo.workspace import TeamCache
+from bot.store.eventlog import Store
+from bot.store.staleness import mark_fresh, mark_stale
+
+DEFAULT_AUTOMATION = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
+
+
+@dataclass
+class RefreshResult:
+    """What one refresh of a team did."""
+
+    team: str
+    head: str | None
+    moved: bool
+    recorded: list[str]
+
+
+class TeamWatcher:
+    """Change detection and fix search for one team."""
+
+    def __init__(
+        self, team: TeamSettings, cache: TeamCache, store: Store, clock: Clock, catalog: Catalog,
+        forge: GitHubForge | None = None, automation: Iterable[str] = DEFAULT_AUTOMATION,
+        poll_interval: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self.team = team
+        self.cache = cache
+        self.store = store
+        self.clock = clock
+        self.catalog = catalog
+        self.forge = forge
+        self.automation = tuple(automation)
+        self.poll_interval = poll_interval
+        self.last_checked: datetime | None = None
+        self._scans: dict[str, Detection] = {}  # per fault: where the last walk stopped
+
+    def instances(self) -> list[FaultInstance]:
+        """This team's fault instances, from the log."""
+        return fold(self.store.events(self.team.name))
+
+    def refresh(self, *, source: str = "poll", force: bool = False) -> RefreshResult:
+        """Check the branch; if it moved (or `force`), search every injected fault for fixes."""
+        with self.cache.exclusive():
+            return self._refresh(source, force)
+
+    def _refresh(self, source: str, force: bool) -> RefreshResult:
+        now = self.clock.now()
+        previous_check = self.last_checked
+        heads = self.cache.remote_heads()  # one ls-remote answers both "moved?" and "new branches?"
+        head = heads.get(self.team.branch)
+        self.last_checked = now
+        self._new_branches(set(heads), now, source)
+        last = self.store.last(self.team.name, kinds=(HEAD,))
+        moved = last is None or last.facts.get("head") != head
+        if moved:
+            self.store.append(self.team.name, HEAD, {
+                "head": head, "previous": last.facts.get("head") if last else None,
+                "previous_check_at": previous_check.isoformat() if previous_check else (last.at.isoformat() if last else None),
+            }, source=source, at=now)
+        tracked = [i for i in self.instances() if i.state in (State.injected, State.regressed, State.fixed)]
+        # A fix found while GitHub was unreachable still owes its PR data: look again.
+        force = force or any(i.pr_pending for i in tracked)
+        if head is None or not tracked or not (moved or force):
+            return RefreshResult(self.team.name, head, moved, [])
+        self.cache.sync(self.team.branch)
+        since = previous_check or (last.at if last else None)
+        recorded: list[str] = []
+        for instance in tracked:
+            recorded += self._update(instance, head, now, since, source)
+        return RefreshResult(self.team.name, head, moved, recorded)
+
+    def _new_branches(self, branches: set[str], now: datetime, source: str) -> None:
+        """A branch the team creates after a fault landed is their first sign of response."""
+        last = self.store.last(self.team.name, kinds=(BRANCHES,))
+        if last is not None and set(last.facts.get("branches", [])) == branches:
+            return
+        self.store.append(self.team.name, BRANCHES, {"branches": sorted(branches)}, source=source, at=now)
+        if last is None:
+            return  # the first look is the baseline, not a response
+        ours = {str(e.facts.get("branch")) for e in self.store.events(self.team.name, kinds=("inject.intent",))}
+        added = sorted(branches - set(last.facts.get("branches", [])) - ours - {self.team.branch})
+        if not added:
+            return
+        for instance in self.instances():
+            if instance.is_open and instance.first_response is None:
+                self.store.append(self.team.name, RESPONSE, {"kind": "branch", "branch": added[0], "at": now.isoformat(),
+                                                             "at_source": "observed"},
+                                  fault=instance.fault, source=source, at=now)
+
+    def _update(self, instance: FaultInstance, head: str, now: datetime, since: datetime | None, source: str) -> list[str]:
+        fault = self.catalog.get(instance.fault)
+        assert instance.injected_sha and instance.parent_sha and instance.landed_sha
+        # The bot's own commits (its personas', its reverts) are never a team's fix or response.
+        personas = tuple(p.email for p in self.team.personas)
+        detector = FixDetector(self.cache, self.automation + personas, self._bot_shas())
+        detection = detector.scan(
+            fault, RoleBinding.from_json(instance.binding), instance.injected_sha,
+            instance.parent_sha, instance.landed_sha, head, resume=self._scans.get(instance.fault),
+        )
+        self._scans[instance.fault] = detection
+        recorded: list[str] = []
+
+        def append(kind: str, facts: dict[str, Any]) -> None:
+            self.store.append(self.team.name, kind, facts, fault=instance.fault, source=source, at=now)
+            recorded.append(kind)
+
+        if instance.first_response is None:
+            response = self._first_pull(instance)
+            if response is None and detection.first_response is not None:
+                response = {"kind": "commit", "sha": detection.first_response.sha,
+                            "author": detection.first_response.author_name, "at": now.isoformat(),
+                            "at_source": "observed"}
+            if response is not None:
+                append(RESPONSE, response)
+        passing, total = detection.progress
+        if (passing, total) != (instance.progress or (-1, -1)):
+            append(PROGRESS, {"passing": passing, "total": total, "failing": detection.failing})
+        fix = detection.fixed
+        if fix is not None and instance.state is not State.fixed:
+            # Once fixed, a fault stays fixed at that commit until a team commit breaks it
+            # again (REGRESSED): a later fault's fix passing these checks too is not a new fix.
+            append(FIXED, self._fix_facts(fix, now, since))
+        elif fix is not None and instance.pr_pending:
+            amended = self._fix_facts(fix, instance.fixed_at or now, since)
+            if not amended.get("pr_lookup"):  # GitHub answers again: the PR's time replaces ours
+                append(FIXED, {**amended, "amends": "pr data was unavailable when the fix was found"})
+        elif fix is None and instance.state is State.fixed and detection.regressions:
+            append(REGRESSED, {"sha": detection.regressions[-1].sha, "after_fix": detection.regressions[-1].after_fix})
+        return recorded
+
+    def _fix_facts(self, fix: FixCommit, now: datetime, since: datetime | None) -> dict[str, Any]:
+        facts: dict[str, Any] = {
+            "sha": fix.sha, "kind": fix.kind,
+            "fixed_by": {"name": fix.author_name, "email": fix.author_email},
+            "fixed_at": now.isoformat(), "fixed_at_source": "observed",
+            "uncertainty_s": round((now - since).total_seconds(), 3) if since else None,
+            "pr": None,
+        }
+        try:
+            pull = self._merged_pull(fix.sha)
+        except FaultbotError as exc:
+            # git proved the fix; GitHub cannot say yet whether a PR merged it. Record it now
+            # with our observation, mark GitHub stale, and amend when GitHub answers.
+            mark_stale(self.store, self.team.name, "github", exc.message, now)
+            facts["pr_lookup"] = "failed"
+            return facts
+        if self.forge is not None:
+            mark_fresh(self.store, self.team.name, "github", now)
+        if pull is not None and pull.merged_at is not None:
+            facts["fixed_at"] = pull.merged_at.isoformat()
+            facts["fixed_at_source"] = "github:merged_at"
+            facts["uncertainty_s"] = 0
+            facts["pr"] = {"number": pull.number, "author": pull.author, "opened_at": pull.opened_at.isoformat(),
+                           "merged_at": pull.merged_at.isoformat(), "url": pull.url}
+            facts["fixed_by"]["login"] = pull.author
+        return facts
+
+    def _merged_pull(self, sha: str) -> PullRequest | None:
+        """The merged PR that brought `sha` in, if any; ForgeError when GitHub cannot answer."""
+        if self.forge is None:
+            return None
+        pulls = [p for p in self.forge.pulls_for_commit(sha) if p.merged]
+        exact = [p for p in pulls if p.merge_sha == sha]
+        best = exact or pulls
+        return best[0] if best else None
+
+    def _first_pull(self, instance: FaultInstance) -> dict[str, Any] | None:
+        """The team's first PR after the fault landed (GitHub's created_at), if any."""
+        if self.forge is None or instance.injected_at is None:
+            return None
+        try:
+            pulls = [p for p in self.forge.pulls_opened_since(instance.injected_at)
+                     if p.number != instance.injected_pr and p.author.lower() not in {a.lower() for a in self.automation}]
+        except FaultbotError:
+            return None
+        if not pulls:
+            return None
+        first = min(pulls, key=lambda p: p.opened_at)
+        return {"kind": "pull_request", "number": first.number, "author": first.author,
+                "at": first.opened_at.isoformat(), "at_source": "github:created_at"}
+
+    def _bot_shas(self) -> set[str]:
+        return {str(e.facts.get("sha")) for e in self.store.events(self.team.name, kinds=(REVERT_INTENT,))}

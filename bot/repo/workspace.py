@@ -1,0 +1,429 @@
+"""The one door to git: every git command faultbot runs goes through this module.
+
+It runs the real `git` through GitPython with the `GIT_*` variables of the caller's
+environment scrubbed (so a developer's GIT_DIR or GIT_AUTHOR_* never leaks in), hands
+an HTTPS token to git per command as an `http.extraHeader` (never in a remote URL or in
+.git/config), and redacts that token from every message it raises.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import git
+
+from bot.base.redact import Redactor, redact_url
+from bot.errors import GitError
+
+
+def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The process environment minus GIT_* variables, never prompting for credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GCM_INTERACTIVE"] = "never"
+    env["GIT_SSH_COMMAND"] = os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+    # Keep test isolation or an operator's explicit choice of global config.
+    for keep in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM"):
+        if keep in os.environ:
+            env[keep] = os.environ[keep]
+    env.update(extra or {})
+    return env
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How to authenticate to one remote: an HTTPS token, or nothing (file://, ssh).
+
+    `refresh`, where given, is asked for the token before every command: GitHub App
+    installation tokens expire after an hour, and a daemon runs for an afternoon.
+    """
+
+    token: str | None = None
+    redactor: Redactor = field(default_factory=Redactor)
+    refresh: Callable[[], str] | None = None
+
+    def __post_init__(self) -> None:
+        self.redactor.add(self.token)
+
+    def current(self) -> str | None:
+        """The token to use now (registered with the redactor before it is used)."""
+        if self.refresh is None:
+            return self.token
+        token = self.refresh()
+        self.redactor.add(token)
+        return token
+
+    def git_env(self, url: str) -> dict[str, str]:
+        """Config for this one git command, passed in the environment (GIT_CONFIG_COUNT/KEY/VALUE)
+        rather than as `-c` arguments: a process's arguments are visible to every local user
+        (`ps`), its environment is not."""
+        if not url.startswith(("https://", "http://")):
+            return {}
+        token = self.current()
+        if not token:
+            return {}
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        return {
+            "GIT_CONFIG_COUNT": "2",
+            "GIT_CONFIG_KEY_0": "credential.helper", "GIT_CONFIG_VALUE_0": "",
+            "GIT_CONFIG_KEY_1": "http.extraHeader", "GIT_CONFIG_VALUE_1": f"Authorization: Basic {basic}",
+        }
+
+
+def run_git(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    credentials: Credentials | None = None,
+    url: str = "",
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """Run one git command; raise GitError (redacted, with status and output) on failure."""
+    creds = credentials or Credentials()
+    command = ["git", *args]
+    shown = creds.redactor(" ".join(command))
+    try:
+        output = git.Git(str(cwd) if cwd else None).execute(
+            command, env=scrubbed_env({**(env or {}), **creds.git_env(url)}), stdout_as_string=True,
+            with_extended_output=False,
+        )
+    except git.GitCommandError as exc:
+        stderr = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr)
+        detail = creds.redactor(stderr.strip().removeprefix("stderr: ").strip("'").strip())
+        raise GitError(
+            f"{shown} failed (exit {exc.status}): {_headline(detail)}",
+            command=shown,
+            status=exc.status if isinstance(exc.status, int) else None,
+            output=detail,
+            retryable=_looks_transient(detail),
+        ) from None
+    except git.GitCommandNotFound as exc:
+        raise GitError("git is not installed or not on PATH") from exc
+    return str(output)
+
+
+def _headline(stderr: str) -> str:
+    """The line of git's stderr that says what went wrong (its `fatal:`/`error:` line)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:", "remote: error", "! [")):
+            return line
+    return lines[-1] if lines else "no output"
+
+
+def _looks_transient(stderr: str) -> bool:
+    """Network trouble is worth a retry; a missing branch or a bad token is not."""
+    lowered = stderr.lower()
+    permanent = ("authentication failed", "403", "401", "not found", "does not appear")
+    if any(word in lowered for word in permanent):
+        return False
+    return any(word in lowered for word in ("timed out", "could not resolve", "connection", "502", "503"))
+
+
+def remote_head(url: str, branch: str, credentials: Credentials | None = None) -> str | None:
+    """The sha of `branch` on the remote (one cheap `git ls-remote`), or None if absent."""
+    output = run_git(
+        ["ls-remote", "--heads", "--", url, f"refs/heads/{branch}"], credentials=credentials, url=url
+    )
+    for line in output.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref == f"refs/heads/{branch}":
+            return sha
+    return None
+
+
+def remote_heads(url: str, credentials: Credentials | None = None) -> dict[str, str]:
+    """Every branch on the remote and its sha (one `git ls-remote --heads`)."""
+    output = run_git(["ls-remote", "--heads", "--", url], credentials=credentials, url=url)
+    heads = {}
+    for line in output.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/heads/"):
+            heads[ref.removeprefix("refs/heads/")] = sha
+    return heads
+
+
+def describe_url(url: str) -> str:
+    """A URL safe to print."""
+    return redact_url(url)
+
+
+def apply_patch(tree: Path, patch: str, *, directory: str | None = None) -> list[str]:
+    """Apply a unified diff inside `tree` (3-way where the tree is a git repo); return paths.
+
+    git itself refuses paths that leave the tree or cross a symlink: the guarantee we want.
+    """
+    where = [f"--directory={directory}"] if directory else []
+    three_way = ["--3way"] if (tree / ".git").is_dir() else []
+    with tempfile.NamedTemporaryFile("w", suffix=".patch", delete=False) as handle:
+        handle.write(patch if patch.endswith("\n") else patch + "\n")
+        patch_path = handle.name
+    try:
+        listing = run_git(["apply", "--numstat", *where, patch_path], cwd=tree)
+        run_git(["apply", *three_way, *where, patch_path], cwd=tree)
+    finally:
+        Path(patch_path).unlink(missing_ok=True)
+    return [line.split("\t")[-1] for line in listing.splitlines() if line.strip()]
+
+
+IGNORED_COPY = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".venv", "node_modules")
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who a commit is by: used as author *and* committer, so nothing says 'faultbot'."""
+
+    name: str
+    email: str
+
+    def env(self) -> dict[str, str]:
+        """Git's identity variables for one command."""
+        return {
+            "GIT_AUTHOR_NAME": self.name, "GIT_AUTHOR_EMAIL": self.email,
+            "GIT_COMMITTER_NAME": self.name, "GIT_COMMITTER_EMAIL": self.email,
+        }
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """A commit as fix detection sees it. Dates are deliberately absent: a team controls them."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    message: str
+
+
+class LocalRepo:
+    """A git repository on local disk that faultbot owns (a scratch copy or a cache clone)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def from_directory(cls, source: Path, dest: Path, author: Author) -> LocalRepo:
+        """A fresh repo holding a copy of `source` (without its .git) as one commit."""
+        shutil.copytree(source, dest, ignore=IGNORED_COPY, symlinks=True)
+        repo = cls(dest)
+        repo.git("init", "-q", "-b", "main")
+        repo.commit_all("Initial import", author)
+        return repo
+
+    def git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        """Run git inside this repo."""
+        return run_git(args, cwd=self.path, env=env)
+
+    def head(self) -> str:
+        """The sha HEAD points at."""
+        return self.git("rev-parse", "HEAD").strip()
+
+    def tree_of(self, rev: str) -> str:
+        """The tree id of a commit (equal trees = identical content)."""
+        return self.git("rev-parse", f"{rev}^{{tree}}").strip()
+
+    def commit_all(self, message: str, author: Author) -> str:
+        """Stage everything and commit it; the new sha."""
+        self.git("add", "-A")
+        self.git("commit", "-q", "--no-verify", "-m", message, env=author.env())
+        return self.head()
+
+    def revert(self, sha: str, author: Author) -> str:
+        """`git revert` one commit (a new commit; history is never rewritten)."""
+        self.git("revert", "--no-edit", sha, env=author.env())
+        return self.head()
+
+    def checkout_detached(self, sha: str) -> None:
+        """Put the work tree at `sha` (our own scratch/cache repos only)."""
+        self.git("checkout", "-q", "--force", "--detach", sha)
+        self.git("clean", "-q", "-fdx")
+
+    def diff(self, base: str, head: str) -> str:
+        """Unified diff between two commits."""
+        return self.git("diff", "--no-color", "--no-ext-diff", base, head)
+
+    def first_parent_log(self, base: str, head: str) -> list[CommitInfo]:
+        """Commits on the first-parent line from `base` (exclusive) to `head`, oldest first."""
+        if base == head:
+            return []
+        raw = self.git("log", "--first-parent", "--reverse", "--format=%H%x00%P%x00%an%x00%ae%x00%B%x1e", f"{base}..{head}")
+        commits = []
+        for record in raw.split("\x1e"):
+            if not record.strip():
+                continue
+            sha, parents, name, email, body = record.strip("\n").split("\x00", 4)
+            commits.append(CommitInfo(sha, tuple(parents.split()), name, email, body.strip()))
+        return commits
+
+    def contains(self, ancestor: str, descendant: str) -> bool:
+        """Is `ancestor` in the history of `descendant` (both must be fetched)?"""
+        try:
+            self.git("merge-base", "--is-ancestor", ancestor, descendant)
+        except GitError as exc:
+            if exc.status == 1:
+                return False
+            raise
+        return True
+
+    def has_commit(self, sha: str) -> bool:
+        """Is this commit in the cache?"""
+        try:
+            self.git("cat-file", "-e", f"{sha}^{{commit}}")
+        except GitError:
+            return False
+        return True
+
+    def commit_info(self, sha: str) -> CommitInfo:
+        """One commit's identity and message."""
+        raw = self.git("log", "-1", "--format=%H%x00%P%x00%an%x00%ae%x00%B", sha)
+        full, parents, name, email, body = raw.split("\x00", 4)
+        return CommitInfo(full, tuple(parents.split()), name, email, body.strip())
+
+    def changed_paths(self, sha: str) -> list[str]:
+        """Paths a commit changed against its first parent."""
+        return [p for p in self.git("diff", "--name-only", "--no-renames", f"{sha}^1", sha).splitlines() if p]
+
+    def same_content(self, a: str, b: str, paths: list[str]) -> bool:
+        """Do two commits hold identical content at these paths (deleted counts as content)?"""
+        if not paths:
+            return True
+        try:
+            self.git("diff", "--quiet", a, b, "--", *paths)
+        except GitError as exc:
+            if exc.status == 1:
+                return False
+            raise
+        return True
+
+    def changed_lines(self, base: str, head: str) -> tuple[int, int]:
+        """(added, removed) line counts between two commits."""
+        added = removed = 0
+        for line in self.git("diff", "--numstat", base, head).splitlines():
+            plus, minus, _ = line.split("\t", 2)
+            added += int(plus) if plus.isdigit() else 0
+            removed += int(minus) if minus.isdigit() else 0
+        return added, removed
+
+
+def clone_branch(url: str, branch: str, dest: Path, credentials: Credentials | None = None) -> Path:
+    """A shallow clone of one branch (for reading a team's tree: plan, validate)."""
+    run_git(
+        ["clone", "-q", "--depth", "1", "--single-branch", "--branch", branch, "--", url, str(dest)],
+        credentials=credentials,
+        url=url,
+    )
+    return dest
+
+
+def publish_directory(source: Path, bare: Path, author: Author, branch: str = "main") -> str:
+    """Make a new bare repository at `bare` whose `branch` holds `source` as one commit.
+
+    Used by `faultbot demo` to stand up team repositories with no forge at all.
+    """
+    run_git(["init", "-q", "--bare", "-b", branch, str(bare)])
+    with tempfile.TemporaryDirectory(prefix="faultbot-publish-") as scratch:
+        repo = LocalRepo.from_directory(source, Path(scratch) / "tree", author)
+        repo.git("push", "-q", bare.as_uri(), f"HEAD:refs/heads/{branch}")
+        return repo.head()
+
+
+class _PathLock:
+    """A lock on one cache directory: re-entrant within a thread, exclusive across threads
+    (RLock) and across processes (flock on a side file), so `faultbot status` or `inject`
+    run by hand never check out a tree under the running daemon's feet."""
+
+    def __init__(self) -> None:
+        self.rlock = threading.RLock()
+        self.depth = 0
+        self.handle: IO[str] | None = None
+
+
+_PATH_LOCKS: dict[Path, _PathLock] = {}
+_PATH_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold the lock of the cache at `path` (see _PathLock)."""
+    key = path.resolve()
+    with _PATH_LOCKS_GUARD:
+        entry = _PATH_LOCKS.setdefault(key, _PathLock())
+    with entry.rlock:
+        if entry.depth == 0:
+            key.parent.mkdir(parents=True, exist_ok=True)
+            entry.handle = open(f"{key}.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held across the block
+            fcntl.flock(entry.handle, fcntl.LOCK_EX)
+        entry.depth += 1
+        try:
+            yield
+        finally:
+            entry.depth -= 1
+            if entry.depth == 0 and entry.handle is not None:
+                fcntl.flock(entry.handle, fcntl.LOCK_UN)
+                entry.handle.close()
+                entry.handle = None
+
+
+class PushRejected(GitError):
+    """The remote refused a push because the branch moved (non-fast-forward)."""
+
+
+class TeamCache(LocalRepo):
+    """A team's repository cached on our disk: cloned once (partial where the server allows),
+    then fetched. Only our own cache's work tree and tracking refs are ever reset here;
+    pushes to the team never force and never rewrite.
+    """
+
+    def __init__(self, path: Path, url: str, credentials: Credentials | None = None) -> None:
+        super().__init__(path)
+        self.url = url
+        self.credentials = credentials or Credentials()
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Hold this cache for a whole read-modify sequence (sync, edit, commit, push)."""
+        return exclusive(self.path)
+
+    def remote(self, *args: str) -> str:
+        """A git command that talks to the team's remote (token handed over per command)."""
+        return run_git(args, cwd=self.path, credentials=self.credentials, url=self.url)
+
+    def sync(self, branch: str) -> str:
+        """Clone or fetch, then put the work tree at the remote branch head; return its sha."""
+        if not (self.path / ".git").is_dir():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            run_git(
+                ["clone", "-q", "--no-checkout", "--filter=blob:none", "--", self.url, str(self.path)],
+                credentials=self.credentials, url=self.url,
+            )
+        self.remote("fetch", "-q", "--prune", self.url, f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+        head = self.git("rev-parse", f"refs/remotes/origin/{branch}").strip()
+        self.checkout_detached(head)
+        return head
+
+    def remote_head(self, branch: str) -> str | None:
+        """The branch head on the remote right now (one `ls-remote`)."""
+        return remote_head(self.url, branch, self.credentials)
+
+    def remote_heads(self) -> dict[str, str]:
+        """Every branch on the remote right now (one `ls-remote`)."""
+        return remote_heads(self.url, self.credentials)
+
+    def push(self, sha: str, branch: str) -> None:
+        """Push `sha` to `branch` without force; PushRejected if the branch has moved on."""
+        try:
+            self.remote("push", self.url, f"{sha}:refs/heads/{branch}")
+        except GitError as exc:
+            text = f"{exc.output} {exc.message}".lower()
+            if any(word in text for word in ("non-fast-forward", "fetch first", "[rejected]", "stale info")):
+                raise PushRejected(exc.message, command=exc.command, status=exc.status, output=exc.output) from None
+            raise

@@ -1,0 +1,1 @@
+"""The event log: an append-only table in any SQLAlchemy database."""

@@ -1,0 +1,1 @@
+"""The daemon's web side and the reports: scoreboard, HTTP server, webhooks, metrics, report rendering."""
