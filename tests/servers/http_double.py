@@ -4,7 +4,7 @@
 known before the first request and survives `down()`/`up()` (a real closed port in
 between: clients see ECONNREFUSED, not a 5xx). `Faults` queues the ways a service
 breaks that tests need: 5xx answers and requests that hang until the client gives up.
-bot/webserver.BackgroundServer does the listening part for the bot, but without TLS,
+bot/web/server.BackgroundServer does the listening part for the bot, but without TLS,
 which the PagerDuty stand-in needs; bot/ is not touched from the test side.
 """
 
