@@ -9,6 +9,7 @@ import pytest
 
 from tests.servers.forge import Forge, open_forge
 from tests.servers.git_cli import LEAKY_GIT_VARS, isolated_git_env
+from tests.servers.pagerduty_world import PagerDutyWorld, StepClock, open_world
 
 
 @pytest.fixture(autouse=True)
@@ -34,3 +35,16 @@ def forge(tmp_path: Path) -> Iterator[Forge]:
     (seed / "k8s" / "deployment.yaml").write_text("replicas: 2\nimage: chat:1.0\n")
     with open_forge(tmp_path, seed) as opened:
         yield opened
+
+
+
+@pytest.fixture
+def step_clock() -> StepClock:
+    return StepClock()
+
+
+@pytest.fixture
+def world(step_clock: StepClock) -> Iterator[PagerDutyWorld]:
+    """PagerDuty with services for team-a (Alice on call) and team-b, and three REST keys."""
+    with open_world(step_clock) as world:
+        yield world

@@ -36,9 +36,14 @@ class SchemaViolation:
 class OpenAPIContract:
     """An OpenAPI 3.0 document, able to validate responses of its operations."""
 
-    def __init__(self, document: dict[str, Any]) -> None:
+    def __init__(self, document: dict[str, Any], error_schema: str | None = None) -> None:
+        """`error_schema`: pointer to the body of error statuses an operation does not list
+        (GitHub's `basic-error` when the document has one)."""
         self.document = document
         self._checked = _as_github_means_it(document)
+        if error_schema is None and "basic-error" in document.get("components", {}).get("schemas", {}):
+            error_schema = _pointer("components", "schemas", "basic-error")
+        self._error_schema = error_schema
 
     @classmethod
     def load(cls, path: Path) -> OpenAPIContract:
@@ -57,7 +62,7 @@ class OpenAPIContract:
     def response_schema_pointer(self, method: str, path: str, status: int) -> str | None:
         """JSON pointer to the schema of that response's JSON body, or None if undocumented."""
         responses = self.document["paths"][path][method.lower()]["responses"]
-        key = str(status) if str(status) in responses else "default"
+        key = next((k for k in (str(status), f"{status // 100}XX", "default") if k in responses), "default")
         response = responses.get(key)
         if response is None:
             return None
@@ -73,11 +78,11 @@ class OpenAPIContract:
         """Every schema violation of `body` as the answer to `METHOD path` with `status`.
 
         Error statuses an operation does not list (GitHub documents 401 nowhere, for
-        instance) are checked against `basic-error`, the body GitHub sends for them.
+        instance) are checked against the error schema, `basic-error` for GitHub.
         """
         pointer = self.response_schema_pointer(method, path, status)
-        if pointer is None and status >= 400 and "basic-error" in self.document["components"]["schemas"]:
-            pointer = _pointer("components", "schemas", "basic-error")
+        if pointer is None and status >= 400 and self._error_schema is not None:
+            pointer = self._error_schema
         if pointer is None:
             return [SchemaViolation(method, path, status, "", "status not documented for this operation")]
         # `$ref` wins over its siblings in OAS 3.0, so the whole document rides along
