@@ -163,7 +163,7 @@ def _service(objects: ObjectSet, connection: Connection) -> Resource | None:
 
 
 def _ports(service: Resource) -> set[int]:
-    return {p.get("port") for p in dig(service.body, "spec", "ports") or [] if isinstance(p, dict) and isinstance(p.get("port"), int)}
+    return {int(p["port"]) for p in dig(service.body, "spec", "ports") or [] if isinstance(p, dict) and isinstance(p.get("port"), int)}
 
 
 def _ingress_root_services(objects: ObjectSet) -> list[Resource]:
