@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bot.catalog.manifests import Resource, dig
 from bot.catalog.objects import ObjectSet
-from bot.manifests import Resource, dig
 
 Resolution = tuple[Resource | None, str | None, str | None]  # Service, StatefulSet pod, problem
 

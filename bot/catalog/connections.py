@@ -29,8 +29,8 @@ from typing import Any
 from bot.catalog.clusterdns import is_headless, resolve_host
 from bot.catalog.endpoints import Endpoint, find_endpoints, parse_endpoint
 from bot.catalog.locations import Location
+from bot.catalog.manifests import Resource, ResourceRef, dig
 from bot.catalog.objects import ConfigValue, ContainerView, ObjectSet, containers, pod_spec
-from bot.manifests import Resource, ResourceRef, dig
 
 # Variable, key and flag names under which a bare word (`db`) is meant as a host name.
 HOST_HINT = re.compile(r"HOST|ADDR|SERVER|SERVICE|ENDPOINT|BROKER|URL|URI|DSN|MASTER|PRIMARY|UPSTREAM|BACKEND|REMOTE|PEER|SLAVEOF|REPLICAOF", re.I)

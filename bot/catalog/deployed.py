@@ -33,8 +33,8 @@ from bot.catalog.kustomize import (
     kustomization_in,
     reached_files,
 )
+from bot.catalog.manifests import SKIP_DIRS, Resource, dig
 from bot.catalog.yamlread import read_yaml
-from bot.manifests import SKIP_DIRS, Resource, dig
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 CLUSTER_SCOPED = frozenset({

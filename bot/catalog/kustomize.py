@@ -25,8 +25,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bot.catalog.locations import Location
+from bot.catalog.manifests import KUSTOMIZATION_NAMES
 from bot.catalog.yamlread import read_yaml
-from bot.manifests import KUSTOMIZATION_NAMES
 
 # Fields that change deployed objects in ways this module does not apply.
 NOT_MODELLED = (

@@ -16,8 +16,8 @@ from typing import Any
 from bot.catalog.deployed import DeployedSet
 from bot.catalog.kustomize import GeneratedObject
 from bot.catalog.locations import Encoding, Location, decode
-from bot.manifests import ManifestIndex, Resource, dig
-from bot.yamlpath import Step, format_path
+from bot.catalog.manifests import ManifestIndex, Resource, dig
+from bot.catalog.yamlpath import Step, format_path
 
 # Where the pod spec sits in each kind that runs pods.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.catalog.locations import Location, decode, encode
+from bot.catalog.yamledit import YamlFile
+from bot.catalog.yamlpath import get_values, parse_path, walk
 from bot.catalog.yamlread import read_yaml
 from bot.errors import EditError
-from bot.yamledit import YamlFile
-from bot.yamlpath import get_values, parse_path, walk
 
 
 def text_at(file_text: str, location: Location) -> str:

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 
 from bot.catalog.connections import Connection, find_connections
+from bot.catalog.manifests import Resource, dig
 from bot.catalog.objects import ObjectSet, containers
-from bot.manifests import Resource, dig
 
 DATASTORE_IMAGES = re.compile(
     r"postgres|postgis|timescale|pgvector|mysql|mariadb|percona|mongo|documentdb|redis|valkey|keydb|dragonfly|memcached|"

@@ -21,7 +21,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from bot.manifests import split_documents
+from bot.catalog.manifests import split_documents
 
 MAX_REPAIRS = 10_000  # one per line at most; a bound so a pathological file cannot loop
 
