@@ -8,27 +8,17 @@ elsewhere (a git worktree has no ../shared of its own).
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
-import pytest
+from tests.shared_files import SHARED_DIR, require
 
-from tests.conftest import ROOT
-
-SHARED = Path(os.environ.get("FAULTBOT_SHARED") or ROOT.parent / "shared")
-REALWORLD = SHARED / "realworld"
+REALWORLD = SHARED_DIR / "realworld"
 
 
 def realworld_source(name: str) -> Path:
     """The read-only folder of one real repository; skip (or fail in CI) when ../shared is absent."""
-    folder = REALWORLD / name
-    if not folder.is_dir():
-        reason = f"{folder} is absent: the real repositories live in ../shared/realworld (or set FAULTBOT_SHARED)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return folder
+    return require(REALWORLD / name)
 
 
 def copy_realworld(tmp_path: Path, name: str) -> Path:

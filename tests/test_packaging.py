@@ -11,7 +11,6 @@ from packaging.requirements import Requirement
 
 from tests.conftest import ROOT
 
-
 TOOLS = {"ruff", "mypy", "import-linter"}  # run by the suite as commands, never imported
 LOCAL = {"bot", "tests", "chat", "conftest", "__future__"}  # ours (chat: examples/chat-app's backend)
 

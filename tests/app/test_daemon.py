@@ -19,10 +19,9 @@ from bot.app.cli import main
 from bot.app.compose import make_injector, open_store
 from bot.app.control import run_daemon
 from bot.catalog.faults import Catalog
-from bot.config import load_config
+from bot.config import load_config, sqlite_url_for
 from bot.game.events import Kind, Landed
 from bot.game.timeline import State, fold
-from bot.config import sqlite_url_for
 from bot.store.eventlog import Store
 from tests.gitrepos import TeamRepo, git, make_team_repo
 
@@ -81,10 +80,10 @@ class Responder(threading.Thread):
         else:
             from bot.catalog.checks import RoleBinding
             from bot.catalog.edits import EditContext, apply_edits
-            from bot.repo.workspace import apply_patch
             from bot.catalog.manifests import ManifestIndex
             from bot.catalog.rehearsal import binding_as_targets
             from bot.catalog.roles import Roles
+            from bot.repo.workspace import apply_patch
 
             (instance,) = [i for i in fold(self.store.events(self.team)) if i.fault == fault_id]
             fault = CATALOG.get(fault_id)

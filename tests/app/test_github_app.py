@@ -20,10 +20,10 @@ from bot.errors import FaultbotError
 from bot.game.events import encode
 from tests.conftest import CHAT_APP
 from tests.gitrepos import git, make_team_repo
+from tests.repo.test_inject import CATALOG, FAULT, assert_looks_human, injector_for, write_config
 from tests.servers.forge import GIT_SERVERS, Forge, open_forge
 from tests.servers.git_cli import run_git
 from tests.servers.git_http import git_auth_config
-from tests.repo.test_inject import CATALOG, FAULT, assert_looks_human, injector_for, write_config
 
 APP_ID = 424242
 INSTALLATION_ID = 77

@@ -13,8 +13,8 @@ from bot.catalog.faults import Catalog
 from bot.catalog.rehearsal import rehearse
 from bot.catalog.roles import Role
 from bot.repo.workspace import apply_patch
-from tests.gitrepos import make_team_repo
 from tests.catalog.test_roles import ALT
+from tests.gitrepos import make_team_repo
 
 CATALOG = Catalog.load()
 ALT_TARGETS = {

@@ -27,11 +27,11 @@ from bot.repo.watcher import TeamWatcher
 from bot.store.eventlog import Store
 from bot.web.server import BackgroundServer
 from tests.conftest import CHAT_APP
+from tests.repo.test_inject import write_config
 from tests.servers.argocd_api import DEFAULT_TOKEN, ArgoCDServer, serve_argocd
 from tests.servers.forge import BOT_TOKEN, GIT_SERVERS, Forge, open_forge
 from tests.servers.git_cli import run_git
 from tests.servers.git_http import git_auth_config
-from tests.repo.test_inject import write_config
 
 CATALOG = Catalog.load()
 SELECTOR = "web-unreachable/service-selector-typo"
@@ -204,8 +204,8 @@ def test_the_daemon_outlives_an_argocd_outage_and_catches_up(tmp_path: Path, mon
 
     from bot.app.control import run_daemon
     from bot.app.daemon import _RUNNING
-    from tests.gitrepos import git, make_team_repo
     from tests.app.test_daemon import wait_until
+    from tests.gitrepos import git, make_team_repo
 
     monkeypatch.setenv("ARGOCD_AUTH_TOKEN", DEFAULT_TOKEN)
     remote = make_team_repo(tmp_path)

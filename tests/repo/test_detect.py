@@ -27,10 +27,10 @@ from bot.repo.workspace import apply_patch
 from bot.store.eventlog import Store
 from tests.conftest import CHAT_APP
 from tests.gitrepos import TeamRepo, git, make_team_repo
+from tests.repo.test_inject import write_config
 from tests.servers.forge import BOT_TOKEN, GIT_SERVERS, MEMBER_LOGIN, MEMBER_TOKEN, Forge, open_forge
 from tests.servers.git_cli import run_git
 from tests.servers.git_http import git_auth_config
-from tests.repo.test_inject import write_config
 
 CATALOG = Catalog.load()
 SELECTOR = "web-unreachable/service-selector-typo"

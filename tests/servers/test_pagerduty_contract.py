@@ -15,7 +15,6 @@ import pytest
 
 from tests.servers.http_double import RecordedResponse
 from tests.servers.openapi_contract import OpenAPIContract
-from tests.shared_files import require
 from tests.servers.pagerduty_contract import (
     PAGERDUTY_EVENTS_SUBSET,
     PAGERDUTY_REST_SUBSET,
@@ -24,6 +23,7 @@ from tests.servers.pagerduty_contract import (
     rest_contract,
 )
 from tests.servers.pagerduty_world import PagerDutyWorld, StepClock, open_world
+from tests.shared_files import require
 
 EVENT_OPERATIONS = ("/enqueue", "/change/enqueue")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import FaultbotError
 from bot.config import resolve_url, sqlite_url_for
+from bot.errors import FaultbotError
 from bot.game.events import Intent, Kind, Landed, Started
 from bot.store.eventlog import Store
 

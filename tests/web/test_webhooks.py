@@ -14,8 +14,8 @@ from bot.game.timeline import State, fold
 from bot.web.server import BackgroundServer
 from bot.web.webhooks import signature, verify, webhook_route
 from tests.gitrepos import git
-from tests.shared_files import CONTRACTS_DIR, require
 from tests.repo.test_detect import ALICE, SELECTOR, start_game
+from tests.shared_files import CONTRACTS_DIR, require
 
 EXAMPLES = CONTRACTS_DIR / "github-webhook-examples"
 SECRET = "It's a Secret to Everybody"

@@ -19,19 +19,20 @@ import pytest
 
 from bot.app import daemon as daemon_module
 from bot.app.cli import main
-from bot.app.commands import make_deploy_watcher, make_injector, make_watcher, open_store
+from bot.app.compose import make_deploy_watcher, make_injector, make_watcher, open_store
 from bot.app.control import run_daemon
 from bot.catalog.faults import Catalog
-from bot.config import load_config
-from bot.game.timeline import LANDED, State, fold
-from bot.store.eventlog import Store, sqlite_url_for
+from bot.config import load_config, sqlite_url_for
+from bot.game.events import Kind, Landed
+from bot.game.timeline import State, fold
+from bot.store.eventlog import Store
 from tests.conftest import CHAT_APP
 from tests.gitrepos import TeamRepo, git, make_team_repo
+from tests.repo.test_inject import pr_config, write_config
 from tests.servers.argocd_api import DEFAULT_TOKEN, serve_argocd
 from tests.servers.forge import BOT_TOKEN, Forge, open_forge
 from tests.servers.git_cli import run_git
 from tests.servers.git_http import git_auth_config, serve_git_http
-from tests.test_inject import pr_config, write_config
 
 CATALOG = Catalog.load()
 FAULT = "web-unreachable/service-selector-typo"
@@ -241,7 +242,7 @@ def _stop_between_ticks(config: Path, stop: threading.Event, daemon: threading.T
 def _landed(url: str, team: str) -> list[str]:
     store = Store(url)
     try:
-        return [str(e.facts["sha"]) for e in store.events(team, kinds=(LANDED,))]
+        return [e.facts.sha for e in store.events(team, kinds=(Kind.LANDED,)) if isinstance(e.facts, Landed)]
     finally:
         store.close()
 
