@@ -11,7 +11,7 @@ from packaging.requirements import Requirement
 
 from tests.conftest import ROOT
 
-TOOLS = {"ruff", "mypy", "import-linter"}  # run by the suite as commands, never imported
+TOOLS = {"ruff", "mypy", "import-linter", "check-jsonschema"}  # run by the suite as commands, never imported
 LOCAL = {"bot", "tests", "chat", "conftest", "__future__"}  # ours (chat: examples/chat-app's backend)
 
 
@@ -32,7 +32,11 @@ def _names(requirements: list[str]) -> set[str]:
 
 def _declared(extra: str | None) -> set[str]:
     wanted = [r for r in requires("faultbot") or [] if (f'extra == "{extra}"' in r if extra else "extra ==" not in r)]
-    return _names(wanted)
+    names = _names(wanted)
+    for requirement in map(Requirement, wanted):  # `faultbot[postgres]` in dev: that extra's too
+        if requirement.name == "faultbot":
+            names |= set().union(*(_declared(e) for e in requirement.extras)) - {"faultbot"}
+    return names - {"faultbot"}
 
 
 def test_runtime_imports_are_runtime_dependencies() -> None:
