@@ -7,7 +7,9 @@ Tokens are never read from the file: only the *name* of an environment variable 
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,6 +36,9 @@ _GITHUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
 _SCP_URL = re.compile(r"^[\w.-]+@[\w.-]+:[^/].*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Set in the image (Dockerfile): relative state and workdir paths resolve under it rather than
+# beside a config mounted read-only.
+STATE_DIR_ENV = "FAULTBOT_STATE_DIR"
 
 
 def is_git_url(url: str) -> bool:
@@ -62,8 +67,18 @@ class EventSettings(Strict):
     name: str = Field(min_length=1)
     timezone: str = "UTC"
     state: str = "sqlite:///faultbot.db"
+    # The name of an environment variable holding the state URL instead (a PostgreSQL URL carries
+    # a password, and repos.yaml never holds secrets).
+    state_env: EnvName | None = None
     workdir: str = ".faultbot"
     ends_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _one_state(self) -> EventSettings:
+        if self.state_env is not None and "state" in self.model_fields_set:
+            raise ValueError("`state` and `state_env` are exclusive: keep `state_env` (the URL from the "
+                             "environment) or `state` (the URL written here), not both")
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -242,8 +257,16 @@ class EventPaths(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    state_url: str
     workdir: Path
+    resolved_state: str | None
+    missing_state: str = ""  # why there is no URL: the variable `event.state_env` names is unset
+
+    @property
+    def state_url(self) -> str:
+        """The state's SQLAlchemy URL; a ConfigError when `event.state_env` names an unset variable."""
+        if self.resolved_state is None:
+            raise ConfigError(self.missing_state)
+        return self.resolved_state
 
 
 class TeamSettings(BaseModel):
@@ -280,14 +303,33 @@ class Config(Strict):
     argocd: ArgoCDSettings | None = None
     defaults: Defaults = Field(default_factory=Defaults)
     poll_interval: Duration = timedelta(seconds=30)
+    # How long a standby daemon waits, at most, before it takes over from a leader that went silent.
+    leader_timeout: Duration = timedelta(seconds=15)
     web: WebSettings = Field(default_factory=WebSettings)
     catalog: str | None = None
     teams: list[Team] = Field(min_length=1)
 
-    def paths(self, config_path: Path) -> EventPaths:
-        """Where this event keeps its state and caches (relative to the config file)."""
-        base = config_path.resolve().parent
-        return EventPaths(state_url=resolve_url(self.event.state, base), workdir=(base / self.event.workdir).resolve())
+    @field_validator("leader_timeout")
+    @classmethod
+    def _long_enough(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=3):
+            raise ValueError(f"{value.total_seconds():g}s is too short for a leader to prove it is alive; use 3s or more")
+        return value
+
+    def paths(self, config_path: Path, environ: Mapping[str, str] | None = None) -> EventPaths:
+        """Where this event keeps its state and caches: relative paths beside the config file, or
+        under $FAULTBOT_STATE_DIR when it is set (a container whose config is mounted read-only)."""
+        env = os.environ if environ is None else environ
+        base = Path(env[STATE_DIR_ENV]).resolve() if env.get(STATE_DIR_ENV) else config_path.resolve().parent
+        workdir = (base / self.event.workdir).resolve()
+        if self.event.state_env is None:
+            return EventPaths(workdir=workdir, resolved_state=resolve_url(self.event.state, base))
+        url = env.get(self.event.state_env, "").strip()
+        if url:
+            return EventPaths(workdir=workdir, resolved_state=resolve_url(url, base))
+        return EventPaths(workdir=workdir, resolved_state=None, missing_state=(
+            f"{config_path.name}: event.state_env: environment variable {self.event.state_env} is not set; "
+            "export the state URL there (e.g. postgresql+psycopg://USER:PASSWORD@HOST:5432/faultbot)"))
 
     def team_settings(self, team: Team) -> TeamSettings:
         """Fold `defaults` into one team's settings."""

@@ -73,3 +73,11 @@ class GitError(FaultbotError):
         self.command = command
         self.status = status
         self.output = output
+
+
+class LeaseLost(FaultbotError):
+    """This process no longer holds the event's leadership lease: it must not act.
+
+    Raised by the lease check before every side effect (a push, a pull request, an event
+    written by the daemon); never retryable by the same process, which goes back to standby.
+    """

@@ -29,11 +29,19 @@ from bot.repo.injector import Injector, cache_path
 from bot.repo.watcher import TeamWatcher
 from bot.repo.workspace import Credentials, TeamCache
 from bot.store.eventlog import Store
+from bot.store.lease import Lease, open_lease
+
+Guard = Callable[[], None]
 
 
 def open_store(config: Config, config_path: Path) -> Store:
-    """The event's store, at the URL repos.yaml names (relative SQLite paths: beside it)."""
+    """The event's store, at the URL repos.yaml names (or the variable `event.state_env` names)."""
     return Store(config.paths(config_path).state_url)
+
+
+def event_lease(config: Config, store: Store) -> Lease:
+    """The event's leadership lease on that store (`leader_timeout` bounds a silent leader)."""
+    return open_lease(store, config.leader_timeout)
 
 
 @dataclass(frozen=True)
@@ -44,8 +52,9 @@ class TeamAdapters:
     forge: GitHubForge | None
 
 
-def team_adapters(config: Config, config_path: Path, team: TeamSettings) -> TeamAdapters:
-    """Build the git cache and the forge for a team, authenticating once for both.
+def team_adapters(config: Config, config_path: Path, team: TeamSettings, guard: Guard | None = None) -> TeamAdapters:
+    """Build the git cache and the forge for a team, authenticating once for both; `guard` runs
+    before each of their writes to the team's repository (the leadership check).
 
     A personal token (github.token_env) serves the API and HTTPS git; with a GitHub App
     (github.app), one installation token serves both, for organisations that forbid
@@ -58,14 +67,14 @@ def team_adapters(config: Config, config_path: Path, team: TeamSettings) -> Team
     if team.uses_github or (config.github.app is not None and over_https):
         auth, current_token = github_auth(config.github, os.environ)
         if team.uses_github:
-            forge = GitHubForge(make_client(config.github, auth), team.repo or "", redactor)
+            forge = GitHubForge(make_client(config.github, auth), team.repo or "", redactor, guard)
         if config.github.app is not None and over_https:
             refresh = current_token  # asked per git command: PyGithub renews it before it expires
         elif config.github.app is None:
             redactor.add(current_token())
     redactor.add(git_token)
     cache = TeamCache(cache_path(config.paths(config_path).workdir, team.name), team.git_url,
-                      Credentials(git_token, redactor, refresh))
+                      Credentials(git_token, redactor, refresh), guard)
     return TeamAdapters(cache, forge)
 
 
@@ -100,9 +109,9 @@ def make_deploy_watcher(config: Config, config_path: Path, team: TeamSettings, s
 
 
 def make_injector(config: Config, config_path: Path, team: TeamSettings, store: Store, clock: Clock | None = None,
-                  adapters: TeamAdapters | None = None) -> Injector:
+                  adapters: TeamAdapters | None = None, guard: Guard | None = None) -> Injector:
     """Everything one team's injections need, built from repos.yaml."""
-    adapters = adapters or team_adapters(config, config_path, team)
+    adapters = adapters or team_adapters(config, config_path, team, guard)
     return Injector(team, adapters.cache, store, clock or SystemClock(), adapters.forge, config.github.merge_method)
 
 

@@ -1,76 +1,35 @@
 """The organizer's controls: run the daemon, halt (the kill switch) and resume.
 
-`halt` works whether or not the daemon runs: it records the halt in the event log (the
-daemon sees it within one poll) and, when no daemon holds the event's lock, reverts every
-open fault itself. Repeating it is safe: a halted team with no open fault changes nothing.
+`run` is a standby until it holds the event's leadership lease, then the daemon (runner.py).
+`halt` works whether or not a daemon runs: it records the halt in the event log (the leader
+sees it within one poll) and, when it can take the lease itself (no daemon leads), reverts
+every open fault under that lease. Repeating it is safe: a halted team with no open fault
+changes nothing.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from bot.app.compose import make_injector, open_store
-from bot.app.daemon import Daemon, is_halted, wait_for
+from bot.app.compose import Guard, event_lease, make_injector, open_store
+from bot.app.daemon import Daemon, is_halted
 from bot.app.faults import catalog_for
 from bot.app.logs import setup_logging
+from bot.app.runner import Runner
 from bot.catalog.faults import Catalog
 from bot.config import Config, load_config
-from bot.errors import FaultbotError
 from bot.game import events as ev
 from bot.game.clock import Clock, SystemClock
 from bot.game.events import ALL_TEAMS
 from bot.game.timeline import fold
+from bot.repo.injector import Injector
 from bot.store.eventlog import Store
-from bot.web.app import build_app
-from bot.web.report import render_html
-from bot.web.server import BackgroundServer
-
-
-def lock_path(config: Config, config_path: Path) -> Path:
-    """The file a running daemon holds locked (one daemon per event)."""
-    workdir = config.paths(config_path).workdir
-    workdir.mkdir(parents=True, exist_ok=True)
-    return workdir / "daemon.lock"
-
-
-@contextmanager
-def daemon_lock(config: Config, config_path: Path) -> Iterator[IO[str]]:
-    """Hold the event's daemon lock, or fail in one line if another daemon has it."""
-    handle = lock_path(config, config_path).open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise FaultbotError("another faultbot daemon is already running for this event") from None
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        yield handle
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
-
-
-def daemon_running(config: Config, config_path: Path) -> bool:
-    """Does a live daemon hold the event's lock?"""
-    with lock_path(config, config_path).open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
 
 
 def _load(config_path: Path) -> tuple[Config, Catalog]:
@@ -81,42 +40,12 @@ def _load(config_path: Path) -> tuple[Config, Catalog]:
 def run_daemon(config_path: Path, *, stop: threading.Event | None = None, clock: Clock | None = None,
                web: bool = True, until_finished: bool = False, timeout: timedelta | None = None,
                on_progress: Callable[[str, dict[str, Any]], None] | None = None,
-               log_file: Path | None = None) -> Daemon:
-    """Run the daemon until `stop` is set (SIGTERM/SIGINT set it from the CLI)."""
+               log_file: Path | None = None, instrument: Callable[[Injector], None] | None = None) -> Daemon | None:
+    """Run the daemon (a standby first, while another process leads) until `stop` is set
+    (SIGTERM/SIGINT set it from the CLI); the last daemon that led, if any."""
     setup_logging(file=log_file)
-    config, catalog = _load(config_path)
-    stop = stop or threading.Event()
-    store = open_store(config, config_path)
-    with daemon_lock(config, config_path):
-        daemon = Daemon(config, config_path, store, catalog, clock or SystemClock(), on_progress)
-        daemon.prepare()
-        server = None
-        if web:
-            secret_env = config.web.webhook_secret_env
-            teams_by_repo = {t.repo: t.name for t in config.all_team_settings() if t.repo}
-            def statuses() -> list[dict[str, Any]]:
-                return [i.as_json() for i in fold(store.events())]
-
-            def scoreboard() -> str:
-                return render_html(statuses(), config.event.name, datetime.now(timezone.utc), refresh_seconds=10)
-
-            app = build_app(daemon.health, statuses, scoreboard=scoreboard,
-                            webhook_secret=os.environ.get(secret_env) if secret_env else None,
-                            teams_by_repo=teams_by_repo, on_change=lambda team, _event: daemon.request_tick(team))
-            server = BackgroundServer(app, config.web.host, config.web.port).start()
-            daemon.web_url = server.url
-        daemon.start()
-        try:
-            if until_finished:
-                wait_for(daemon.finished, stop, timeout or timedelta(hours=24))
-            else:
-                stop.wait()
-        finally:
-            daemon.stop()
-            if server is not None:
-                server.stop()
-            store.close()
-    return daemon
+    runner = Runner(config_path, stop=stop, clock=clock, web=web, on_progress=on_progress, instrument=instrument)
+    return runner.run(until_finished=until_finished, timeout=timeout)
 
 
 def install_signal_handlers(stop: threading.Event) -> None:
@@ -142,26 +71,31 @@ def halt(config_path: Path, team: str | None = None, clock: Clock | None = None)
         config.team(team)  # a one-line error for an unknown team
     clock = clock or SystemClock()
     store = open_store(config, config_path)
+    lease = event_lease(config, store)
     try:
         names = [team] if team else [t.name for t in config.teams]
         already = all(is_halted(store, n) for n in names)
         if not already:
             store.append(team or ALL_TEAMS, ev.Halt(), at=clock.now(), source="cli")
-        if daemon_running(config, config_path):
+        if not lease.try_acquire():  # a daemon leads: it reverts within one poll
             return HaltResult(names, [], True, already)
-        return HaltResult(names, _revert_open(config, config_path, store, catalog, names, clock), False, already)
+        try:  # no daemon leads, and none can start to while we revert
+            reverted = _revert_open(config, config_path, store, catalog, names, clock, lease.check)
+        finally:
+            lease.release()
+        return HaltResult(names, reverted, False, already)
     finally:
         store.close()
 
 
 def _revert_open(config: Config, config_path: Path, store: Store, catalog: Catalog, names: list[str],
-                 clock: Clock) -> list[tuple[str, str, str | None]]:
+                 clock: Clock, guard: Guard) -> list[tuple[str, str, str | None]]:
     reverted = []
     for name in names:
         open_faults = [i for i in fold(store.events(name)) if i.is_open]
         if not open_faults:
             continue
-        injector = make_injector(config, config_path, config.team(name), store, clock)
+        injector = make_injector(config, config_path, config.team(name), store, clock, guard=guard)
         for instance in open_faults:
             sha = injector.revert(catalog.get(instance.fault), instance.injected_sha or "", "halt")
             reverted.append((name, instance.fault, sha))

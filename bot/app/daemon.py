@@ -11,9 +11,7 @@ state from the log, and injections and reverts are crash-safe (see injector.py).
 from __future__ import annotations
 
 import logging
-import os
 import random
-import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.app.compose import make_deploy_watcher, make_injector, make_watcher, team_adapters
@@ -45,7 +42,6 @@ from bot.store.eventlog import Store
 log = logging.getLogger("faultbot.daemon")
 _RUNNING: dict[str, Daemon] = {}
 MAX_REFUSALS = 3  # a fault refused this often (already broken repo, blocked PR) is skipped
-CRASH_ENV = "FAULTBOT_CRASH_AT"  # test hook: kill -9 ourselves at a named phase (see tests/test_daemon.py)
 
 
 def _poll_job(key: str) -> None:
@@ -81,10 +77,17 @@ class TeamRuntime:
 
 
 class Daemon:
-    """Plays every team's game: refresh, decide, act, reschedule."""
+    """Plays every team's game: refresh, decide, act, reschedule.
+
+    `guard` runs before every write to a team's repository (the leadership lease's check; the
+    store fences the daemon's events itself). `instrument` is handed each team's injector once
+    built: the tests use it to observe or interrupt the injector's steps, the product never does.
+    """
 
     def __init__(self, config: Config, config_path: Path, store: Store, catalog: Catalog, clock: Clock,
-                 on_progress: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+                 on_progress: Callable[[str, dict[str, Any]], None] | None = None,
+                 guard: Callable[[], None] | None = None,
+                 instrument: Callable[[Injector], None] | None = None) -> None:
         self.config = config
         self.config_path = config_path
         self.store = store
@@ -92,6 +95,8 @@ class Daemon:
         self.clock = clock
         self.key = str(config_path.resolve())
         self.on_progress = on_progress or (lambda kind, facts: None)
+        self.guard = guard
+        self.instrument = instrument or (lambda injector: None)
         self.teams: dict[str, TeamRuntime] = {}
         self.scheduler: BackgroundScheduler | None = None
         self.started_at: datetime | None = None
@@ -109,14 +114,14 @@ class Daemon:
         self.started_at = started.at
         teams = self.config.all_team_settings()
         # One cache, one GitHub client (and its rate-limit state) per team, shared by all three roles.
-        adapters = [team_adapters(self.config, self.config_path, t) for t in teams]
+        adapters = [team_adapters(self.config, self.config_path, t, self.guard) for t in teams]
         injectors = [make_injector(self.config, self.config_path, t, self.store, self.clock, a)
                      for t, a in zip(teams, adapters, strict=True)]
         plans = in_parallel(lambda pair: self._plan_or_none(*pair), list(zip(teams, injectors, strict=True)))
         for team, shared, injector, plan in zip(teams, adapters, injectors, plans, strict=True):
             watcher = make_watcher(self.config, self.config_path, team, self.store, self.catalog, self.clock, shared)
             deploy = make_deploy_watcher(self.config, self.config_path, team, self.store, self.clock, shared)
-            self._install_crash_hook(injector)
+            self.instrument(injector)
             try:
                 for recovered in injector.reconcile(self.catalog):  # intents a crash left between push and record
                     self._said("recovered", team=team.name, fault=recovered.fault, sha=recovered.sha)
@@ -151,27 +156,11 @@ class Daemon:
         self.store.append(team.name, plan.to_facts(), at=self.clock.now())
         return plan
 
-    def _install_crash_hook(self, injector: Injector) -> None:
-        phase = os.environ.get(CRASH_ENV, "")
-        if not phase:
-            return
-        def die(sha: str) -> None:
-            log.warning("crash hook", extra={"phase": phase, "sha": sha})
-            os.kill(os.getpid(), signal.SIGKILL)
-        if phase == "inject.before_commit":
-            injector.before_commit = die
-        elif phase == "inject.before_push":
-            injector.before_push = die
-        elif phase == "inject.after_push":
-            injector.after_push = die
-        elif phase == "revert.after_push":
-            injector.after_revert_push = die
-
     def start(self) -> None:
         """Start the scheduler (jobs persist in the state database)."""
         _RUNNING[self.key] = self
         scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=self.store.url, tablename="faultbot_jobs")},
+            jobstores={"default": self.store.job_store()},
             executors={"default": ThreadPoolExecutor(max(2, min(8, len(self.teams))))},
             job_defaults={"coalesce": True, "misfire_grace_time": 6 * 3600, "max_instances": 1},
             timezone="UTC",

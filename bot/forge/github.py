@@ -142,10 +142,14 @@ class GitHubForge:
     daemon's next poll after the reset simply succeeds.
     """
 
-    def __init__(self, client: Github, full_name: str, redactor: Redactor | None = None) -> None:
+    def __init__(self, client: Github, full_name: str, redactor: Redactor | None = None,
+                 guard: Callable[[], None] | None = None) -> None:
         self.client = client
         self.full_name = full_name
         self.redactor = redactor or Redactor()
+        # Called before every write (open, merge); raises to stop it: a daemon that lost its
+        # leadership lease must not act on the team's repository.
+        self.guard = guard or (lambda: None)
         self.blocked_until: datetime | None = None
         self._repo: Repository | None = None
 
@@ -187,6 +191,7 @@ class GitHubForge:
 
     def open_pull_request(self, head: str, base: str, title: str, body: str) -> PullRequest:
         """Open a PR from branch `head` into `base`."""
+        self.guard()
         return self._call(f"open a pull request from {head}",
                           lambda: self._pull(self.repo.create_pull(base=base, head=head, title=title, body=body)))
 
@@ -238,6 +243,7 @@ class GitHubForge:
                 raise
             return MergeOutcome(status.merged, status.sha if status.merged else None, None, status.message)
 
+        self.guard()
         outcome = self._call(f"merge pull request #{number}", merge)
         if not outcome.merged:
             return outcome

@@ -384,10 +384,14 @@ class TeamCache(LocalRepo):
     pushes to the team never force and never rewrite.
     """
 
-    def __init__(self, path: Path, url: str, credentials: Credentials | None = None) -> None:
+    def __init__(self, path: Path, url: str, credentials: Credentials | None = None,
+                 guard: Callable[[], None] | None = None) -> None:
         super().__init__(path)
         self.url = url
         self.credentials = credentials or Credentials()
+        # Called before every write to the team's remote; raises to stop it (the daemon's
+        # leadership check: a process that lost its lease must not push).
+        self.guard = guard or (lambda: None)
 
     def exclusive(self) -> AbstractContextManager[None]:
         """Hold this cache for a whole read-modify sequence (sync, edit, commit, push)."""
@@ -420,6 +424,7 @@ class TeamCache(LocalRepo):
 
     def push(self, sha: str, branch: str) -> None:
         """Push `sha` to `branch` without force; PushRejected if the branch has moved on."""
+        self.guard()
         try:
             self.remote("push", self.url, f"{sha}:refs/heads/{branch}")
         except GitError as exc:

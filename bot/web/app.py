@@ -17,6 +17,8 @@ from starlette.routing import Route
 from bot.web.metrics import render_metrics
 from bot.web.webhooks import webhook_route
 
+HEALTHY = ("ok", "standby")
+
 
 def build_app(
     health: Callable[[], dict[str, Any]],
@@ -31,7 +33,9 @@ def build_app(
 
     async def healthz(_: Request) -> JSONResponse:
         report = health()
-        return JSONResponse(report, status_code=200 if report.get("status") == "ok" else 503)
+        # A standby is alive and doing its job (waiting): 200, or Kubernetes' liveness probe would
+        # restart it in a loop. Only a stopped or wedged daemon answers 503.
+        return JSONResponse(report, status_code=200 if report.get("status") in HEALTHY else 503)
 
     async def api_status(_: Request) -> JSONResponse:
         return JSONResponse(status())

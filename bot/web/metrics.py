@@ -50,6 +50,9 @@ class EventLogCollector(Collector):
         up = GaugeMetricFamily("faultbot_up", "1 while the scheduler runs")
         up.add_metric([], 1.0 if health.get("status") == "ok" else 0.0)
         yield up
+        leader = GaugeMetricFamily("faultbot_leader", "1 while this process holds the event's lease, 0 on a standby")
+        leader.add_metric([], 1.0 if health.get("role") == "leader" else 0.0)
+        yield leader
         errors = GaugeMetricFamily("faultbot_team_errors", "1 while a team's last refresh or action failed", labels=["team"])
         for team in health.get("errors", {}):
             errors.add_metric([team], 1.0)

@@ -1,0 +1,164 @@
+"""One `faultbot run` process: a standby until it holds the event's lease, then the daemon.
+
+Several may run against one state (two pods of a Deployment, or a spare machine): the lease
+(bot/store/lease.py) lets exactly one act. The others wait as standbys. A standby serves
+`/healthz` as `standby` with HTTP 200 (a 503 would make Kubernetes restart a healthy spare) and
+the same read-only views (scoreboard, /api/status, /metrics) from the shared state; it takes
+over the moment the lease is free, or within `leader_timeout` of a leader gone silent.
+
+A leader re-checks the lease before every side effect (the guard handed to every adapter that
+writes to a team's repository, and the store's fence on every event) and on a heartbeat. Once
+the lease is found lost, every further side effect is refused, the scheduler is stopped and
+the process waits as a standby again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from bot.app.compose import event_lease, open_store
+from bot.app.daemon import Daemon
+from bot.app.faults import catalog_for
+from bot.config import load_config
+from bot.errors import FaultbotError, LeaseLost
+from bot.game import events as ev
+from bot.game.clock import Clock, SystemClock
+from bot.game.events import ALL_TEAMS
+from bot.game.timeline import fold
+from bot.repo.injector import Injector
+from bot.store.eventlog import Store
+from bot.store.lease import Lease
+from bot.web.app import build_app
+from bot.web.report import render_html
+from bot.web.server import BackgroundServer
+
+log = logging.getLogger("faultbot.runner")
+HEARTBEAT_S = 0.5  # how often an idle leader re-checks its lease (and whether its game is over)
+
+
+class Runner:
+    """Waits for the lease, leads until stopped or deposed, and serves the web side throughout."""
+
+    def __init__(self, config_path: Path, *, stop: threading.Event | None = None, clock: Clock | None = None,
+                 web: bool = True, on_progress: Callable[[str, dict[str, Any]], None] | None = None,
+                 instrument: Callable[[Injector], None] | None = None) -> None:
+        self.config, _ = load_config(config_path)
+        self.catalog = catalog_for(self.config, config_path)
+        self.config_path = config_path
+        self.stop = stop or threading.Event()
+        self.clock = clock or SystemClock()
+        self.web = web
+        self.on_progress = on_progress
+        self.instrument = instrument
+        self.daemon: Daemon | None = None  # this term's daemon (the last one, once stopped)
+        self.leading = threading.Event()
+        self.web_url: str | None = None
+        self._store: Store | None = None
+
+    def run(self, *, until_finished: bool = False, timeout: timedelta | None = None) -> Daemon | None:
+        """Play until `stop` is set (or, with `until_finished`, every team's plan is played out)."""
+        deadline = time.monotonic() + (timeout or timedelta(hours=24)).total_seconds() if until_finished else None
+        store = self._store = open_store(self.config, self.config_path)
+        lease = event_lease(self.config, store)
+        server = self._serve(store) if self.web else None
+        try:
+            while not self.stop.is_set():
+                if not self._wait_for(lease):
+                    break
+                if self._lead(store, lease, until_finished, deadline):
+                    break
+                log.warning("back to standby", extra={"term": lease.term})
+                lease.release()
+        finally:
+            lease.release()
+            if server is not None:
+                server.stop()
+            store.close()
+        return self.daemon
+
+    def _wait_for(self, lease: Lease) -> bool:
+        """Standby: wait until the lease is ours (True) or we are told to stop (False)."""
+        said = False
+        while not self.stop.is_set():
+            if lease.try_acquire(wait=1.0):  # PostgreSQL waits in the server's queue; SQLite polls
+                return True
+            if not said:
+                log.info("standby: another faultbot leads this event", extra={"holder": lease.holder})
+                said = True
+        return False
+
+    def _lead(self, store: Store, lease: Lease, until_finished: bool, deadline: float | None) -> bool:
+        """Act as the leader; True when done (stopped, finished), False when the lease was lost."""
+        daemon = Daemon(self.config, self.config_path, store, self.catalog, self.clock, self.on_progress,
+                        guard=lease.check, instrument=self.instrument)
+        daemon.web_url = self.web_url
+        self.daemon = daemon
+        try:
+            store.append(ALL_TEAMS, ev.Leader(term=lease.term or 0, holder=lease.holder), at=self.clock.now(),
+                         source="lease")
+            daemon.prepare()
+            daemon.start()
+            self.leading.set()
+            while not self.stop.is_set():
+                if until_finished and (daemon.finished() or (deadline is not None and time.monotonic() > deadline)):
+                    return True
+                if lease.lost.wait(HEARTBEAT_S):
+                    return False
+                lease.check()
+            return True
+        except LeaseLost as exc:
+            log.error("stopped acting", extra={"reason": exc.message})
+            return False
+        finally:
+            self.leading.clear()
+            daemon.stop()
+
+    # -- the web side, for the leader and a standby alike ------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """For /healthz: the daemon's health while leading, else `standby` and who leads."""
+        daemon = self.daemon
+        if self.leading.is_set() and daemon is not None:
+            return {**daemon.health(), "role": "leader", "term": daemon.store.term}
+        report: dict[str, Any] = {"status": "standby", "role": "standby", "teams": len(self.config.teams)}
+        if self._store is not None:
+            try:
+                leader = self._store.leadership()
+            except FaultbotError as exc:
+                report["error"] = exc.message
+            except Exception as exc:  # noqa: BLE001 - the state is unreachable: still alive, still waiting
+                report["error"] = f"state unreachable: {exc.__class__.__name__}"
+            else:
+                report.update(term=leader.term, leader=leader.holder,
+                              leader_since=leader.since.isoformat() if leader.since else None)
+        return report
+
+    def _serve(self, store: Store) -> BackgroundServer:
+        config = self.config
+        secret_env = config.web.webhook_secret_env
+        teams_by_repo = {t.repo: t.name for t in config.all_team_settings() if t.repo}
+
+        def statuses() -> list[dict[str, Any]]:
+            return [i.as_json() for i in fold(store.events())]
+
+        def scoreboard() -> str:
+            return render_html(statuses(), config.event.name, datetime.now(timezone.utc), refresh_seconds=10)
+
+        def on_change(team: str, _event: str) -> None:
+            daemon = self.daemon
+            if self.leading.is_set() and daemon is not None:  # a standby's poll-to-be is the leader's
+                daemon.request_tick(team)
+
+        app = build_app(self.health, statuses, scoreboard=scoreboard,
+                        webhook_secret=os.environ.get(secret_env) if secret_env else None,
+                        teams_by_repo=teams_by_repo, on_change=on_change)
+        server = BackgroundServer(app, config.web.host, config.web.port).start()
+        self.web_url = server.url
+        return server
