@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -39,6 +40,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Set in the image (Dockerfile): relative state and workdir paths resolve under it rather than
 # beside a config mounted read-only.
 STATE_DIR_ENV = "FAULTBOT_STATE_DIR"
+DEFAULT_STATE = "sqlite:///faultbot.db"
 
 
 def is_git_url(url: str) -> bool:
@@ -66,19 +68,20 @@ EnvName = Annotated[str, BeforeValidator(lambda v: _env_name(str(v)))]
 class EventSettings(Strict):
     name: str = Field(min_length=1)
     timezone: str = "UTC"
-    state: str = "sqlite:///faultbot.db"
+    state: str | None = None  # None: DEFAULT_STATE, unless state_env names the URL
     # The name of an environment variable holding the state URL instead (a PostgreSQL URL carries
     # a password, and repos.yaml never holds secrets).
     state_env: EnvName | None = None
     workdir: str = ".faultbot"
     ends_at: AwareDatetime | None = None
 
-    @model_validator(mode="after")
-    def _one_state(self) -> EventSettings:
-        if self.state_env is not None and "state" in self.model_fields_set:
+    @field_validator("state_env")
+    @classmethod
+    def _one_state(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("state") is not None:
             raise ValueError("`state` and `state_env` are exclusive: keep `state_env` (the URL from the "
                              "environment) or `state` (the URL written here), not both")
-        return self
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -323,7 +326,7 @@ class Config(Strict):
         base = Path(env[STATE_DIR_ENV]).resolve() if env.get(STATE_DIR_ENV) else config_path.resolve().parent
         workdir = (base / self.event.workdir).resolve()
         if self.event.state_env is None:
-            return EventPaths(workdir=workdir, resolved_state=resolve_url(self.event.state, base))
+            return EventPaths(workdir=workdir, resolved_state=resolve_url(self.event.state or DEFAULT_STATE, base))
         url = env.get(self.event.state_env, "").strip()
         if url:
             return EventPaths(workdir=workdir, resolved_state=resolve_url(url, base))

@@ -61,12 +61,13 @@ class Runner:
         self.leading = threading.Event()
         self.web_url: str | None = None
         self._store: Store | None = None
+        self.lease: Lease | None = None
 
     def run(self, *, until_finished: bool = False, timeout: timedelta | None = None) -> Daemon | None:
         """Play until `stop` is set (or, with `until_finished`, every team's plan is played out)."""
         deadline = time.monotonic() + (timeout or timedelta(hours=24)).total_seconds() if until_finished else None
         store = self._store = open_store(self.config, self.config_path)
-        lease = event_lease(self.config, store)
+        lease = self.lease = event_lease(self.config, store)
         server = self._serve(store) if self.web else None
         try:
             while not self.stop.is_set():
@@ -90,7 +91,7 @@ class Runner:
             if lease.try_acquire(wait=1.0):  # PostgreSQL waits in the server's queue; SQLite polls
                 return True
             if not said:
-                log.info("standby: another faultbot leads this event", extra={"holder": lease.holder})
+                log.info("standby: another faultbot leads this event", extra={"leader": self._leader_name()})
                 said = True
         return False
 
@@ -119,6 +120,12 @@ class Runner:
         finally:
             self.leading.clear()
             daemon.stop()
+
+    def _leader_name(self) -> str | None:
+        try:
+            return self._store.leadership().holder if self._store is not None else None
+        except Exception:  # noqa: BLE001 - only for a log line
+            return None
 
     # -- the web side, for the leader and a standby alike ------------------------------------
 

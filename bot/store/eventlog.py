@@ -63,6 +63,9 @@ class Store:
         except SQLAlchemyError as exc:  # unreachable server, wrong password, unwritable file
             self.engine.dispose()
             raise FaultbotError(f"event.state: cannot open {shown!r}: {_first_line(exc)}") from exc
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     @property
     def dialect(self) -> str:

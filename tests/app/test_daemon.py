@@ -23,21 +23,13 @@ from bot.config import load_config
 from bot.game.events import Kind, Landed
 from bot.game.timeline import State, fold
 from bot.store.eventlog import Store
+from tests.app.conftest import STATE_ENV
 from tests.conftest import ROOT
 from tests.gitrepos import TeamRepo, git, make_team_repo
 
 CATALOG = Catalog.load()
 ALICE = ["-c", "user.name=Alice Ng", "-c", "user.email=alice@example.com"]
 SELECTOR = "web-unreachable/service-selector-typo"
-STATE_ENV = "FAULTBOT_STATE_URL"
-
-
-@pytest.fixture
-def state(state_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The event's state (SQLite file or PostgreSQL database), also exported as $FAULTBOT_STATE_URL,
-    which the configs of a PostgreSQL game name in `event.state_env` as an organizer's would."""
-    monkeypatch.setenv(STATE_ENV, state_url)
-    return state_url
 
 
 def game_config(tmp_path: Path, remotes: dict[str, TeamRepo], scenario: str, poll: str = "1s", *,

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from bot.errors import FaultbotError, LeaseLost
 from bot.game.events import Started
 from bot.store.eventlog import Store
-from bot.store.lease import LEASE_KEY, FileLease, Lease, PostgresLease, open_lease
+from bot.store.lease import FileLease, Lease, PostgresLease, open_lease
+from tests.leases import depose
 
 TIMEOUT = timedelta(seconds=15)
 T0 = datetime(2026, 12, 5, 14, 0, tzinfo=timezone.utc)
@@ -30,22 +31,6 @@ def stores(state_url: str) -> Iterator[tuple[Store, Store]]:
     finally:
         first.close()
         second.close()
-
-
-def depose(lease: Lease) -> None:
-    """Take the lease away from its holder the way the world would: the server ends its session
-    (PostgreSQL: a fail-over, an idle timeout, a network cut), or the lock file goes away (SQLite)."""
-    if isinstance(lease, PostgresLease):
-        engine = sa.create_engine(lease.store.url, poolclass=sa.NullPool)
-        with engine.connect() as conn:
-            killed = conn.execute(sa.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                "AND classid = 0 AND objid = CAST(:key AS oid)"), {"key": LEASE_KEY}).scalars().all()
-        engine.dispose()
-        assert killed == [True]
-    else:
-        assert isinstance(lease, FileLease)
-        lease.path.unlink()
 
 
 def acquire_within(lease: Lease, why: str) -> None:
