@@ -83,9 +83,10 @@ class Lease:
                 return False
             try:
                 self.term = self.store.take_term(self.holder)
-            except SQLAlchemyError:
+            except SQLAlchemyError as exc:  # the state went away meanwhile: still a standby
+                log.warning("lease taken, term not started", extra={"error": _line(exc)})
                 self._drop()
-                raise
+                return False
             self.lost.clear()
             log.info("leader", extra={"term": self.term, "holder": self.holder})
             return True
