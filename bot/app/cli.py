@@ -137,9 +137,10 @@ def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> 
             "workdir": str(result.workdir),
             "config": str(result.config_path),
             "validation": {"ok": result.validation.ok, "problems": result.validation.problems},
-            "instances": result.instances,
+            "instances": [i.as_json() for i in result.instances],
             "scoreboard": [t.as_json() for t in result.board],
-            "reports": {k: str(v) for k, v in vars(result.reports).items()} if result.reports else None,
+            "reports": {k: str(v) if isinstance(v, Path) else [str(p) for p in v]
+                        for k, v in vars(result.reports).items()} if result.reports else None,
         })
     else:
         for problem in result.validation.problems:
@@ -151,7 +152,7 @@ def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> 
                           str(team.forward_fixes), str(team.timed_out), human_duration(team.median_time_to_fix_s))
         console.print(table)
         if result.reports:
-            console.print("reports: " + ", ".join(str(p) for p in vars(result.reports).values()))
+            console.print(f"reports: {result.reports.markdown.parent} (report.md/.json/.csv/.html, timeline PNGs)")
         console.print(f"repos.yaml: {result.config_path}  (try: faultbot status --cached --config {result.config_path})")
     if not result.validation.ok:
         raise SystemExit(2)
@@ -270,17 +271,22 @@ def resume(config_path: Path, team: str | None) -> None:
               show_default=True, help="Where to write report.md/.json/.csv/.html.")
 def report(config_path: Path, as_json: bool, out_dir: Path) -> None:
     """Score the event from its log and write the reports (Markdown, JSON, CSV, HTML)."""
+    from zoneinfo import ZoneInfo
+
     from bot.app.commands import run_status
     from bot.config import load_config
+    from bot.game.scoring import rules_from
     from bot.web.report import write_reports
 
-    instances = [i.as_json() for i in run_status(config_path, cached=True)]
+    instances = run_status(config_path, cached=True)
     config, _ = load_config(config_path)
-    paths = write_reports(instances, out_dir, config.event.name, datetime.now(timezone.utc))
+    paths = write_reports(instances, out_dir, config.event.name, datetime.now(timezone.utc),
+                          rules_from(config.scoring), ZoneInfo(config.event.timezone))
+    files = [paths.markdown, paths.json, paths.csv, paths.html, paths.timeline, *paths.team_timelines]
     if as_json:
-        emit_json({k: str(v) for k, v in vars(paths).items()})
+        emit_json({k: str(v) if isinstance(v, Path) else [str(p) for p in v] for k, v in vars(paths).items()})
     else:
-        out().print("reports: " + ", ".join(str(p) for p in vars(paths).values()))
+        out().print("reports: " + ", ".join(str(p) for p in files))
 
 
 @cli.group()

@@ -14,13 +14,14 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
 from bot.app.compose import make_injector, open_store
 from bot.app.daemon import Daemon, is_halted, wait_for
 from bot.app.faults import catalog_for
+from bot.app.live import LiveViews, bind_web, live_app
 from bot.app.logs import setup_logging
 from bot.catalog.faults import Catalog
 from bot.config import Config, load_config
@@ -30,9 +31,6 @@ from bot.game.clock import Clock, SystemClock
 from bot.game.events import ALL_TEAMS
 from bot.game.timeline import fold
 from bot.store.eventlog import Store
-from bot.web.app import build_app
-from bot.web.report import render_html
-from bot.web.server import BackgroundServer
 
 
 def lock_path(config: Config, config_path: Path) -> Path:
@@ -88,22 +86,16 @@ def run_daemon(config_path: Path, *, stop: threading.Event | None = None, clock:
     stop = stop or threading.Event()
     store = open_store(config, config_path)
     with daemon_lock(config, config_path):
-        daemon = Daemon(config, config_path, store, catalog, clock or SystemClock(), on_progress)
-        daemon.prepare()
+        clock = clock or SystemClock()
+        daemon = Daemon(config, config_path, store, catalog, clock, on_progress)
         server = None
-        if web:
-            secret_env = config.web.webhook_secret_env
-            teams_by_repo = {t.repo: t.name for t in config.all_team_settings() if t.repo}
-            def statuses() -> list[dict[str, Any]]:
-                return [i.as_json() for i in fold(store.events())]
-
-            def scoreboard() -> str:
-                return render_html(statuses(), config.event.name, datetime.now(timezone.utc), refresh_seconds=10)
-
-            app = build_app(daemon.health, statuses, scoreboard=scoreboard,
-                            webhook_secret=os.environ.get(secret_env) if secret_env else None,
-                            teams_by_repo=teams_by_repo, on_change=lambda team, _event: daemon.request_tick(team))
-            server = BackgroundServer(app, config.web.host, config.web.port).start()
+        if web:  # bound before anything is recorded: a busy port fails cleanly
+            views = LiveViews(config, store, catalog, clock)
+            server = bind_web(config, lambda: live_app(config, views, diff=daemon.fault_diff,
+                                                       request_tick=daemon.request_tick, health=daemon.health))
+        daemon.prepare()
+        if server is not None:
+            server.start()
             daemon.web_url = server.url
         daemon.start()
         try:

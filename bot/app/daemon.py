@@ -98,6 +98,7 @@ class Daemon:
         self.last_poll_at: datetime | None = None
         self.errors: dict[str, str] = {}
         self.web_url: str | None = None
+        self._diffs: dict[tuple[str, str], str] = {}
 
     # -- start ----------------------------------------------------------------------------
 
@@ -313,6 +314,20 @@ class Daemon:
         return {"status": "ok" if running else "stopped", "teams": len(self.teams),
                 "last_poll_at": self.last_poll_at.isoformat() if self.last_poll_at else None,
                 "errors": dict(self.errors)}
+
+    def fault_diff(self, team: str, fault: str) -> str | None:
+        """The diff a fault pushed, from the team's cached clone (organizer view); None if unknown."""
+        runtime = self.teams.get(team)
+        landed = self.store.latest(team, ev.Landed, fault)
+        if runtime is None or landed is None or not landed.parent:
+            return None
+        key = (team, landed.sha)
+        if key not in self._diffs:
+            try:
+                self._diffs[key] = runtime.injector.cache.diff(landed.parent, landed.sha)
+            except FaultbotError as exc:
+                return f"(diff unavailable: {exc.message})"
+        return self._diffs[key]
 
     def finished(self) -> bool:
         """Every team's plan is played out."""

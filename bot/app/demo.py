@@ -41,7 +41,7 @@ from bot.errors import FaultbotError
 from bot.game.clock import ScaledClock
 from bot.game.events import Kind, Landed
 from bot.game.scoring import TeamScore, scoreboard
-from bot.game.timeline import fold
+from bot.game.timeline import FaultInstance, fold
 from bot.repo.workspace import Author, LocalRepo, apply_patch, publish_directory, run_git
 from bot.store.eventlog import Store
 from bot.web.report import ReportPaths, write_reports
@@ -61,7 +61,7 @@ class DemoResult:
     workdir: Path
     config_path: Path
     validation: ValidationReport
-    instances: list[dict[str, Any]] = field(default_factory=list)
+    instances: list[FaultInstance] = field(default_factory=list)
     board: list[TeamScore] = field(default_factory=list)
     reports: ReportPaths | None = None
 
@@ -198,7 +198,7 @@ def run_demo(team_count: int, workdir: Path | None, *, speed: float = 60.0, seed
         for responder in responders:
             responder.join(timeout=10)
     store = Store(store_url)
-    result.instances = [i.as_json() for i in fold(store.events())]
+    result.instances = fold(store.events())
     store.close()
     result.board = scoreboard(result.instances)
     result.reports = write_reports(result.instances, root / "report", "faultbot demo", datetime.now(timezone.utc))
