@@ -220,7 +220,9 @@ def status(config_path: Path, as_json: bool, cached: bool) -> None:
 
 @cli.command()
 @CONFIG_OPTION
-def run(config_path: Path) -> None:
+@click.option("--log-format", type=click.Choice(["auto", "human", "json"]), default="auto", show_default=True,
+              help="human lines on a terminal, JSON lines otherwise (auto), or force one.")
+def run(config_path: Path, log_format: str) -> None:
     """Run the daemon: inject, watch, time and revert, for every team, until stopped."""
     import threading
 
@@ -228,7 +230,7 @@ def run(config_path: Path) -> None:
 
     stop = threading.Event()
     install_signal_handlers(stop)
-    run_daemon(config_path, stop=stop)
+    run_daemon(config_path, stop=stop, log_format=log_format)
 
 
 @cli.command()
