@@ -7,7 +7,7 @@ timeout does not count), who acknowledged (a person, or a monitoring integration
 and by whom it was resolved, and the notes and status updates with their times.
 
 The client's defaults suit a script, not a poller, so they are changed: a 10 s timeout
-instead of 60, one network attempt, and a rate limit (429) retried once instead of
+instead of 60, no retry after a network error (the next tick is one), and a rate limit (429) retried once instead of
 forever. Every failure — a bad key, a 429, a 5xx, a closed port, a timeout, a page that
 fails half-way through a listing — becomes `PagerUnavailable`, and nothing read in that
 call is returned: a partial listing would give wrong numbers, a failure only stale ones.
@@ -97,7 +97,7 @@ class PagerDuty:
                 raise FaultbotError(f"pagerduty.ca_bundle: cannot read {settings.ca_bundle}: {exc}") from None
         self.client = pagerduty.RestApiV2Client(token, base_url=settings.api_url, verify=verify)
         self.client.timeout = TIMEOUT_S
-        self.client.max_network_attempts = 1
+        self.client.max_network_attempts = 0  # no retry: the next tick is the retry
         self.client.sleep_timer = sleep_timer  # type: ignore[assignment]  # typed int, used as seconds
         self.client.retry[429] = 1  # unset means "retry forever": a rate limit would block the poller
 
