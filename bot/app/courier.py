@@ -124,3 +124,11 @@ class Courier:
             self.deliver_once()  # what fell due at the very end (the last hint, the final fix)
         except Exception:  # noqa: BLE001 - a notification problem must never end the daemon
             log.exception("courier round failed")
+        self.close()
+
+    def close(self) -> None:
+        """Release the senders' connections."""
+        for sender in self.senders.values():
+            close = getattr(sender, "close", None)
+            if callable(close):
+                close()
