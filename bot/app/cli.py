@@ -82,12 +82,20 @@ def validate(config_path: Path, as_json: bool, offline: bool) -> None:
 def plan(config_path: Path, as_json: bool, team_names: tuple[str, ...]) -> None:
     """Show, per team, which faults apply and the exact diff each would push (pushes nothing)."""
     from bot.app.commands import run_plan
+    from bot.app.console import schedule, schedule_table
+    from bot.config import load_config
 
     plans = run_plan(config_path, list(team_names))
     if as_json:
         emit_json({team: [e.as_json() for e in entries] for team, entries in plans.items()})
         return
+    config, _ = load_config(config_path)
     console = out()
+    console.rule("[bold]schedules[/bold]: what each team will get, in order (same seed, same plan)")
+    for team, entries in plans.items():
+        families = {e.fault: e.family for e in entries}
+        console.print(schedule_table(schedule(config.team(team), entries), families))
+        console.print()
     for team, entries in plans.items():
         applicable = sum(e.applicable for e in entries)
         console.rule(f"[bold]{team}[/bold]: {applicable} of {len(entries)} faults apply")
@@ -196,26 +204,18 @@ def status(config_path: Path, as_json: bool, cached: bool) -> None:
     if as_json:
         emit_json([i.as_json() for i in instances])
         return
-    tracked = any(i.deploy_tracked for i in instances)
-    columns = ["team", "fault", "state", "injected", "fix", "kind", "by", "time to fix"]
-    columns += ["recovered in", "notes"] if tracked else ["still failing"]
-    table = Table(*columns, box=None)
-    for i in instances:
-        by = (i.fixed_by.login or i.fixed_by.name or "") if i.fixed_by else ""
-        pr = f" (PR #{i.pr.number})" if i.pr else ""
-        ttf = f"{i.time_to_fix_s:.0f}s" if i.time_to_fix_s is not None else ""
-        row = [i.team, i.fault, i.state.value, (i.injected_sha or "")[:10], (i.fix_sha or "")[:10], i.fix_kind or "", by + pr, ttf]
-        if tracked:
-            ttr = f"{i.time_to_recover_s:.0f}s" if i.time_to_recover_s is not None else ""
-            notes = ", ".join([*i.anomalies, *(["stale: " + "/".join(i.stale)] if i.stale else []),
-                               *([] if i.shipped_at or not i.injected_sha else ["not shipped"])])
-            row += [ttr, notes]
-        else:
-            row.append("; ".join(i.failing)[:80])
-        table.add_row(*row)
-    out().print(table)
+    from zoneinfo import ZoneInfo
+
+    from bot.app.console import status_tables
+    from bot.config import load_config
+
+    config, _ = load_config(config_path)
+    console = out()
+    for table in status_tables(instances, ZoneInfo(config.event.timezone)):
+        console.print(table)
+        console.print()
     if not instances:
-        out().print("no faults injected yet")
+        console.print("no faults injected yet")
 
 
 @cli.command()
