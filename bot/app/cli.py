@@ -122,8 +122,8 @@ def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> 
     started = datetime.now(timezone.utc)
 
     def say(kind: str, facts: dict[str, Any]) -> None:
-        if as_json:
-            return
+        if as_json or (kind == "delivered" and facts.get("audience") != "team"):
+            return  # the organizers' feed goes to the inbox too; the console shows what teams get
         clock = str(datetime.now(timezone.utc) - started).split(".")[0]
         team = facts.get("team", "")
         line = {
@@ -133,6 +133,7 @@ def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> 
             "reverted": f"[yellow]bot revert[/yellow] {facts.get('fault')} ({facts.get('reason')})",
             "timed-out": f"[yellow]timed out[/yellow] {facts.get('fault')}",
             "hint": f"hint      {facts.get('fault')}: {facts.get('text')}",
+            "delivered": f"[cyan]to team[/cyan]   delivered: {facts.get('text')}",
             "responder-error": f"[red]responder[/red] {facts.get('error')}",
         }.get(kind, kind)
         console.print(f"{clock} {team:<8} {line}")
@@ -149,16 +150,21 @@ def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> 
             "scoreboard": [t.as_json() for t in result.board],
             "reports": {k: str(v) if isinstance(v, Path) else [str(p) for p in v]
                         for k, v in vars(result.reports).items()} if result.reports else None,
+            "notices": result.notices,
         })
     else:
         for problem in result.validation.problems:
             console.print(f"[red]problem[/red] {problem}")
         table = Table("rank", "team", "score", "fixed", "reverts", "forward fixes", "timed out", "median time to fix",
-                      box=None, title="scoreboard (game time)")
+                      "median MTTA", box=None, title="scoreboard (game time)")
         for team in result.board:
             table.add_row(str(team.rank), team.team, str(team.score), str(team.fixed), str(team.reverts),
-                          str(team.forward_fixes), str(team.timed_out), human_duration(team.median_time_to_fix_s))
+                          str(team.forward_fixes), str(team.timed_out), human_duration(team.median_time_to_fix_s),
+                          human_duration(team.median_mtta_s))
         console.print(table)
+        hints = [n for n in result.notices if n.get("audience") == "team"]
+        console.print(f"notifications delivered to the demo inbox: {len(hints)} hints to teams, "
+                      f"{len(result.notices) - len(hints)} lines to the organizers")
         if result.reports:
             console.print(f"reports: {result.reports.markdown.parent} (report.md/.json/.csv/.html, timeline PNGs)")
         console.print(f"repos.yaml: {result.config_path}  (try: faultbot status --cached --config {result.config_path})")

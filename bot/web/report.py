@@ -343,7 +343,7 @@ def report_label(instance: FaultInstance, number: int) -> str:
 def render_pictures(instances: Sequence[FaultInstance], event_name: str, now: datetime,
                     zone: tzinfo = UTC) -> dict[str, bytes]:
     """{file name: PNG} for the event's timeline and each team's."""
-    teams = list(dict.fromkeys(i.team for i in instances))
+    teams = sorted({i.team for i in instances})
     event = timeline_png.chart_for_event(instances, f"{event_name} — every team", now, zone,
                                          lambda i, n: str(n), teams)
     pictures = {EVENT_PICTURE: timeline_png.render(event).png}
