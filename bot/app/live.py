@@ -63,12 +63,16 @@ class LiveViews:
 
     def planned(self) -> dict[str, int]:
         """How many faults each team's plan holds ("incident 2 of 3")."""
-        counts = {}
+        return {team: len(faults) for team, faults in self.plans().items()}
+
+    def plans(self) -> dict[str, tuple[str, ...]]:
+        """Each team's planned faults, in order (organizers only)."""
+        found = {}
         for team in self.teams:
             plan = self.store.latest(team, ev.PlanMade)
             if plan is not None:
-                counts[team] = len(plan.faults)
-        return counts
+                found[team] = tuple(plan.faults)
+        return found
 
     def board(self) -> SpectatorBoard:
         """The public board."""
@@ -106,7 +110,7 @@ def organizer_side(config: Config, views: LiveViews, diff: Callable[[str, str], 
 
     return OrganizerSide(OrganizerAuth(token), config.event.name, views.instances, views.halted, diff,
                          control(ev.Halt(by="organizer (web)"), "halted"),
-                         control(ev.Resume(by="organizer (web)"), "resumed"), views.zone)
+                         control(ev.Resume(by="organizer (web)"), "resumed"), views.zone, views.plans)
 
 
 def live_app(config: Config, views: LiveViews, *, diff: Callable[[str, str], str | None],

@@ -39,6 +39,8 @@ class OrganizerSide:
     halt: Callable[[str | None], str]
     resume: Callable[[str | None], str]
     zone: tzinfo = timezone.utc
+    plans: Callable[[], Mapping[str, Sequence[str]]] = dict
+    """Each team's planned faults, in order (those not scheduled yet are listed as planned)."""
 
 
 _ENV = Environment(loader=PackageLoader("bot.web", "templates"), autoescape=True)
@@ -69,6 +71,13 @@ def _rows(side: OrganizerSide, instances: Sequence[FaultInstance]) -> dict[str, 
                          for m in (pager.messages if pager else ())],
             "diff": side.diff(instance.team, instance.fault) if instance.injected_sha else None,
         })
+    for team, faults in side.plans().items():
+        known = {row["fault"] for row in rows.get(team, [])}
+        rows.setdefault(team, []).extend({"fault": fault, "state": "planned", "how": "", "by": "", "scheduled": "",
+                                          "injected": "", "sha": "", "fixed": "", "time_to_fix": "", "failing": [],
+                                          "hints": [], "anomalies": [], "stale": [], "pager": None, "mtta": "",
+                                          "messages": [], "diff": None}
+                                         for fault in faults if fault not in known)
     return rows
 
 
