@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -90,7 +90,7 @@ def run_daemon(config_path: Path, *, stop: threading.Event | None = None, clock:
     setup_logging(file=log_file, log_format=log_format, zone=ZoneInfo(config.event.timezone))
     stop = stop or threading.Event()
     store = open_store(config, config_path)
-    with daemon_lock(config, config_path):
+    with daemon_lock(config, config_path), closing(store):
         clock = clock or SystemClock()
         daemon = Daemon(config, config_path, store, catalog, clock, on_progress, pager_source)
         server = None
@@ -124,7 +124,6 @@ def run_daemon(config_path: Path, *, stop: threading.Event | None = None, clock:
                 server.stop()
             feed.stop()
             feed.say("faultbot stopped; the game resumes where it left off at the next `faultbot run`")
-            store.close()
     return daemon
 
 

@@ -17,6 +17,7 @@ from bot.game import events as ev
 from bot.game.notices import ORGANIZER, TEAM
 from bot.notify.senders import SlackSender, WebhookSender, slack_client
 from bot.store.eventlog import Store
+from tests.app.live_event import FixedClock
 from tests.servers.slack_api import serve_slack
 from tests.servers.webhook_receiver import WebhookReceiver, serve_webhooks
 
@@ -24,22 +25,8 @@ FAULT = "db-unreachable/db-host-typo"
 HINT = "The backend logs a DNS error when it connects. Which host is it looking up?"
 
 
-class StepClock:
-    def __init__(self) -> None:
-        self.moment = datetime(2026, 12, 5, 14, 0, tzinfo=timezone.utc)
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def to_real(self, moment: datetime) -> datetime:
-        return moment
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{tmp_path / 'state.db'}")
-    yield opened
-    opened.close()
+def StepClock() -> FixedClock:  # noqa: N802 - reads like the class it makes
+    return FixedClock(datetime(2026, 12, 5, 14, 0, tzinfo=timezone.utc))
 
 
 @pytest.fixture

@@ -117,7 +117,7 @@ def test_three_teams_play_every_fault_in_order(tmp_path: Path) -> None:
         kinds = {i.fix_kind for i in instances.values()}
         assert kinds == ({"forward-fix"} if name == "team-b" else {"revert"})
         ordered = [instances[f] for f in plan.faults]
-        for earlier, later in zip(ordered, ordered[1:]):
+        for earlier, later in zip(ordered, ordered[1:], strict=False):
             assert later.injected_at is not None and earlier.fixed_at is not None
             assert later.injected_at >= earlier.fixed_at  # never the next before the previous is fixed
     assert len({daemon.teams[n].plan.faults for n in remotes}) > 1  # content differs per team

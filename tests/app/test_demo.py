@@ -24,7 +24,7 @@ def test_demo_plays_every_team_to_the_end(tmp_path: Path, capsys: pytest.Capture
         assert {str(f["fault"]).split("/")[0] for f in faults} == {"web-unreachable", "db-unreachable", "app-bug"}
         assert all(f["state"] in ("fixed", "timed-out") for f in faults), faults
         ordered = sorted(faults, key=lambda f: str(f["injected_at"]))
-        for earlier, later in zip(ordered, ordered[1:]):
+        for earlier, later in zip(ordered, ordered[1:], strict=False):
             resolved = earlier["fixed_at"] if earlier["state"] == "fixed" else earlier["closed_at"]
             assert str(later["injected_at"]) >= str(resolved)  # one at a time, in order
     kinds = {str(i["fix_kind"]) for i in instances}

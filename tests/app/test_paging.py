@@ -4,8 +4,6 @@ typed events; a rate limit or an outage marks the data stale and never changes a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,13 +22,6 @@ FIRST, SECOND = "web-unreachable/service-selector-typo", "db-unreachable/db-host
 def world() -> Iterator[PagerDutyWorld]:
     with open_world(StepClock()) as opened:
         yield opened
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{tmp_path / 'state.db'}")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

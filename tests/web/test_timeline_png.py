@@ -34,7 +34,7 @@ def test_every_incident_is_a_bar_of_its_outcomes_colour_on_its_teams_row() -> No
     assert picture.shape[:2] == (drawn.size[1], drawn.size[0])
     assert [b.outcome for b in chart.bars] == [outcome_key(i) for i in sorted(instances, key=lambda i: (i.team, i.injected_at))]
     assert {b.outcome for b in chart.bars} == {"revert", "forward-fix", "timed-out", "open", "halted"}
-    for bar, (x0, y0, x1, y1) in drawn.boxes:
+    for bar, (x0, y0, _x1, y1) in drawn.boxes:
         x, y = int(x0 + 3), int((y0 + y1) / 2)  # left of the centred label
         assert tuple(picture[y, x, :3]) == pytest.approx(rgb(COLOURS[bar.outcome]), abs=0.02), bar
     rows = {bar.row: (y0 + y1) / 2 for bar, (x0, y0, x1, y1) in drawn.boxes}
