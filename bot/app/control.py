@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.app.compose import Guard, event_lease, make_injector, open_store
 from bot.app.daemon import Daemon, is_halted
@@ -28,6 +29,7 @@ from bot.game import events as ev
 from bot.game.clock import Clock, SystemClock
 from bot.game.events import ALL_TEAMS
 from bot.game.timeline import fold
+from bot.pager.pagerduty import IncidentSource
 from bot.repo.injector import Injector
 from bot.store.eventlog import Store
 
@@ -40,11 +42,15 @@ def _load(config_path: Path) -> tuple[Config, Catalog]:
 def run_daemon(config_path: Path, *, stop: threading.Event | None = None, clock: Clock | None = None,
                web: bool = True, until_finished: bool = False, timeout: timedelta | None = None,
                on_progress: Callable[[str, dict[str, Any]], None] | None = None,
-               log_file: Path | None = None, instrument: Callable[[Injector], None] | None = None) -> Daemon | None:
+               log_file: Path | None = None, log_format: str = "json",
+               pager_source: IncidentSource | None = None,
+               instrument: Callable[[Injector], None] | None = None) -> Daemon | None:
     """Run the daemon (a standby first, while another process leads) until `stop` is set
     (SIGTERM/SIGINT set it from the CLI); the last daemon that led, if any."""
-    setup_logging(file=log_file)
-    runner = Runner(config_path, stop=stop, clock=clock, web=web, on_progress=on_progress, instrument=instrument)
+    config, _ = load_config(config_path)
+    setup_logging(file=log_file, log_format=log_format, zone=ZoneInfo(config.event.timezone))
+    runner = Runner(config_path, stop=stop, clock=clock, web=web, on_progress=on_progress,
+                    pager_source=pager_source, instrument=instrument)
     return runner.run(until_finished=until_finished, timeout=timeout)
 
 

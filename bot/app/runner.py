@@ -19,24 +19,25 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.app.compose import event_lease, open_store
+from bot.app.courier import Courier, make_senders
 from bot.app.daemon import Daemon
 from bot.app.faults import catalog_for
+from bot.app.feed import ConsoleFeed
+from bot.app.live import LiveViews, bind_web, live_app
 from bot.config import load_config
 from bot.errors import FaultbotError, LeaseLost
 from bot.game import events as ev
 from bot.game.clock import Clock, SystemClock
 from bot.game.events import ALL_TEAMS
-from bot.game.timeline import fold
+from bot.pager.pagerduty import IncidentSource
 from bot.repo.injector import Injector
 from bot.store.eventlog import Store
 from bot.store.lease import Lease
-from bot.web.app import build_app
-from bot.web.report import render_html
 from bot.web.server import BackgroundServer
 
 log = logging.getLogger("faultbot.runner")
@@ -48,6 +49,7 @@ class Runner:
 
     def __init__(self, config_path: Path, *, stop: threading.Event | None = None, clock: Clock | None = None,
                  web: bool = True, on_progress: Callable[[str, dict[str, Any]], None] | None = None,
+                 pager_source: IncidentSource | None = None,
                  instrument: Callable[[Injector], None] | None = None) -> None:
         self.config, _ = load_config(config_path)
         self.catalog = catalog_for(self.config, config_path)
@@ -56,20 +58,25 @@ class Runner:
         self.clock = clock or SystemClock()
         self.web = web
         self.on_progress = on_progress
+        self.pager_source = pager_source  # the demo's own; otherwise each daemon builds one from repos.yaml
         self.instrument = instrument
         self.daemon: Daemon | None = None  # this term's daemon (the last one, once stopped)
         self.leading = threading.Event()
         self.web_url: str | None = None
-        self._store: Store | None = None
         self.lease: Lease | None = None
+        self._views_store: Store | None = None
 
     def run(self, *, until_finished: bool = False, timeout: timedelta | None = None) -> Daemon | None:
         """Play until `stop` is set (or, with `until_finished`, every team's plan is played out)."""
         deadline = time.monotonic() + (timeout or timedelta(hours=24)).total_seconds() if until_finished else None
-        store = self._store = open_store(self.config, self.config_path)
+        store = open_store(self.config, self.config_path)  # the leader's: fenced by the lease's term
+        views_store = self._views_store = open_store(self.config, self.config_path)  # the web side's: never fenced
         lease = self.lease = event_lease(self.config, store)
-        server = self._serve(store) if self.web else None
+        server = self._bind(views_store) if self.web else None  # before anything is recorded: a busy port fails cleanly
+        feed = ConsoleFeed(views_store).start()
         try:
+            if server is not None:
+                self._announce(server, feed)
             while not self.stop.is_set():
                 if not self._wait_for(lease):
                     break
@@ -81,7 +88,10 @@ class Runner:
             lease.release()
             if server is not None:
                 server.stop()
+            feed.stop()
+            feed.say("faultbot stopped; the game resumes where it left off at the next `faultbot run`")
             store.close()
+            views_store.close()
         return self.daemon
 
     def _wait_for(self, lease: Lease) -> bool:
@@ -98,12 +108,15 @@ class Runner:
     def _lead(self, store: Store, lease: Lease, until_finished: bool, deadline: float | None) -> bool:
         """Act as the leader; True when done (stopped, finished), False when the lease was lost."""
         daemon = Daemon(self.config, self.config_path, store, self.catalog, self.clock, self.on_progress,
-                        guard=lease.check, instrument=self.instrument)
+                        self.pager_source, guard=lease.check, instrument=self.instrument)
         daemon.web_url = self.web_url
         self.daemon = daemon
+        courier = None
         try:
             store.append(ALL_TEAMS, ev.Leader(term=lease.term or 0, holder=lease.holder), at=self.clock.now(),
                          source="lease")
+            senders = make_senders(self.config)
+            courier = Courier(store, self.clock, senders, guard=lease.check).start() if senders else None
             daemon.prepare()
             daemon.start()
             self.leading.set()
@@ -120,10 +133,12 @@ class Runner:
         finally:
             self.leading.clear()
             daemon.stop()
+            if courier is not None:
+                courier.stop()
 
     def _leader_name(self) -> str | None:
         try:
-            return self._store.leadership().holder if self._store is not None else None
+            return self._views_store.leadership().holder if self._views_store is not None else None
         except Exception:  # noqa: BLE001 - only for a log line
             return None
 
@@ -135,9 +150,9 @@ class Runner:
         if self.leading.is_set() and daemon is not None:
             return {**daemon.health(), "role": "leader", "term": daemon.store.term}
         report: dict[str, Any] = {"status": "standby", "role": "standby", "teams": len(self.config.teams)}
-        if self._store is not None:
+        if self._views_store is not None:
             try:
-                leader = self._store.leadership()
+                leader = self._views_store.leadership()
             except FaultbotError as exc:
                 report["error"] = exc.message
             except Exception as exc:  # noqa: BLE001 - the state is unreachable: still alive, still waiting
@@ -147,25 +162,25 @@ class Runner:
                               leader_since=leader.since.isoformat() if leader.since else None)
         return report
 
-    def _serve(self, store: Store) -> BackgroundServer:
-        config = self.config
-        secret_env = config.web.webhook_secret_env
-        teams_by_repo = {t.repo: t.name for t in config.all_team_settings() if t.repo}
+    def _diff(self, team: str, fault: str) -> str | None:
+        daemon = self.daemon
+        return daemon.fault_diff(team, fault) if self.leading.is_set() and daemon is not None else None
 
-        def statuses() -> list[dict[str, Any]]:
-            return [i.as_json() for i in fold(store.events())]
+    def _request_tick(self, team: str) -> None:
+        daemon = self.daemon
+        if self.leading.is_set() and daemon is not None:  # on a standby the leader's next poll sees it
+            daemon.request_tick(team)
 
-        def scoreboard() -> str:
-            return render_html(statuses(), config.event.name, datetime.now(timezone.utc), refresh_seconds=10)
+    def _bind(self, views_store: Store) -> BackgroundServer:
+        views = LiveViews(self.config, views_store, self.catalog, self.clock)
+        return bind_web(self.config, lambda: live_app(self.config, views, diff=self._diff,
+                                                      request_tick=self._request_tick, health=self.health))
 
-        def on_change(team: str, _event: str) -> None:
-            daemon = self.daemon
-            if self.leading.is_set() and daemon is not None:  # a standby's poll-to-be is the leader's
-                daemon.request_tick(team)
-
-        app = build_app(self.health, statuses, scoreboard=scoreboard,
-                        webhook_secret=os.environ.get(secret_env) if secret_env else None,
-                        teams_by_repo=teams_by_repo, on_change=on_change)
-        server = BackgroundServer(app, config.web.host, config.web.port).start()
+    def _announce(self, server: BackgroundServer, feed: ConsoleFeed) -> None:
+        server.start()
         self.web_url = server.url
-        return server
+        feed.say(f"scoreboard at {server.url}/ (public: incidents, never faults)", url=server.url)
+        token_env = self.config.web.organizer_token_env
+        feed.say(f"organizer view at {server.url}/admin (token from ${token_env})" if token_env and
+                 os.environ.get(token_env) else "organizer view off: set web.organizer_token_env and that "
+                 "variable to serve /admin")

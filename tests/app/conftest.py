@@ -1,10 +1,23 @@
-"""Fixtures of the daemon tests."""
+"""Fixtures for the application layer's tests."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
+from bot.store.eventlog import Store
+
 STATE_ENV = "FAULTBOT_STATE_URL"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh event log in a SQLite file."""
+    opened = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    yield opened
+    opened.close()
 
 
 @pytest.fixture
