@@ -9,9 +9,11 @@ The rules (`ScoringRules` holds the numbers; `RULES_TEXT` says them in words):
 * **Outcome of a fault instance.**
   - *fixed* — the team fixed it: state `fixed` with `fix_kind` `revert` or `forward-fix`
     (an unknown/missing kind on a `fixed` instance is credited as a fix without a bonus).
+    A fix stays the team's when the fault later regressed and the bot then closed it:
+    the regression costs its penalty, the fix is not wiped out.
   - *timed out* — the bot had to clean up or the fault was stopped: `fix_kind` `bot-revert`,
-    or state `timed-out` or `halted`. Worth 0 points. A halted fault (organizer's kill
-    switch) is counted with the time-outs because no team fix exists to credit.
+    or state `timed-out` or `halted` without a team fix. Worth 0 points. A halted fault
+    (organizer's kill switch) is counted with the time-outs because no team fix exists to credit.
   - *open* — injected (or `regressed`) and not fixed when the report was made: 0 points.
   - *scheduled* — never injected: not counted anywhere.
 * **Points for a team fix** = `max(10, 100 - whole minutes from injection to fix)`.
@@ -33,8 +35,9 @@ The rules (`ScoringRules` holds the numbers; `RULES_TEXT` says them in words):
 * **Team totals.** Score = sum of points − regression penalties (it can go below zero).
   Total and median time to fix count team fixes only — a bot-revert is not a fix time.
   First response = the team's first commit or PR after injection, minus `injected_at`.
-* **Ranking.** Higher score first; ties broken by lower total time to fix; teams still
-  equal share a rank (1, 1, 3) and are listed by name.
+* **Ranking.** Higher score first; ties broken by lower total time to fix, and a team
+  that fixed nothing comes after every equal-score team that did; teams still equal share
+  a rank (1, 1, 3) and are listed by name.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from bot.game.clock import as_utc
 RULES_VERSION = "faultbot-score/1"
 
 BOT_FIX_KINDS = frozenset({"bot-revert"})
+TEAM_FIX_KINDS = frozenset({"revert", "forward-fix"})
 STOPPED_STATES = frozenset({"timed-out", "halted"})
 OPEN_STATES = frozenset({"injected", "regressed"})
 
@@ -189,6 +193,8 @@ def outcome_of(instance: Mapping[str, Any]) -> Outcome:
     """The scoring outcome of one instance (see the module rules)."""
     state = str(instance.get("state") or "scheduled")
     kind = instance.get("fix_kind")
+    if kind in TEAM_FIX_KINDS and state in STOPPED_STATES:
+        return Outcome.fixed  # fixed, regressed later, then closed by the bot: the fix stays the team's
     if kind in BOT_FIX_KINDS or state in STOPPED_STATES:
         return Outcome.timed_out
     if state == "fixed":
@@ -274,7 +280,9 @@ def scoreboard(instances: Iterable[Mapping[str, Any]], rules: ScoringRules = DEF
     teams = [_team_score(team, faults) for team, faults in by_team.items()]
 
     def key(team: TeamScore) -> tuple[int, float]:
-        return (-team.score, team.total_time_to_fix_s or 0.0)
+        # No fix time at all is not a time of zero: such a team ranks after equal scores that fixed things.
+        total = team.total_time_to_fix_s
+        return (-team.score, total if total is not None else float("inf"))
 
     teams.sort(key=lambda t: (key(t), t.team))
     ranked: list[TeamScore] = []
