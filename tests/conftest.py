@@ -35,7 +35,7 @@ def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
-    for name in ("GITHUB_TOKEN", "ARGOCD_AUTH_TOKEN"):
+    for name in ("GITHUB_TOKEN", "ARGOCD_AUTH_TOKEN", "FAULTBOT_STATE_DIR"):
         monkeypatch.delenv(name, raising=False)
     yield
 
