@@ -63,7 +63,7 @@ def test_a_regression_past_the_time_limit_gets_its_own_clock_and_keeps_the_fix(t
     assert git(remote.bare, "log", "-1", "--format=%B", "main").strip().endswith(f"This reverts commit {regression}.")
     assert "app: frontend\n" in git(remote.bare, "show", f"main:{SERVICE}")
     assert instance.fix_kind == "revert" and instance.fix_sha != instance.bot_revert_sha  # the fix stays the team's
-    (team,) = scoreboard([instance.as_json()])
+    (team,) = scoreboard([instance])
     assert team.score == 98 - 10 and team.fixed == 1 and team.timed_out == 0  # the fix, less the regression
 
 
