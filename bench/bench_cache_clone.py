@@ -15,7 +15,9 @@ For each cache kind, interleaved over `--rounds`, it measures with faultbot's ow
           a path the fault's checks read;
 and prints medians of time and HTTP requests, and the cache's size on disk.
 
-    .venv/bin/python bench/bench_cache_clone.py [--files 1500] [--commits 3000] [--big 10] [--rounds 3]
+    PYTHONPATH=. .venv/bin/python bench/bench_cache_clone.py [--files 1500] [--commits 3000] [--big 10] [--rounds 3]
+
+(PYTHONPATH: it serves the repository with the test suite's smart-HTTP server, tests/servers/git_http.py.)
 """
 
 from __future__ import annotations
