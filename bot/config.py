@@ -7,7 +7,6 @@ Tokens are never read from the file: only the *name* of an environment variable 
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -37,9 +36,6 @@ _GITHUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
 _SCP_URL = re.compile(r"^[\w.-]+@[\w.-]+:[^/].*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# Set in the image (Dockerfile): relative state and workdir paths resolve under it rather than
-# beside a config mounted read-only.
-STATE_DIR_ENV = "FAULTBOT_STATE_DIR"
 DEFAULT_STATE = "sqlite:///faultbot.db"
 
 
@@ -196,8 +192,14 @@ class NotifySettings(Strict):
 class ArgoCDSettings(Strict):
     url: str
     token_env: EnvName = "ARGOCD_AUTH_TOKEN"
-    # A fault not deployed this long after it landed is flagged for the organizer.
+    # A fault not deployed this long after it landed is flagged for the organizer, and then
+    # either timed from its injection after all (start-clock) or reverted by the bot (revert):
+    # a red build or a paused app must not stall a team's game forever.
     ship_timeout: Duration = timedelta(minutes=10)
+    on_ship_timeout: Literal["start-clock", "revert"] = "start-clock"
+    # A fixed fault whose fix has not deployed Healthy this long after the fix stops holding
+    # back the team's next fault (flagged for the organizer).
+    recover_timeout: Duration = timedelta(minutes=20)
 
     @field_validator("url")
     @classmethod
@@ -386,15 +388,16 @@ class Config(Strict):
             raise ValueError(f"{value.total_seconds():g}s is too short for a leader to prove it is alive; use 3s or more")
         return value
 
-    def paths(self, config_path: Path, environ: Mapping[str, str] | None = None) -> EventPaths:
-        """Where this event keeps its state and caches: relative paths beside the config file, or
-        under $FAULTBOT_STATE_DIR when it is set (a container whose config is mounted read-only)."""
-        env = os.environ if environ is None else environ
-        base = Path(env[STATE_DIR_ENV]).resolve() if env.get(STATE_DIR_ENV) else config_path.resolve().parent
+    def paths(self, config_path: Path, state_dir: Path | None = None,
+              environ: Mapping[str, str] | None = None) -> EventPaths:
+        """Where this event keeps its state and caches: relative paths under `state_dir` when
+        given (a container's writable volume), else beside the config file; with `event.state_env`,
+        the URL is that variable's in `environ` (bot.app.paths passes the process's)."""
+        base = state_dir.resolve() if state_dir is not None else config_path.resolve().parent
         workdir = (base / self.event.workdir).resolve()
         if self.event.state_env is None:
             return EventPaths(workdir=workdir, resolved_state=resolve_url(self.event.state or DEFAULT_STATE, base))
-        url = env.get(self.event.state_env, "").strip()
+        url = (environ or {}).get(self.event.state_env, "").strip()
         if url:
             return EventPaths(workdir=workdir, resolved_state=resolve_url(url, base))
         return EventPaths(workdir=workdir, resolved_state=None, missing_state=(

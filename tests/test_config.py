@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.app.cli import main
+from bot.app.paths import event_paths
 from bot.base.durations import DurationRange, parse_duration
 from bot.config import load_config
 from bot.errors import ConfigError
@@ -157,11 +158,11 @@ def test_the_state_url_comes_from_the_variable_state_env_names(tmp_path: Path, m
     path = write(tmp_path, GOOD.replace("  name: Game day\n", "  name: Game day\n  state_env: EVENT_DB\n"))
     config, _ = load_config(path)
     url = "postgresql+psycopg://faultbot:s3cret@db.example.com:5432/faultbot"
-    assert config.paths(path, {"EVENT_DB": url}).state_url == url
-    relative = config.paths(path, {"EVENT_DB": "sqlite:///event.db"})
+    assert event_paths(config, path, {"EVENT_DB": url}).state_url == url
+    relative = event_paths(config, path, {"EVENT_DB": "sqlite:///event.db"})
     assert relative.state_url == f"sqlite:///{(tmp_path / 'event.db').resolve().as_posix()}"
     with pytest.raises(ConfigError, match="repos.yaml: event.state_env: environment variable EVENT_DB is not set"):
-        _ = config.paths(path, {}).state_url
+        _ = event_paths(config, path, {}).state_url
     monkeypatch.delenv("EVENT_DB", raising=False)
     assert main(["status", "--cached", "--config", str(path)]) == 2  # a one-line error, not a crash
 
@@ -171,10 +172,10 @@ def test_relative_state_and_caches_go_under_the_state_dir_when_set(tmp_path: Pat
     config, _ = load_config(write(tmp_path, GOOD))
     config_path = tmp_path / "config" / "repos.yaml"
     state_dir = tmp_path / "state"
-    paths = config.paths(config_path, {"FAULTBOT_STATE_DIR": str(state_dir)})
+    paths = event_paths(config, config_path, {"FAULTBOT_STATE_DIR": str(state_dir)})
     assert paths.state_url == f"sqlite:///{(state_dir / 'faultbot.db').as_posix()}"
     assert paths.workdir == state_dir / ".faultbot"
-    beside = config.paths(config_path, {})
+    beside = event_paths(config, config_path, {})
     assert beside.workdir == tmp_path / "config" / ".faultbot"
 
 

@@ -166,10 +166,10 @@ class Runner:
         daemon = self.daemon
         return daemon.fault_diff(team, fault) if self.leading.is_set() and daemon is not None else None
 
-    def _request_tick(self, team: str) -> None:
+    def _request_tick(self, team: str, source: str) -> None:
         daemon = self.daemon
         if self.leading.is_set() and daemon is not None:  # on a standby the leader's next poll sees it
-            daemon.request_tick(team)
+            daemon.request_tick(team, source)
 
     def _bind(self, views_store: Store) -> BackgroundServer:
         views = LiveViews(self.config, views_store, self.catalog, self.clock)

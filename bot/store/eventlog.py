@@ -14,7 +14,7 @@ through a pooled connection that outlived its lease.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -85,6 +85,27 @@ class Store:
             assert key is not None, "an insert always has a primary key"
             row_id = int(key[0])
         return Event(row_id, moment, team, fault, source, decode(kind, clean), term)
+
+    def append_all(self, team: str, entries: Sequence[tuple[Facts, str | None]], *, source: str = "bot",
+                   at: datetime) -> list[Event]:
+        """Record several events (facts, fault) in one transaction: all of them or none (fenced
+        like `append`).
+
+        The watcher writes "processed up to this head" together with what processing it
+        found, so a crash between the two cannot leave a head marked seen but never searched.
+        """
+        moment = as_utc(at)
+        recorded = []
+        with self._writer.begin() as conn:
+            term = self._fenced_term(conn)
+            for facts, fault in entries:
+                kind, clean = encode(facts)
+                result = conn.execute(insert(EVENTS).values(at=moment, team=team, fault=fault, kind=kind,
+                                                            source=source, facts=clean, term=term))
+                key = result.inserted_primary_key
+                assert key is not None, "an insert always has a primary key"
+                recorded.append(Event(int(key[0]), moment, team, fault, source, decode(kind, clean), term))
+        return recorded
 
     def events(self, team: str | None = None, fault: str | None = None, kinds: tuple[Kind, ...] = ()) -> list[Event]:
         """Events in the order they were recorded, optionally filtered."""

@@ -7,13 +7,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from bot.app.runner import Runner
 from bot.errors import LeaseLost
-from bot.game.events import Kind, Landed
+from bot.game.events import Kind
+from bot.game.timeline import fold
 from bot.store.eventlog import Store
 from tests.app.test_daemon import CATALOG, SELECTOR, fault_commits, game_config, wait_until
 from tests.gitrepos import TeamRepo, make_team_repo
@@ -61,6 +63,14 @@ def game(tmp_path: Path, state: str) -> Iterator[tuple[TeamRepo, Path, Path, Sto
         store.close()
 
 
+def steady(board: dict[str, Any]) -> dict[str, Any]:
+    """The spectator board without what moves with the clock (when it was drawn, how long open)."""
+    moving = ("open_for_s", "line")
+    return {**{k: v for k, v in board.items() if k != "generated_at"},
+            "teams": [{**team, "incidents": [{k: v for k, v in i.items() if k not in moving}
+                                             for i in team["incidents"]]} for team in board["teams"]]}
+
+
 def landed(store: Store) -> bool:
     """The leader's fault is on the team's branch."""
     return any(e.kind == Kind.LANDED for e in store.events("team-a"))
@@ -79,8 +89,9 @@ def test_a_standby_answers_200_serves_the_views_and_takes_over_a_clean_stop(
         assert seen["role"] == "standby" and seen["term"] == 1 and seen["leader"] == leader.runner.lease.holder
         assert leader.health()["status"] == "ok" and leader.health()["term"] == 1
         # The same read-only views from the shared state: the scoreboard does not go dark on a standby.
-        assert standby.get("/api/status").json() == leader.get("/api/status").json() != []
-        assert "<h2>Scoreboard</h2>" in standby.get("/").text
+        assert steady(standby.get("/api/status").json()) == steady(leader.get("/api/status").json())
+        assert steady(standby.get("/api/status").json())["teams"][0]["incidents"] != []
+        assert "<h2>Ranking</h2>" in standby.get("/").text and "team-a" in standby.get("/").text
         assert "faultbot_leader 0.0" in standby.get("/metrics").text
         assert "faultbot_leader 1.0" in leader.get("/metrics").text
         leader.stop()  # SIGTERM on a rolling update: the lease is given back, the standby takes over
@@ -111,10 +122,10 @@ def test_a_leader_that_loses_its_lease_stops_acting_at_once(game: tuple[TeamRepo
         # Whatever the deposed daemon still tries is refused before it reaches the team or the log.
         runtime = deposed.teams["team-a"]
         fault = CATALOG.get(SELECTOR)
-        injected = store.latest("team-a", Landed, SELECTOR)
-        assert injected is not None
+        (instance,) = [i for i in fold(store.events("team-a")) if i.fault == SELECTOR]
+        assert instance.injected_sha is not None
         with pytest.raises(LeaseLost):
-            runtime.injector.revert(fault, injected.sha, "halt")
+            runtime.injector.revert(fault, instance, "halt")
         with pytest.raises(LeaseLost):
             runtime.injector.cache.push(head, "main")
         assert remote.head() == head

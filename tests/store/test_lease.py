@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.errors import FaultbotError, LeaseLost
-from bot.game.events import Started
+from bot.game.events import Intent, Landed, Started
 from bot.store.eventlog import Store
 from bot.store.lease import FileLease, Lease, PostgresLease, open_lease
 from tests.leases import depose
@@ -86,6 +86,24 @@ def test_a_deposed_leader_can_neither_act_nor_write_once_a_successor_leads(store
     assert old.lost.is_set()
     new_store.append("team-a", Started(), at=T0 + timedelta(seconds=2))
     assert [e.term for e in new_store.events()] == [1, 2]
+    new.release()
+
+
+def test_a_scan_recorded_in_one_transaction_is_fenced_as_a_whole(stores: tuple[Store, Store]) -> None:
+    """`append_all` (a head and what its scan found): all the events under the leader's term, or,
+    once it is deposed, none of them."""
+    old_store, new_store = stores
+    old, new = open_lease(old_store, TIMEOUT), open_lease(new_store, TIMEOUT)
+    assert old.try_acquire()
+    written = old_store.append_all("team-a", [(Intent(sha="abc"), "f1"), (Landed(sha="abc"), "f1")], at=T0)
+    assert [e.id for e in written] == [e.id for e in new_store.events()] and {e.term for e in written} == {1}
+    depose(old)
+    acquire_within(new, "the standby never got the lease of a deposed leader")
+    with pytest.raises(LeaseLost, match="term 2"):
+        old_store.append_all("team-a", [(Started(), None), (Started(), None)], at=T0 + timedelta(seconds=1))
+    assert len(new_store.events()) == 2
+    with pytest.raises(LeaseLost):
+        old.check()
     new.release()
 
 
