@@ -129,6 +129,22 @@ class ArgoCDSettings(Strict):
         return value.rstrip("/")
 
 
+class Timeouts(Strict):
+    """How long faultbot waits on a forge before giving up on one call (the next poll tries again):
+    one team's hung forge must never hold up the others."""
+
+    git: Duration = timedelta(minutes=5)  # one git command, wall clock; then its process group is killed
+    stall: Duration = timedelta(seconds=60)  # a git transfer below 1 KB/s for this long is abandoned
+    http: Duration = timedelta(seconds=15)  # one GitHub or ArgoCD API request
+
+    @field_validator("git", "stall", "http")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() < 1:
+            raise ValueError("must be at least 1s")
+        return value
+
+
 class Persona(Strict):
     name: str = Field(min_length=1)
     email: str
@@ -280,6 +296,7 @@ class Config(Strict):
     argocd: ArgoCDSettings | None = None
     defaults: Defaults = Field(default_factory=Defaults)
     poll_interval: Duration = timedelta(seconds=30)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
     web: WebSettings = Field(default_factory=WebSettings)
     catalog: str | None = None
     teams: list[Team] = Field(min_length=1)

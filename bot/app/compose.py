@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.app.validation import token_for
+from bot.app.validation import git_limits, token_for
 from bot.base.redact import Redactor
 from bot.catalog.faults import Catalog
 from bot.config import Config, TeamSettings
@@ -58,14 +58,15 @@ def team_adapters(config: Config, config_path: Path, team: TeamSettings) -> Team
     if team.uses_github or (config.github.app is not None and over_https):
         auth, current_token = github_auth(config.github, os.environ)
         if team.uses_github:
-            forge = GitHubForge(make_client(config.github, auth), team.repo or "", redactor)
+            forge = GitHubForge(make_client(config.github, auth, config.timeouts.http.total_seconds()),
+                                team.repo or "", redactor)
         if config.github.app is not None and over_https:
             refresh = current_token  # asked per git command: PyGithub renews it before it expires
         elif config.github.app is None:
             redactor.add(current_token())
     redactor.add(git_token)
     cache = TeamCache(cache_path(config.paths(config_path).workdir, team.name), team.git_url,
-                      Credentials(git_token, redactor, refresh))
+                      Credentials(git_token, redactor, refresh), git_limits(config))
     return TeamAdapters(cache, forge)
 
 
@@ -85,10 +86,12 @@ def make_deploy_watcher(config: Config, config_path: Path, team: TeamSettings, s
     argocd, closers = None, []
     prober: Callable[[], ProbeResult] | None = None
     if config.argocd is not None and team.argocd_app:
-        argocd = ArgoCD.from_settings(config.argocd, token_from_env(config.argocd, os.environ), clock=clock)
+        argocd = ArgoCD.from_settings(config.argocd, token_from_env(config.argocd, os.environ), clock=clock,
+                                      timeout=config.timeouts.http.total_seconds())
         closers.append(argocd.close)
     if team.probe is not None:
-        spec, client = team.probe, httpx.Client(follow_redirects=True)
+        # Each probe passes its own timeout (probe.timeout); this one bounds anything else.
+        spec, client = team.probe, httpx.Client(follow_redirects=True, timeout=config.timeouts.http.total_seconds())
 
         def prober() -> ProbeResult:
             return probe(client, spec, clock)

@@ -90,10 +90,10 @@ def plan_team(catalog: Catalog, team: TeamSettings, tree: Path) -> list[PlanEntr
 
 def team_tree(config: Config, team: TeamSettings, dest: Path) -> Path:
     """Fetch the team's branch head into `dest` (a shallow clone) and return its path."""
-    from bot.app.validation import token_for
+    from bot.app.validation import git_limits, token_for
     from bot.repo.workspace import Credentials, clone_branch
 
-    return clone_branch(team.git_url, team.branch, dest, Credentials(token_for(config, team)))
+    return clone_branch(team.git_url, team.branch, dest, Credentials(token_for(config, team)), git_limits(config))
 
 
 def _team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path) -> list[PlanEntry] | None:

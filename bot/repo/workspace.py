@@ -9,21 +9,20 @@ an HTTPS token to git per command as an `http.extraHeader` (never in a remote UR
 from __future__ import annotations
 
 import base64
-import fcntl
 import os
 import shutil
 import tempfile
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import git
 
 from bot.base.redact import Redactor, redact_url
 from bot.errors import GitError
+from bot.repo.cachelock import exclusive, held_lock_fds
+from bot.repo.gitprocess import DEFAULT_LIMITS, GitLimits, config_env, execute
 
 
 def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -87,29 +86,44 @@ def run_git(
     credentials: Credentials | None = None,
     url: str = "",
     env: Mapping[str, str] | None = None,
+    limits: GitLimits = DEFAULT_LIMITS,
+    keep_fds: Sequence[int] = (),
 ) -> str:
-    """Run one git command; raise GitError (redacted, with status and output) on failure."""
+    """Run one git command; raise GitError (redacted, with status and output) on failure.
+
+    Every command is bounded: git abandons a stalled transfer itself (`limits.stall_seconds`)
+    and the whole process group is killed past `limits.wall_seconds`.
+    """
     creds = credentials or Credentials()
     command = ["git", *args]
     shown = creds.redactor(" ".join(command))
+    auth = creds.git_env(url)
+    pairs = [*_config_pairs(auth), *limits.config()]
+    extra = {k: v for k, v in {**(env or {}), **auth}.items() if not k.startswith("GIT_CONFIG_")}
     try:
-        output = git.Git(str(cwd) if cwd else None).execute(
-            command, env=scrubbed_env({**(env or {}), **creds.git_env(url)}), stdout_as_string=True,
-            with_extended_output=False,
-        )
-    except git.GitCommandError as exc:
-        stderr = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr)
-        detail = creds.redactor(stderr.strip().removeprefix("stderr: ").strip("'").strip())
-        raise GitError(
-            f"{shown} failed (exit {exc.status}): {_headline(detail)}",
-            command=shown,
-            status=exc.status if isinstance(exc.status, int) else None,
-            output=detail,
-            retryable=_looks_transient(detail),
-        ) from None
+        done = execute(command, cwd=cwd, env=scrubbed_env({**extra, **config_env(pairs)}), limits=limits,
+                       keep_fds=keep_fds)
     except git.GitCommandNotFound as exc:
         raise GitError("git is not installed or not on PATH") from exc
-    return str(output)
+    if done.timed_out:
+        raise GitError(f"{shown} gave no answer within {limits.wall_seconds:g}s; stopped it (the forge may be down)",
+                       command=shown, status=None, output=creds.redactor(done.stderr), retryable=True)
+    if done.status != 0:
+        detail = creds.redactor(done.stderr.strip())
+        raise GitError(
+            f"{shown} failed (exit {done.status}): {_headline(detail)}",
+            command=shown,
+            status=done.status,
+            output=detail,
+            retryable=_looks_transient(detail),
+        )
+    return done.stdout
+
+
+def _config_pairs(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The GIT_CONFIG_KEY/VALUE pairs of an environment, in order."""
+    count = int(env.get("GIT_CONFIG_COUNT", "0"))
+    return [(env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"]) for i in range(count)]
 
 
 def _headline(stderr: str) -> str:
@@ -127,13 +141,15 @@ def _looks_transient(stderr: str) -> bool:
     permanent = ("authentication failed", "403", "401", "not found", "does not appear")
     if any(word in lowered for word in permanent):
         return False
-    return any(word in lowered for word in ("timed out", "could not resolve", "connection", "502", "503"))
+    transient = ("timed out", "too slow", "could not resolve", "connection", "502", "503", "504", "500", "rpc failed")
+    return any(word in lowered for word in transient)
 
 
-def remote_head(url: str, branch: str, credentials: Credentials | None = None) -> str | None:
+def remote_head(url: str, branch: str, credentials: Credentials | None = None,
+                limits: GitLimits = DEFAULT_LIMITS) -> str | None:
     """The sha of `branch` on the remote (one cheap `git ls-remote`), or None if absent."""
     output = run_git(
-        ["ls-remote", "--heads", "--", url, f"refs/heads/{branch}"], credentials=credentials, url=url
+        ["ls-remote", "--heads", "--", url, f"refs/heads/{branch}"], credentials=credentials, url=url, limits=limits
     )
     for line in output.splitlines():
         sha, _, ref = line.partition("\t")
@@ -142,9 +158,10 @@ def remote_head(url: str, branch: str, credentials: Credentials | None = None) -
     return None
 
 
-def remote_heads(url: str, credentials: Credentials | None = None) -> dict[str, str]:
+def remote_heads(url: str, credentials: Credentials | None = None,
+                 limits: GitLimits = DEFAULT_LIMITS) -> dict[str, str]:
     """Every branch on the remote and its sha (one `git ls-remote --heads`)."""
-    output = run_git(["ls-remote", "--heads", "--", url], credentials=credentials, url=url)
+    output = run_git(["ls-remote", "--heads", "--", url], credentials=credentials, url=url, limits=limits)
     heads = {}
     for line in output.splitlines():
         sha, _, ref = line.partition("\t")
@@ -315,12 +332,14 @@ class LocalRepo:
         return added, removed
 
 
-def clone_branch(url: str, branch: str, dest: Path, credentials: Credentials | None = None) -> Path:
+def clone_branch(url: str, branch: str, dest: Path, credentials: Credentials | None = None,
+                 limits: GitLimits = DEFAULT_LIMITS) -> Path:
     """A shallow clone of one branch (for reading a team's tree: plan, validate)."""
     run_git(
         ["clone", "-q", "--depth", "1", "--single-branch", "--branch", branch, "--", url, str(dest)],
         credentials=credentials,
         url=url,
+        limits=limits,
     )
     return dest
 
@@ -337,43 +356,6 @@ def publish_directory(source: Path, bare: Path, author: Author, branch: str = "m
         return repo.head()
 
 
-class _PathLock:
-    """A lock on one cache directory: re-entrant within a thread, exclusive across threads
-    (RLock) and across processes (flock on a side file), so `faultbot status` or `inject`
-    run by hand never check out a tree under the running daemon's feet."""
-
-    def __init__(self) -> None:
-        self.rlock = threading.RLock()
-        self.depth = 0
-        self.handle: IO[str] | None = None
-
-
-_PATH_LOCKS: dict[Path, _PathLock] = {}
-_PATH_LOCKS_GUARD = threading.Lock()
-
-
-@contextmanager
-def exclusive(path: Path) -> Iterator[None]:
-    """Hold the lock of the cache at `path` (see _PathLock)."""
-    key = path.resolve()
-    with _PATH_LOCKS_GUARD:
-        entry = _PATH_LOCKS.setdefault(key, _PathLock())
-    with entry.rlock:
-        if entry.depth == 0:
-            key.parent.mkdir(parents=True, exist_ok=True)
-            entry.handle = open(f"{key}.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held across the block
-            fcntl.flock(entry.handle, fcntl.LOCK_EX)
-        entry.depth += 1
-        try:
-            yield
-        finally:
-            entry.depth -= 1
-            if entry.depth == 0 and entry.handle is not None:
-                fcntl.flock(entry.handle, fcntl.LOCK_UN)
-                entry.handle.close()
-                entry.handle = None
-
-
 class PushRejected(GitError):
     """The remote refused a push because the branch moved (non-fast-forward)."""
 
@@ -384,18 +366,25 @@ class TeamCache(LocalRepo):
     pushes to the team never force and never rewrite.
     """
 
-    def __init__(self, path: Path, url: str, credentials: Credentials | None = None) -> None:
+    def __init__(self, path: Path, url: str, credentials: Credentials | None = None,
+                 limits: GitLimits = DEFAULT_LIMITS) -> None:
         super().__init__(path)
         self.url = url
         self.credentials = credentials or Credentials()
+        self.limits = limits
 
     def exclusive(self) -> AbstractContextManager[None]:
         """Hold this cache for a whole read-modify sequence (sync, edit, commit, push)."""
         return exclusive(self.path)
 
+    def git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        """Run git inside the cache (bounded; inheriting the cache lock where held)."""
+        return run_git(args, cwd=self.path, env=env, limits=self.limits, keep_fds=held_lock_fds(self.path))
+
     def remote(self, *args: str) -> str:
         """A git command that talks to the team's remote (token handed over per command)."""
-        return run_git(args, cwd=self.path, credentials=self.credentials, url=self.url)
+        return run_git(args, cwd=self.path, credentials=self.credentials, url=self.url, limits=self.limits,
+                       keep_fds=held_lock_fds(self.path))
 
     def sync(self, branch: str) -> str:
         """Clone or fetch, then put the work tree at the remote branch head; return its sha."""
@@ -403,7 +392,7 @@ class TeamCache(LocalRepo):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             run_git(
                 ["clone", "-q", "--no-checkout", "--filter=blob:none", "--", self.url, str(self.path)],
-                credentials=self.credentials, url=self.url,
+                credentials=self.credentials, url=self.url, limits=self.limits, keep_fds=held_lock_fds(self.path),
             )
         self.remote("fetch", "-q", "--prune", self.url, f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
         head = self.git("rev-parse", f"refs/remotes/origin/{branch}").strip()
@@ -412,11 +401,11 @@ class TeamCache(LocalRepo):
 
     def remote_head(self, branch: str) -> str | None:
         """The branch head on the remote right now (one `ls-remote`)."""
-        return remote_head(self.url, branch, self.credentials)
+        return remote_head(self.url, branch, self.credentials, self.limits)
 
     def remote_heads(self) -> dict[str, str]:
         """Every branch on the remote right now (one `ls-remote`)."""
-        return remote_heads(self.url, self.credentials)
+        return remote_heads(self.url, self.credentials, self.limits)
 
     def push(self, sha: str, branch: str) -> None:
         """Push `sha` to `branch` without force; PushRejected if the branch has moved on."""
