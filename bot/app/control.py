@@ -112,9 +112,10 @@ def run_daemon(config_path: Path, *, stop: threading.Event | None = None, clock:
             else:
                 stop.wait()
         finally:
-            daemon.stop()
+            # Stop taking work first (webhooks), then the daemon (its ticks), then the store.
             if server is not None:
                 server.stop()
+            daemon.stop()
             store.close()
     return daemon
 
