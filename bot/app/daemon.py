@@ -44,6 +44,7 @@ from bot.game.engine import Act, Action, TeamView, decide
 from bot.game.events import ALL_TEAMS, Kind
 from bot.game.plan import TeamPlan, make_plan
 from bot.game.timeline import fold
+from bot.repo.gitprocess import stop_running
 from bot.repo.injector import InjectionRefused, Injector
 from bot.repo.watcher import TeamWatcher
 from bot.store.eventlog import Store
@@ -52,7 +53,7 @@ log = logging.getLogger("faultbot.daemon")
 _RUNNING: dict[str, Daemon] = {}
 MAX_REFUSALS = 3  # a fault refused this often (already broken repo, blocked PR) is skipped
 MAX_WORKERS = 64
-SHUTDOWN_GRACE_SECONDS = 10.0  # SIGTERM: how long running ticks may finish (docker stop waits 10 s)
+SHUTDOWN_GRACE_SECONDS = 7.0  # SIGTERM: how long running ticks may finish (docker stop waits 10 s)
 CRASH_ENV = "FAULTBOT_CRASH_AT"  # test hook: kill -9 ourselves at a named phase (see tests/test_daemon.py)
 
 
@@ -93,6 +94,24 @@ class TeamRuntime:
     reconciled: bool = False  # intents a crash left open were looked for on the remote
     last_polled_at: datetime | None = None  # the last tick that reached the team's forge
     polling_since: datetime | None = None  # a tick running now began then
+
+
+class _TickExecutor(ThreadPoolExecutor):
+    """APScheduler's pool, minus one race: its loop may hand over one more batch of due jobs
+    after shutdown() marked it stopped (the loop checks only for "paused"); those are dropped
+    here instead of failing with a logged traceback."""
+
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(max_workers)
+        self.closed = False
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.closed = True
+        super().shutdown(wait)
+
+    def _do_submit_job(self, job: Any, run_times: Any) -> None:
+        if not self.closed:
+            super()._do_submit_job(job, run_times)
 
 
 class Daemon:
@@ -198,7 +217,7 @@ class Daemon:
         workers = min(MAX_WORKERS, len(self.teams) + 4)
         scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(url=self.store.url, tablename="faultbot_jobs")},
-            executors={"default": ThreadPoolExecutor(workers)},
+            executors={"default": _TickExecutor(workers)},
             job_defaults={"coalesce": True, "misfire_grace_time": 6 * 3600, "max_instances": 1},
             timezone="UTC",
         )
@@ -206,7 +225,8 @@ class Daemon:
         for name in self.teams:
             scheduler.add_job(_tick_job, "interval", seconds=self.poll_seconds(), args=[self.key, name],
                               id=f"poll:{name}", replace_existing=True, next_run_time=now)
-        scheduler.add_job(_controls_job, "interval", seconds=min(1.0, self.poll_seconds()), args=[self.key],
+        # A halt is looked for a few times per poll interval: the kill switch waits on no poll.
+        scheduler.add_job(_controls_job, "interval", seconds=min(1.0, max(0.2, self.poll_seconds() / 4)), args=[self.key],
                           id="controls", replace_existing=True, next_run_time=now)
         scheduler.start()
         try:
@@ -231,15 +251,19 @@ class Daemon:
         """
         self.stopping.set()
         scheduler, self.scheduler = self.scheduler, None
+        abandoned = 0
         if scheduler is not None:
             scheduler.pause()
             abandoned = self.wait_idle(grace)
-            if abandoned:
-                log.warning("stopping with ticks still running", extra={"ticks": abandoned})
-            scheduler.shutdown(wait=False)
+            if abandoned:  # a forge holds them: stop their git (the intent log makes that safe)
+                stopped = stop_running(self.config.paths(self.config_path).workdir)
+                log.warning("stopping: gave up waiting for ticks", extra={"ticks": abandoned, "git_stopped": stopped})
+                abandoned = self.wait_idle(2.0)
+            scheduler.shutdown(wait=not abandoned)  # nothing left that could need the job store's lock
         for runtime in self.teams.values():
             runtime.deploy.close()
         _RUNNING.pop(self.key, None)
+        log.info("stopped", extra={"abandoned_ticks": abandoned})
 
     def wait_idle(self, seconds: float) -> int:
         """Wait until no tick runs (or `seconds` pass); how many still run."""
@@ -305,6 +329,8 @@ class Daemon:
             runtime.plan = self._plan_or_none(runtime.settings, runtime.injector)  # unreadable at start
             if runtime.plan is None:
                 return
+        if self.stopping.is_set():  # shutting down: finish what runs, start nothing new
+            return
         try:
             runtime.watcher.refresh()
             runtime.deploy.refresh()
@@ -315,6 +341,8 @@ class Daemon:
             log.warning("refresh failed", extra={"team": name, "error": exc.message})
         wakeup = None
         for _ in range(5):  # act until nothing more is due right now
+            if self.stopping.is_set():
+                return
             decision = decide(self._view(runtime), self.clock.now())
             acted = [a for a in decision.actions if self._act(runtime, a)]
             wakeup = decision.next_wakeup

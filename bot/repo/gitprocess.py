@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,10 @@ class Finished:
     timed_out: bool = False
 
 
+_RUNNING: dict[int, Path | None] = {}  # process group -> the directory its git runs in
+_RUNNING_GUARD = threading.Lock()
+
+
 def execute(command: Sequence[str], *, cwd: Path | None, env: Mapping[str, str], limits: GitLimits,
             keep_fds: Sequence[int] = ()) -> Finished:
     """Run `command` (git, through GitPython) in a new process group; kill the group past the cap.
@@ -68,6 +73,8 @@ def execute(command: Sequence[str], *, cwd: Path | None, env: Mapping[str, str],
     )
     process = handle.proc
     assert process is not None  # as_process always starts one
+    with _RUNNING_GUARD:
+        _RUNNING[process.pid] = cwd
     timed_out = False
     try:
         stdout, stderr = process.communicate(timeout=limits.wall_seconds)
@@ -75,7 +82,21 @@ def execute(command: Sequence[str], *, cwd: Path | None, env: Mapping[str, str],
         timed_out = True
         kill_group(process.pid)
         stdout, stderr = process.communicate()
+    finally:
+        with _RUNNING_GUARD:
+            _RUNNING.pop(process.pid, None)
     return Finished(process.returncode, _text(stdout), _text(stderr), timed_out)
+
+
+def stop_running(under: Path) -> int:
+    """Kill every git command of this process running in a directory under `under` (a daemon
+    giving up on its ticks at shutdown); how many. Their callers see a failed command."""
+    root = under.resolve()
+    with _RUNNING_GUARD:
+        groups = [pgid for pgid, cwd in _RUNNING.items() if cwd is not None and cwd.resolve().is_relative_to(root)]
+    for pgid in groups:
+        kill_group(pgid)
+    return len(groups)
 
 
 def kill_group(pgid: int) -> None:
