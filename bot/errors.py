@@ -73,3 +73,7 @@ class GitError(FaultbotError):
         self.command = command
         self.status = status
         self.output = output
+
+
+class UnsafeYaml(FaultbotError):
+    """A YAML file faultbot did not write is too large, or its aliases expand too far (an alias bomb)."""
