@@ -276,7 +276,10 @@ def report(config_path: Path, as_json: bool, out_dir: Path) -> None:
 
     instances = [i.as_json() for i in run_status(config_path, cached=True)]
     config, _ = load_config(config_path)
-    paths = write_reports(instances, out_dir, config.event.name, datetime.now(timezone.utc))
+    try:
+        paths = write_reports(instances, out_dir, config.event.name, datetime.now(timezone.utc))
+    except OSError as exc:
+        raise FaultbotError(f"report --out {out_dir}: cannot write there: {exc.strerror}; choose another folder") from None
     if as_json:
         emit_json({k: str(v) for k, v in vars(paths).items()})
     else:

@@ -23,6 +23,7 @@ from bot.config import Config, TeamSettings
 from bot.deploy.argocd import ArgoCD, token_from_env
 from bot.deploy.probe import ProbeResult, probe
 from bot.deploy.watch import DeployWatcher
+from bot.errors import FaultbotError
 from bot.forge.github import GitHubForge, github_auth, make_client
 from bot.game.clock import Clock, SystemClock
 from bot.repo.injector import Injector, cache_path
@@ -33,7 +34,23 @@ from bot.store.eventlog import Store
 
 def open_store(config: Config, config_path: Path) -> Store:
     """The event's store, at the URL repos.yaml names (relative SQLite paths: beside it)."""
-    return Store(config.paths(config_path).state_url)
+    try:
+        return Store(config.paths(config_path).state_url)
+    except FaultbotError as exc:
+        raise FaultbotError(f"{config_path.name}: {exc.message}") from None
+
+
+def ensure_workdir(config: Config, config_path: Path) -> Path:
+    """The event's workdir (caches, the daemon's lock), created if missing; one line if it cannot be."""
+    workdir = config.paths(config_path).workdir
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FaultbotError(
+            f"{config_path.name}: event.workdir: cannot create {workdir}: {exc.strerror}; "
+            "choose a folder faultbot may write to"
+        ) from None
+    return workdir
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,7 @@ def team_adapters(config: Config, config_path: Path, team: TeamSettings) -> Team
     personal tokens. Every token is registered with the redactor before first use.
     """
     redactor = Redactor()
+    workdir = ensure_workdir(config, config_path)
     over_https = team.git_url.startswith(("https://", "http://"))
     git_token = None if config.github.app is not None and over_https else token_for(config, team)
     forge, refresh = None, None
@@ -65,7 +83,7 @@ def team_adapters(config: Config, config_path: Path, team: TeamSettings) -> Team
         elif config.github.app is None:
             redactor.add(current_token())
     redactor.add(git_token)
-    cache = TeamCache(cache_path(config.paths(config_path).workdir, team.name), team.git_url,
+    cache = TeamCache(cache_path(workdir, team.name), team.git_url,
                       Credentials(git_token, redactor, refresh), git_limits(config))
     return TeamAdapters(cache, forge)
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from bot.app.compose import make_injector, open_store
+from bot.app.compose import ensure_workdir, make_injector, open_store
 from bot.app.daemon import Daemon, is_halted, wait_for
 from bot.app.faults import catalog_for
 from bot.app.logs import setup_logging
@@ -37,9 +37,7 @@ from bot.web.server import BackgroundServer
 
 def lock_path(config: Config, config_path: Path) -> Path:
     """The file a running daemon holds locked (one daemon per event)."""
-    workdir = config.paths(config_path).workdir
-    workdir.mkdir(parents=True, exist_ok=True)
-    return workdir / "daemon.lock"
+    return ensure_workdir(config, config_path) / "daemon.lock"
 
 
 @contextmanager
@@ -87,37 +85,56 @@ def run_daemon(config_path: Path, *, stop: threading.Event | None = None, clock:
     config, catalog = _load(config_path)
     stop = stop or threading.Event()
     store = open_store(config, config_path)
-    with daemon_lock(config, config_path):
-        daemon = Daemon(config, config_path, store, catalog, clock or SystemClock(), on_progress)
-        daemon.prepare()
-        server = None
-        if web:
-            secret_env = config.web.webhook_secret_env
-            teams_by_repo = {t.repo: t.name for t in config.all_team_settings() if t.repo}
-            def statuses() -> list[dict[str, Any]]:
-                return [i.as_json() for i in fold(store.events())]
-
-            def scoreboard() -> str:
-                return render_html(statuses(), config.event.name, datetime.now(timezone.utc), refresh_seconds=10)
-
-            app = build_app(daemon.health, statuses, scoreboard=scoreboard,
-                            webhook_secret=os.environ.get(secret_env) if secret_env else None,
-                            teams_by_repo=teams_by_repo, on_change=lambda team, _event: daemon.request_tick(team))
-            server = BackgroundServer(app, config.web.host, config.web.port).start()
-            daemon.web_url = server.url
-        daemon.start()
-        try:
-            if until_finished:
-                wait_for(daemon.finished, stop, timeout or timedelta(hours=24))
-            else:
-                stop.wait()
-        finally:
-            # Stop taking work first (webhooks), then the daemon (its ticks), then the store.
-            if server is not None:
-                server.stop()
-            daemon.stop()
-            store.close()
+    try:
+        with daemon_lock(config, config_path):
+            daemon = Daemon(config, config_path, store, catalog, clock or SystemClock(), on_progress)
+            # Bound before anything is recorded: a busy port leaves the event untouched.
+            server = _listen(_web_app(config, store, daemon), config, config_path) if web else None
+            try:
+                daemon.prepare()
+                if server is not None:
+                    server.start()
+                    daemon.web_url = server.url
+                daemon.start()
+                if until_finished:
+                    wait_for(daemon.finished, stop, timeout or timedelta(hours=24))
+                else:
+                    stop.wait()
+            finally:
+                # Stop taking work first (webhooks), then the daemon (its ticks), then the store.
+                if server is not None:
+                    server.stop()
+                daemon.stop()
+    finally:
+        store.close()
     return daemon
+
+
+def _web_app(config: Config, store: Store, daemon: Daemon) -> Any:
+    """The daemon's web side: scoreboard, /healthz, /api/status, /metrics, webhooks."""
+    secret_env = config.web.webhook_secret_env
+    teams_by_repo = {t.repo: t.name for t in config.all_team_settings() if t.repo}
+
+    def statuses() -> list[dict[str, Any]]:
+        return [i.as_json() for i in fold(store.events())]
+
+    def scoreboard() -> str:
+        return render_html(statuses(), config.event.name, datetime.now(timezone.utc), refresh_seconds=10)
+
+    return build_app(daemon.health, statuses, scoreboard=scoreboard,
+                     webhook_secret=os.environ.get(secret_env) if secret_env else None,
+                     teams_by_repo=teams_by_repo, on_change=lambda team, _event: daemon.request_tick(team))
+
+
+def _listen(app: Any, config: Config, config_path: Path) -> BackgroundServer:
+    host, port = config.web.host, config.web.port
+    try:
+        return BackgroundServer(app, host, port)
+    except OSError as exc:
+        raise FaultbotError(
+            f"{config_path.name}: web.port: cannot listen on {host}:{port}: {exc.strerror}; "
+            "choose another port (or stop what uses it)"
+        ) from None
 
 
 def install_signal_handlers(stop: threading.Event) -> None:

@@ -145,10 +145,6 @@ class Daemon:
         Nothing here talks to a forge: each team is planned (and its crash-left intents
         reconciled) in its own first tick, so a forge that hangs at start-up delays only its team.
         """
-        started = self.store.last(ALL_TEAMS, kinds=(Kind.STARTED,))
-        if started is None:
-            started = self.store.append(ALL_TEAMS, ev.Started(), at=self.clock.now())
-        self.started_at = started.at
         for team in self.config.all_team_settings():
             # One cache, one GitHub client (and its rate-limit state) per team, shared by all three roles.
             shared = team_adapters(self.config, self.config_path, team)
@@ -158,6 +154,11 @@ class Daemon:
             self._install_crash_hook(injector)
             self.teams[team.name] = TeamRuntime(team, injector, watcher, deploy, self._recorded_plan(team),
                                                 threading.Lock())
+        # Recorded once everything could be built: a missing token leaves the event unstarted.
+        started = self.store.last(ALL_TEAMS, kinds=(Kind.STARTED,))
+        if started is None:
+            started = self.store.append(ALL_TEAMS, ev.Started(), at=self.clock.now())
+        self.started_at = started.at
 
     def _recorded_plan(self, team: TeamSettings) -> TeamPlan | None:
         recorded = self.store.last(team.name, kinds=(Kind.PLAN,))

@@ -6,7 +6,7 @@ expands it: 4.6 GB and growing in `inject`. So, before any of it is used:
 - a file larger than `MAX_BYTES` is not read at all (reading stops at the limit);
 - a text with anchors is composed once (cheap: aliases stay shared) and its *expanded* node
   count, counted over the graph with memoisation, must stay under `MAX_NODES`;
-- nesting deeper than the parser's recursion allows is refused, not a crash.
+- flow nesting deeper than `MAX_DEPTH` is refused before the parser slows down on it.
 Each refusal is an `UnsafeYaml` whose message says what was too much; callers add the file.
 """
 
@@ -23,6 +23,8 @@ from bot.errors import UnsafeYaml
 
 MAX_BYTES = 2 * 1024 * 1024  # Kubernetes itself stores at most 1.5 MiB per object
 MAX_NODES = 100_000  # a large real manifest file has a few thousand
+MAX_DEPTH = 100  # brackets inside brackets; real manifests nest a handful
+_BRACKETS = re.compile(r"[\[\]{}]")
 _ANCHOR = re.compile(r"(?:^|[\s\[\{,:-])&[^\s,\[\]\{\}]")
 
 
@@ -45,6 +47,10 @@ def check_text(text: str, *, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_NO
     """
     if len(text) > max_bytes:
         raise UnsafeYaml(f"larger than {_size(max_bytes)}; faultbot does not read files that size")
+    if text.count("[") + text.count("{") > MAX_DEPTH and _flow_depth(text) > MAX_DEPTH:
+        # ruamel's scanner slows down superlinearly with flow nesting (5000 levels: 15 s) before
+        # its recursion gives out: a cheap count first.
+        raise UnsafeYaml(f"nested deeper than {MAX_DEPTH} levels; refused")
     if "*" not in text or not _ANCHOR.search(text):
         return  # no anchors, no aliases: the size bound is the node bound
     try:
@@ -62,6 +68,15 @@ def check_text(text: str, *, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_NO
             break
     if total > max_nodes:
         raise UnsafeYaml(f"its aliases expand to more than {max_nodes} nodes (a YAML alias bomb); refused")
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of [ and { (quotes ignored: an upper bound is all that is needed)."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(text):
+        depth = depth + 1 if bracket in "[{" else max(0, depth - 1)
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _expanded(root: Node, counted: dict[int, int], cap: int) -> int:
