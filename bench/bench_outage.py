@@ -16,16 +16,19 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import threading
 import time
 from itertools import pairwise
 from pathlib import Path
 
-from bot.app.cli import main as cli
-from bot.game.events import Halt, Halted, Kind
-from tests.app.outage_game import Game, running_game, wait_until
-from tests.servers.forge import BOT_TOKEN
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the forge doubles live in tests/
+
+from bot.app.cli import main as cli  # noqa: E402
+from bot.game.events import Halt, Halted, Kind  # noqa: E402
+from tests.app.outage_game import Game, running_game, wait_until  # noqa: E402
+from tests.servers.forge import BOT_TOKEN  # noqa: E402
 
 
 def _median_gap(stamps: list[float]) -> float:
