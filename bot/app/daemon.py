@@ -26,14 +26,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.app.compose import make_deploy_watcher, make_injector, make_watcher, team_adapters
 from bot.app.faults import plan_team
 from bot.app.health import TeamPolls, health_report
+from bot.app.schedule import SHUTDOWN_GRACE_SECONDS, drop_job, make_scheduler, shut_down
 from bot.catalog.faults import Catalog
 from bot.config import Config, TeamSettings
 from bot.deploy.watch import DeployWatcher
@@ -44,7 +43,6 @@ from bot.game.engine import Act, Action, TeamView, decide
 from bot.game.events import ALL_TEAMS, Kind
 from bot.game.plan import TeamPlan, make_plan
 from bot.game.timeline import fold
-from bot.repo.gitprocess import stop_running
 from bot.repo.injector import InjectionRefused, Injector
 from bot.repo.watcher import TeamWatcher
 from bot.store.eventlog import Store
@@ -52,8 +50,6 @@ from bot.store.eventlog import Store
 log = logging.getLogger("faultbot.daemon")
 _RUNNING: dict[str, Daemon] = {}
 MAX_REFUSALS = 3  # a fault refused this often (already broken repo, blocked PR) is skipped
-MAX_WORKERS = 64
-SHUTDOWN_GRACE_SECONDS = 7.0  # SIGTERM: how long running ticks may finish (docker stop waits 10 s)
 CRASH_ENV = "FAULTBOT_CRASH_AT"  # test hook: kill -9 ourselves at a named phase (see tests/test_daemon.py)
 
 
@@ -94,24 +90,6 @@ class TeamRuntime:
     reconciled: bool = False  # intents a crash left open were looked for on the remote
     last_polled_at: datetime | None = None  # the last tick that reached the team's forge
     polling_since: datetime | None = None  # a tick running now began then
-
-
-class _TickExecutor(ThreadPoolExecutor):
-    """APScheduler's pool, minus one race: its loop may hand over one more batch of due jobs
-    after shutdown() marked it stopped (the loop checks only for "paused"); those are dropped
-    here instead of failing with a logged traceback."""
-
-    def __init__(self, max_workers: int) -> None:
-        super().__init__(max_workers)
-        self.closed = False
-
-    def shutdown(self, wait: bool = True) -> None:
-        self.closed = True
-        super().shutdown(wait)
-
-    def _do_submit_job(self, job: Any, run_times: Any) -> None:
-        if not self.closed:
-            super()._do_submit_job(job, run_times)
 
 
 class Daemon:
@@ -214,26 +192,16 @@ class Daemon:
         """Start the scheduler (jobs persist in the state database): a poll job per team."""
         _RUNNING[self.key] = self
         self.running_since = self.clock.now()
-        # A thread per team and a few spare: a team whose forge hangs holds only its own.
-        workers = min(MAX_WORKERS, len(self.teams) + 4)
-        scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=self.store.url, tablename="faultbot_jobs")},
-            executors={"default": _TickExecutor(workers)},
-            job_defaults={"coalesce": True, "misfire_grace_time": 6 * 3600, "max_instances": 1},
-            timezone="UTC",
-        )
+        scheduler = make_scheduler(SQLAlchemyJobStore(url=self.store.url, tablename="faultbot_jobs"), len(self.teams))
         now = datetime.now().astimezone()
         for name in self.teams:
             scheduler.add_job(_tick_job, "interval", seconds=self.poll_seconds(), args=[self.key, name],
                               id=f"poll:{name}", replace_existing=True, next_run_time=now)
         # A halt is looked for a few times per poll interval: the kill switch waits on no poll.
-        scheduler.add_job(_controls_job, "interval", seconds=min(1.0, max(0.2, self.poll_seconds() / 4)), args=[self.key],
-                          id="controls", replace_existing=True, next_run_time=now)
+        scheduler.add_job(_controls_job, "interval", seconds=min(1.0, max(0.2, self.poll_seconds() / 4)),
+                          args=[self.key], id="controls", replace_existing=True, next_run_time=now)
         scheduler.start()
-        try:
-            scheduler.remove_job("poll")  # one poll for every team, as earlier releases scheduled it
-        except JobLookupError:
-            pass
+        drop_job(scheduler, "poll")  # one poll for every team, as earlier releases scheduled it
         self.scheduler = scheduler
 
     def poll_seconds(self) -> float:
@@ -242,25 +210,14 @@ class Daemon:
         return max(0.2, self.config.poll_interval.total_seconds() / speed)
 
     def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
-        """Stop cleanly, in an order that cannot deadlock: take no new work, let running ticks
-        finish (for at most `grace` seconds; a tick held by a hung forge is then abandoned, its
-        git bounded by `timeouts:`), then shut the scheduler down without waiting on it.
-
-        APScheduler's shutdown(wait=True) holds the job store's lock while it waits for running
-        jobs, and a finishing tick needs that lock to schedule its next wake-up: the deadlock
-        SIGTERM met under a slow forge (issue 15 item 4). Jobs stay in the store for the next start.
-        """
+        """Stop cleanly, in an order that cannot deadlock (see bot.app.schedule): take no new
+        work, let running ticks finish for at most `grace` seconds, then shut the scheduler
+        down. Jobs stay in the store for the next start."""
         self.stopping.set()
         scheduler, self.scheduler = self.scheduler, None
         abandoned = 0
         if scheduler is not None:
-            scheduler.pause()
-            abandoned = self.wait_idle(grace)
-            if abandoned:  # a forge holds them: stop their git (the intent log makes that safe)
-                stopped = stop_running(self.config.paths(self.config_path).workdir)
-                log.warning("stopping: gave up waiting for ticks", extra={"ticks": abandoned, "git_stopped": stopped})
-                abandoned = self.wait_idle(2.0)
-            scheduler.shutdown(wait=not abandoned)  # nothing left that could need the job store's lock
+            abandoned = shut_down(scheduler, self.wait_idle, self.config.paths(self.config_path).workdir, grace)
         for runtime in self.teams.values():
             runtime.deploy.close()
         _RUNNING.pop(self.key, None)
