@@ -133,18 +133,84 @@ class GitHubSettings(Strict):
 
 
 class WebSettings(Strict):
-    """The daemon's HTTP side: /healthz, /api/status, webhooks (and later the scoreboard)."""
+    """The daemon's HTTP side: the spectator board at /, the organizer view, /healthz, webhooks."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     webhook_secret_env: EnvName | None = None
+    # The organizer view (/admin) is served only when this env var holds a token.
+    organizer_token_env: EnvName | None = None
+
+
+class PagerDutySettings(Strict):
+    """PagerDuty's REST API, read for each team's service (`pagerduty_service:`)."""
+
+    api_url: str = "https://api.pagerduty.com"
+    token_env: EnvName = "PAGERDUTY_TOKEN"
+    # A PEM bundle of the CA that signed the API's certificate, for a private endpoint.
+    ca_bundle: str | None = None
+
+    @field_validator("api_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError(f"{value!r}: PagerDuty's client only speaks https:// (EU: https://api.eu.pagerduty.com)")
+        return value.rstrip("/")
+
+
+class ScoringSettings(Strict):
+    """Optional points for communication, on top of the fix rules (see `faultbot report`)."""
+
+    acknowledge_within: Duration | None = None
+    acknowledge_points: int = Field(default=0, ge=0, le=1000)
+    status_update_within: Duration | None = None
+    status_update_points: int = Field(default=0, ge=0, le=1000)
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("https://", "http://")):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+class Route(Strict):
+    """Where one audience's notifications go: a Slack channel or a webhook URL (one of them)."""
+
+    slack_channel: str | None = None
+    webhook_url: str | None = None
+
+    _url = field_validator("webhook_url")(classmethod(lambda cls, v: _http_url(v)))
+
+    @model_validator(mode="after")
+    def _one(self) -> Route:
+        if (self.slack_channel is None) == (self.webhook_url is None):
+            raise ValueError("give exactly one of slack_channel or webhook_url")
+        return self
+
+
+class NotifySettings(Strict):
+    """Notifications: hints to teams, a feed of everything to the organizers."""
+
+    slack_token_env: EnvName = "SLACK_BOT_TOKEN"
+    slack_api_url: str = "https://slack.com/api/"
+    # Sent as `Authorization: Bearer <value>` on webhook deliveries, when set.
+    webhook_token_env: EnvName | None = None
+    organizer: Route | None = None
+
+    _url = field_validator("slack_api_url")(classmethod(lambda cls, v: _http_url(v)))
 
 
 class ArgoCDSettings(Strict):
     url: str
     token_env: EnvName = "ARGOCD_AUTH_TOKEN"
-    # A fault not deployed this long after it landed is flagged for the organizer.
+    # A fault not deployed this long after it landed is flagged for the organizer, and then
+    # either timed from its injection after all (start-clock) or reverted by the bot (revert):
+    # a red build or a paused app must not stall a team's game forever.
     ship_timeout: Duration = timedelta(minutes=10)
+    on_ship_timeout: Literal["start-clock", "revert"] = "start-clock"
+    # A fixed fault whose fix has not deployed Healthy this long after the fix stops holding
+    # back the team's next fault (flagged for the organizer).
+    recover_timeout: Duration = timedelta(minutes=20)
 
     @field_validator("url")
     @classmethod
@@ -251,6 +317,8 @@ class Team(Strict):
     probe: Probe | None = None
     targets: dict[Role, str] = Field(default_factory=dict)
     scenario: ScenarioOverride = Field(default_factory=ScenarioOverride)
+    pagerduty_service: str | None = Field(default=None, min_length=1)
+    notify: Route | None = None
 
     @field_validator("name")
     @classmethod
@@ -327,6 +395,8 @@ class TeamSettings(BaseModel):
     probe: Probe | None
     targets: dict[Role, str]
     scenario: Scenario
+    pagerduty_service: str | None = None
+    notify: Route | None = None
 
     def persona(self, name: str | None) -> Persona:
         """The persona of that name (the one who made a commit), or the team's first."""
@@ -348,12 +418,16 @@ class Config(Strict):
     poll_interval: Duration = timedelta(seconds=30)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     web: WebSettings = Field(default_factory=WebSettings)
+    pagerduty: PagerDutySettings | None = None
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    notify: NotifySettings | None = None
     catalog: str | None = None
     teams: list[Team] = Field(min_length=1)
 
-    def paths(self, config_path: Path) -> EventPaths:
-        """Where this event keeps its state and caches (relative to the config file)."""
-        base = config_path.resolve().parent
+    def paths(self, config_path: Path, state_dir: Path | None = None) -> EventPaths:
+        """Where this event keeps its state and caches: relative paths under `state_dir` when
+        given (a container's writable volume), else beside the config file."""
+        base = state_dir.resolve() if state_dir is not None else config_path.resolve().parent
         return EventPaths(state_url=resolve_url(self.event.state, base), workdir=(base / self.event.workdir).resolve())
 
     def team_settings(self, team: Team) -> TeamSettings:
@@ -372,6 +446,8 @@ class Config(Strict):
             probe=team.probe,
             targets=team.targets,
             scenario=scenario,
+            pagerduty_service=team.pagerduty_service,
+            notify=team.notify,
         )
 
     def all_team_settings(self) -> list[TeamSettings]:
@@ -439,6 +515,9 @@ def _semantic_problems(config: Config, source: SourceMap) -> list[str]:
             )
         else:
             seen[team.name] = index
+        if team.pagerduty_service and config.pagerduty is None:
+            problems.append(f"{source.where(('teams', index, 'pagerduty_service'))}: needs a top-level `pagerduty:` "
+                            "section (api_url, token_env) to read the service")
     return problems
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bot import __version__
@@ -82,12 +83,20 @@ def validate(config_path: Path, as_json: bool, offline: bool) -> None:
 def plan(config_path: Path, as_json: bool, team_names: tuple[str, ...]) -> None:
     """Show, per team, which faults apply and the exact diff each would push (pushes nothing)."""
     from bot.app.commands import run_plan
+    from bot.app.console import schedule, schedule_table
+    from bot.config import load_config
 
     plans = run_plan(config_path, list(team_names))
     if as_json:
         emit_json({team: [e.as_json() for e in entries] for team, entries in plans.items()})
         return
+    config, _ = load_config(config_path)
     console = out()
+    console.rule("[bold]schedules[/bold]: what each team will get, in order (same seed, same plan)")
+    for team, entries in plans.items():
+        families = {e.fault: e.family for e in entries}
+        console.print(schedule_table(schedule(config.team(team), entries), families))
+        console.print()
     for team, entries in plans.items():
         applicable = sum(e.applicable for e in entries)
         console.rule(f"[bold]{team}[/bold]: {applicable} of {len(entries)} faults apply")
@@ -114,8 +123,8 @@ def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> 
     started = datetime.now(timezone.utc)
 
     def say(kind: str, facts: dict[str, Any]) -> None:
-        if as_json:
-            return
+        if as_json or (kind == "delivered" and facts.get("audience") != "team"):
+            return  # the organizers' feed goes to the inbox too; the console shows what teams get
         clock = str(datetime.now(timezone.utc) - started).split(".")[0]
         team = facts.get("team", "")
         line = {
@@ -125,6 +134,7 @@ def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> 
             "reverted": f"[yellow]bot revert[/yellow] {facts.get('fault')} ({facts.get('reason')})",
             "timed-out": f"[yellow]timed out[/yellow] {facts.get('fault')}",
             "hint": f"hint      {facts.get('fault')}: {facts.get('text')}",
+            "delivered": f"[cyan]to team[/cyan]   delivered: {facts.get('text')}",
             "responder-error": f"[red]responder[/red] {facts.get('error')}",
         }.get(kind, kind)
         console.print(f"{clock} {team:<8} {line}")
@@ -137,21 +147,27 @@ def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> 
             "workdir": str(result.workdir),
             "config": str(result.config_path),
             "validation": {"ok": result.validation.ok, "problems": result.validation.problems},
-            "instances": result.instances,
+            "instances": [i.as_json() for i in result.instances],
             "scoreboard": [t.as_json() for t in result.board],
-            "reports": {k: str(v) for k, v in vars(result.reports).items()} if result.reports else None,
+            "reports": {k: str(v) if isinstance(v, Path) else [str(p) for p in v]
+                        for k, v in vars(result.reports).items()} if result.reports else None,
+            "notices": result.notices,
         })
     else:
         for problem in result.validation.problems:
             console.print(f"[red]problem[/red] {problem}")
         table = Table("rank", "team", "score", "fixed", "reverts", "forward fixes", "timed out", "median time to fix",
-                      box=None, title="scoreboard (game time)")
+                      "median MTTA", box=None, title="scoreboard (game time)")
         for team in result.board:
             table.add_row(str(team.rank), team.team, str(team.score), str(team.fixed), str(team.reverts),
-                          str(team.forward_fixes), str(team.timed_out), human_duration(team.median_time_to_fix_s))
+                          str(team.forward_fixes), str(team.timed_out), human_duration(team.median_time_to_fix_s),
+                          human_duration(team.median_mtta_s))
         console.print(table)
+        hints = [n for n in result.notices if n.get("audience") == "team"]
+        console.print(f"notifications delivered to the demo inbox: {len(hints)} hints to teams, "
+                      f"{len(result.notices) - len(hints)} lines to the organizers")
         if result.reports:
-            console.print("reports: " + ", ".join(str(p) for p in vars(result.reports).values()))
+            console.print(f"reports: {result.reports.markdown.parent} (report.md/.json/.csv/.html, timeline PNGs)")
         console.print(f"repos.yaml: {result.config_path}  (try: faultbot status --cached --config {result.config_path})")
     if not result.validation.ok:
         raise SystemExit(2)
@@ -161,13 +177,14 @@ def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> 
 @CONFIG_OPTION
 @JSON_OPTION
 @click.option("--dry-run", is_flag=True, help="Print the diff; push nothing.")
+@click.option("--force", is_flag=True, help="Inject even though the team has another open fault.")
 @click.argument("team")
 @click.argument("fault_id")
-def inject(config_path: Path, as_json: bool, dry_run: bool, team: str, fault_id: str) -> None:
+def inject(config_path: Path, as_json: bool, dry_run: bool, force: bool, team: str, fault_id: str) -> None:
     """Inject FAULT_ID into TEAM's repository now, as a simulated developer."""
     from bot.app.commands import run_inject
 
-    result = run_inject(config_path, team, fault_id, dry_run=dry_run)
+    result = run_inject(config_path, team, fault_id, dry_run=dry_run, force=force)
     if as_json:
         emit_json(result.as_json())
         return
@@ -195,31 +212,25 @@ def status(config_path: Path, as_json: bool, cached: bool) -> None:
     if as_json:
         emit_json([i.as_json() for i in instances])
         return
-    tracked = any(i.deploy_tracked for i in instances)
-    columns = ["team", "fault", "state", "injected", "fix", "kind", "by", "time to fix"]
-    columns += ["recovered in", "notes"] if tracked else ["still failing"]
-    table = Table(*columns, box=None)
-    for i in instances:
-        by = (i.fixed_by.login or i.fixed_by.name or "") if i.fixed_by else ""
-        pr = f" (PR #{i.pr.number})" if i.pr else ""
-        ttf = f"{i.time_to_fix_s:.0f}s" if i.time_to_fix_s is not None else ""
-        row = [i.team, i.fault, i.state.value, (i.injected_sha or "")[:10], (i.fix_sha or "")[:10], i.fix_kind or "", by + pr, ttf]
-        if tracked:
-            ttr = f"{i.time_to_recover_s:.0f}s" if i.time_to_recover_s is not None else ""
-            notes = ", ".join([*i.anomalies, *(["stale: " + "/".join(i.stale)] if i.stale else []),
-                               *([] if i.shipped_at or not i.injected_sha else ["not shipped"])])
-            row += [ttr, notes]
-        else:
-            row.append("; ".join(i.failing)[:80])
-        table.add_row(*row)
-    out().print(table)
+    from zoneinfo import ZoneInfo
+
+    from bot.app.console import status_tables
+    from bot.config import load_config
+
+    config, _ = load_config(config_path)
+    console = out()
+    for table in status_tables(instances, ZoneInfo(config.event.timezone)):
+        console.print(table)
+        console.print()
     if not instances:
-        out().print("no faults injected yet")
+        console.print("no faults injected yet")
 
 
 @cli.command()
 @CONFIG_OPTION
-def run(config_path: Path) -> None:
+@click.option("--log-format", type=click.Choice(["auto", "human", "json"]), default="auto", show_default=True,
+              help="human lines on a terminal, JSON lines otherwise (auto), or force one.")
+def run(config_path: Path, log_format: str) -> None:
     """Run the daemon: inject, watch, time and revert, for every team, until stopped."""
     import threading
 
@@ -227,7 +238,7 @@ def run(config_path: Path) -> None:
 
     stop = threading.Event()
     install_signal_handlers(stop)
-    run_daemon(config_path, stop=stop)
+    run_daemon(config_path, stop=stop, log_format=log_format)
 
 
 @cli.command()
@@ -240,17 +251,29 @@ def halt(config_path: Path, as_json: bool, team: str | None) -> None:
 
     result = do_halt(config_path, team)
     if as_json:
-        emit_json({"teams": result.teams, "reverted": [{"team": t, "fault": f, "sha": s} for t, f, s in result.reverted],
-                   "deferred_to_daemon": result.deferred_to_daemon, "already_halted": result.already_halted})
-        return
-    console = out()
-    if result.deferred_to_daemon:
-        console.print("[yellow]halted[/yellow]: the running daemon reverts every open fault within one poll")
-        return
-    for team_name, fault, sha in result.reverted:
-        console.print(f"[yellow]reverted[/yellow] {fault} in {team_name}" + (f" ({sha[:12]})" if sha else " (already undone)"))
-    if not result.reverted:
-        console.print("halted; no open fault to revert" + (" (already halted)" if result.already_halted else ""))
+        emit_json({"teams": [t.as_json() for t in result.teams], "deferred_to_daemon": result.deferred_to_daemon,
+                   "already_halted": result.already_halted, "ok": result.ok})
+    else:
+        console = out()
+        if result.deferred_to_daemon:
+            console.print("[yellow]halted[/yellow]: the running daemon reverts every open fault within one poll")
+        for outcome in result.teams:
+            console.print(_halt_line(outcome), markup=True, highlight=False)
+    if not result.ok:
+        raise SystemExit(2)  # only now: every team was tried first
+
+
+def _halt_line(outcome: Any) -> str:
+    """One line per team for `halt`."""
+    faults = ", ".join(f"{fault} ({sha[:12] if sha else 'already undone'})" for fault, sha in outcome.reverted)
+    if outcome.outcome == "reverted":
+        return f"{outcome.team}: [yellow]reverted[/yellow] {faults}"
+    if outcome.outcome == "nothing-open":
+        return f"{outcome.team}: nothing open"
+    if outcome.outcome == "deferred":
+        return f"{outcome.team}: halt recorded; the daemon reverts"
+    done = f" (reverted {faults} first)" if faults else ""
+    return f"{outcome.team}: [red]failed[/red]: {escape(outcome.error or 'unknown error')}{done}"
 
 
 @cli.command()
@@ -270,20 +293,25 @@ def resume(config_path: Path, team: str | None) -> None:
               show_default=True, help="Where to write report.md/.json/.csv/.html.")
 def report(config_path: Path, as_json: bool, out_dir: Path) -> None:
     """Score the event from its log and write the reports (Markdown, JSON, CSV, HTML)."""
+    from zoneinfo import ZoneInfo
+
     from bot.app.commands import run_status
     from bot.config import load_config
+    from bot.game.scoring import rules_from
     from bot.web.report import write_reports
 
-    instances = [i.as_json() for i in run_status(config_path, cached=True)]
+    instances = run_status(config_path, cached=True)
     config, _ = load_config(config_path)
     try:
-        paths = write_reports(instances, out_dir, config.event.name, datetime.now(timezone.utc))
+        paths = write_reports(instances, out_dir, config.event.name, datetime.now(timezone.utc),
+                              rules_from(config.scoring), ZoneInfo(config.event.timezone))
     except OSError as exc:
         raise FaultbotError(f"report --out {out_dir}: cannot write there: {exc.strerror}; choose another folder") from None
+    files = [paths.markdown, paths.json, paths.csv, paths.html, paths.timeline, *paths.team_timelines]
     if as_json:
-        emit_json({k: str(v) for k, v in vars(paths).items()})
+        emit_json({k: str(v) if isinstance(v, Path) else [str(p) for p in v] for k, v in vars(paths).items()})
     else:
-        out().print("reports: " + ", ".join(str(p) for p in vars(paths).values()))
+        out().print("reports: " + ", ".join(str(p) for p in files))
 
 
 @cli.group()
@@ -336,9 +364,11 @@ def faults_show(fault_id: str, as_json: bool) -> None:
 @JSON_OPTION
 def faults_verify(repo: Path | None, as_json: bool) -> None:
     """Prove every fault: applies, breaks its own checks, and every reference fix mends it."""
-    from bot.app.faults import EXAMPLE_REPO, rehearsal_json, verify_catalog
+    from bot.app.faults import EXAMPLE_REPO, check_team_tree, rehearsal_json, verify_catalog
     from bot.catalog.faults import Catalog
 
+    if repo is not None:
+        check_team_tree(repo)
     results = verify_catalog(Catalog.load(), repo or EXAMPLE_REPO)
     if as_json:
         emit_json([rehearsal_json(r) for r in results])
@@ -354,10 +384,13 @@ def faults_verify(repo: Path | None, as_json: bool) -> None:
         raise SystemExit(1)
 
 
-def _crash_log(exc: BaseException) -> Path:
-    """Write the traceback where an organizer can send it to us; return its path."""
-    state_dir = Path(".faultbot")
-    state_dir.mkdir(exist_ok=True)
+def _crash_log(exc: BaseException, argv: Sequence[str]) -> Path:
+    """Write the traceback where an organizer can send it to us (the event's workdir, which
+    is writable where the config may not be); return its path."""
+    from bot.app.paths import crash_dir
+
+    state_dir = crash_dir(argv)
+    state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / "crash.log"
     with log.open("a", encoding="utf-8") as handle:
         handle.write(f"--- {datetime.now(timezone.utc).isoformat()} faultbot {__version__}\n")
@@ -367,8 +400,9 @@ def _crash_log(exc: BaseException) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI and turn errors into exit codes (0 ok, 1 bug, 2 user error)."""
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="faultbot", standalone_mode=False)
+        cli.main(args=args, prog_name="faultbot", standalone_mode=False)
     except ConfigErrors as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
@@ -388,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a crash
-        log = _crash_log(exc)
+        log = _crash_log(exc, args)
         click.echo(f"faultbot: internal error: {exc.__class__.__name__}: {exc} (traceback in {log})", err=True)
         return 1
     return 0

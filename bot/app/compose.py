@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from bot.app.paging import PagerPoller
+from bot.app.paths import event_paths
 from bot.app.validation import git_limits, token_for
 from bot.base.redact import Redactor
 from bot.catalog.faults import Catalog
@@ -26,23 +28,25 @@ from bot.deploy.watch import DeployWatcher
 from bot.errors import FaultbotError
 from bot.forge.github import GitHubForge, github_auth, make_client
 from bot.game.clock import Clock, SystemClock
+from bot.pager.pagerduty import IncidentSource, PagerDuty
+from bot.repo.cache import TeamCache
 from bot.repo.injector import Injector, cache_path
 from bot.repo.watcher import TeamWatcher
-from bot.repo.workspace import Credentials, TeamCache
+from bot.repo.workspace import Credentials
 from bot.store.eventlog import Store
 
 
 def open_store(config: Config, config_path: Path) -> Store:
-    """The event's store, at the URL repos.yaml names (relative SQLite paths: beside it)."""
+    """The event's store, at the URL repos.yaml names (relative SQLite paths: see bot.app.paths)."""
     try:
-        return Store(config.paths(config_path).state_url)
+        return Store(event_paths(config, config_path).state_url)
     except FaultbotError as exc:
         raise FaultbotError(f"{config_path.name}: {exc.message}") from None
 
 
 def ensure_workdir(config: Config, config_path: Path) -> Path:
     """The event's workdir (caches, the daemon's lock), created if missing; one line if it cannot be."""
-    workdir = config.paths(config_path).workdir
+    workdir = event_paths(config, config_path).workdir
     try:
         workdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -61,7 +65,7 @@ class TeamAdapters:
     forge: GitHubForge | None
 
 
-def team_adapters(config: Config, config_path: Path, team: TeamSettings) -> TeamAdapters:
+def team_adapters(config: Config, config_path: Path, team: TeamSettings, clock: Clock | None = None) -> TeamAdapters:
     """Build the git cache and the forge for a team, authenticating once for both.
 
     A personal token (github.token_env) serves the API and HTTPS git; with a GitHub App
@@ -77,21 +81,21 @@ def team_adapters(config: Config, config_path: Path, team: TeamSettings) -> Team
         auth, current_token = github_auth(config.github, os.environ)
         if team.uses_github:
             forge = GitHubForge(make_client(config.github, auth, config.timeouts.http.total_seconds()),
-                                team.repo or "", redactor)
+                                team.repo or "", redactor, clock or SystemClock())
         if config.github.app is not None and over_https:
             refresh = current_token  # asked per git command: PyGithub renews it before it expires
         elif config.github.app is None:
             redactor.add(current_token())
     redactor.add(git_token)
     cache = TeamCache(cache_path(workdir, team.name), team.git_url,
-                      Credentials(git_token, redactor, refresh), git_limits(config))
+                      Credentials(git_token, redactor, refresh), limits=git_limits(config))
     return TeamAdapters(cache, forge)
 
 
 def make_watcher(config: Config, config_path: Path, team: TeamSettings, store: Store, catalog: Catalog,
                  clock: Clock | None = None, adapters: TeamAdapters | None = None) -> TeamWatcher:
     """Everything one team's fix detection needs, built from repos.yaml."""
-    adapters = adapters or team_adapters(config, config_path, team)
+    adapters = adapters or team_adapters(config, config_path, team, clock)
     return TeamWatcher(team, adapters.cache, store, clock or SystemClock(), catalog, adapters.forge,
                        config.defaults.automation, config.poll_interval)
 
@@ -100,7 +104,7 @@ def make_deploy_watcher(config: Config, config_path: Path, team: TeamSettings, s
                         clock: Clock | None = None, adapters: TeamAdapters | None = None) -> DeployWatcher:
     """ArgoCD, GitHub Actions and probe tracking for a team (each only where configured)."""
     clock = clock or SystemClock()
-    adapters = adapters or team_adapters(config, config_path, team)
+    adapters = adapters or team_adapters(config, config_path, team, clock)
     argocd, closers = None, []
     prober: Callable[[], ProbeResult] | None = None
     if config.argocd is not None and team.argocd_app:
@@ -123,7 +127,21 @@ def make_deploy_watcher(config: Config, config_path: Path, team: TeamSettings, s
 def make_injector(config: Config, config_path: Path, team: TeamSettings, store: Store, clock: Clock | None = None,
                   adapters: TeamAdapters | None = None) -> Injector:
     """Everything one team's injections need, built from repos.yaml."""
-    adapters = adapters or team_adapters(config, config_path, team)
+    adapters = adapters or team_adapters(config, config_path, team, clock)
     return Injector(team, adapters.cache, store, clock or SystemClock(), adapters.forge, config.github.merge_method)
 
 
+
+
+def make_pager_source(config: Config) -> IncidentSource | None:
+    """One PagerDuty client for the event (one token), if any team names a service."""
+    if config.pagerduty is None or not any(t.pagerduty_service for t in config.teams):
+        return None
+    return PagerDuty(config.pagerduty, os.environ.get(config.pagerduty.token_env, ""))
+
+
+def make_pager(team: TeamSettings, source: IncidentSource | None, store: Store, clock: Clock) -> PagerPoller | None:
+    """The team's PagerDuty poller, where it names a service."""
+    if source is None or not team.pagerduty_service:
+        return None
+    return PagerPoller(team.name, team.pagerduty_service, source, store, clock)

@@ -12,15 +12,19 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from bot.app.compose import ensure_workdir, make_injector, open_store
+from bot.app.courier import Courier, make_senders
 from bot.app.daemon import Daemon, is_halted, wait_for
 from bot.app.faults import catalog_for
+from bot.app.feed import ConsoleFeed
+from bot.app.live import LiveViews, bind_web, live_app
 from bot.app.logs import setup_logging
 from bot.catalog.faults import Catalog
 from bot.config import Config, load_config
@@ -29,10 +33,8 @@ from bot.game import events as ev
 from bot.game.clock import Clock, SystemClock
 from bot.game.events import ALL_TEAMS
 from bot.game.timeline import fold
+from bot.pager.pagerduty import IncidentSource
 from bot.store.eventlog import Store
-from bot.web.app import build_app
-from bot.web.report import render_html
-from bot.web.server import BackgroundServer
 
 
 def lock_path(config: Config, config_path: Path) -> Path:
@@ -79,62 +81,49 @@ def _load(config_path: Path) -> tuple[Config, Catalog]:
 def run_daemon(config_path: Path, *, stop: threading.Event | None = None, clock: Clock | None = None,
                web: bool = True, until_finished: bool = False, timeout: timedelta | None = None,
                on_progress: Callable[[str, dict[str, Any]], None] | None = None,
-               log_file: Path | None = None) -> Daemon:
+               log_file: Path | None = None, log_format: str = "json",
+               pager_source: IncidentSource | None = None) -> Daemon:
     """Run the daemon until `stop` is set (SIGTERM/SIGINT set it from the CLI)."""
-    setup_logging(file=log_file)
     config, catalog = _load(config_path)
+    setup_logging(file=log_file, log_format=log_format, zone=ZoneInfo(config.event.timezone))
     stop = stop or threading.Event()
     store = open_store(config, config_path)
-    try:
-        with daemon_lock(config, config_path):
-            daemon = Daemon(config, config_path, store, catalog, clock or SystemClock(), on_progress)
-            # Bound before anything is recorded: a busy port leaves the event untouched.
-            server = _listen(_web_app(config, store, daemon), config, config_path) if web else None
-            try:
-                daemon.prepare()
-                if server is not None:
-                    server.start()
-                    daemon.web_url = server.url
-                daemon.start()
-                if until_finished:
-                    wait_for(daemon.finished, stop, timeout or timedelta(hours=24))
-                else:
-                    stop.wait()
-            finally:
-                # Stop taking work first (webhooks), then the daemon (its ticks), then the store.
-                if server is not None:
-                    server.stop()
-                daemon.stop()
-    finally:
-        store.close()
+    with closing(store), daemon_lock(config, config_path):
+        clock = clock or SystemClock()
+        daemon = Daemon(config, config_path, store, catalog, clock, on_progress, pager_source)
+        server = None
+        if web:  # bound before anything is recorded: a busy port leaves the event untouched
+            views = LiveViews(config, store, catalog, clock)
+            server = bind_web(config, lambda: live_app(config, views, diff=daemon.fault_diff,
+                                                       request_tick=daemon.request_tick, health=daemon.health))
+        feed = ConsoleFeed(store).start()
+        senders = make_senders(config)
+        courier = Courier(store, clock, senders).start() if senders else None
+        try:
+            daemon.prepare()
+            if server is not None:
+                server.start()
+                daemon.web_url = server.url
+                feed.say(f"scoreboard at {server.url}/ (public: incidents, never faults)", url=server.url)
+                token_env = config.web.organizer_token_env
+                feed.say(f"organizer view at {server.url}/admin (token from ${token_env})" if token_env and
+                         os.environ.get(token_env) else "organizer view off: set web.organizer_token_env and that "
+                         "variable to serve /admin")
+            daemon.start()
+            if until_finished:
+                wait_for(daemon.finished, stop, timeout or timedelta(hours=24))
+            else:
+                stop.wait()
+        finally:
+            # Stop taking work first (webhooks), then the daemon (its ticks), then what reads the log.
+            if server is not None:
+                server.stop()
+            daemon.stop()
+            if courier is not None:
+                courier.stop()
+            feed.stop()
+            feed.say("faultbot stopped; the game resumes where it left off at the next `faultbot run`")
     return daemon
-
-
-def _web_app(config: Config, store: Store, daemon: Daemon) -> Any:
-    """The daemon's web side: scoreboard, /healthz, /api/status, /metrics, webhooks."""
-    secret_env = config.web.webhook_secret_env
-    teams_by_repo = {t.repo: t.name for t in config.all_team_settings() if t.repo}
-
-    def statuses() -> list[dict[str, Any]]:
-        return [i.as_json() for i in fold(store.events())]
-
-    def scoreboard() -> str:
-        return render_html(statuses(), config.event.name, datetime.now(timezone.utc), refresh_seconds=10)
-
-    return build_app(daemon.health, statuses, scoreboard=scoreboard,
-                     webhook_secret=os.environ.get(secret_env) if secret_env else None,
-                     teams_by_repo=teams_by_repo, on_change=lambda team, _event: daemon.request_tick(team))
-
-
-def _listen(app: Any, config: Config, config_path: Path) -> BackgroundServer:
-    host, port = config.web.host, config.web.port
-    try:
-        return BackgroundServer(app, host, port)
-    except OSError as exc:
-        raise FaultbotError(
-            f"{config_path.name}: web.port: cannot listen on {host}:{port}: {exc.strerror}; "
-            "choose another port (or stop what uses it)"
-        ) from None
 
 
 def install_signal_handlers(stop: threading.Event) -> None:
@@ -144,17 +133,41 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
 
 @dataclass(frozen=True)
-class HaltResult:
-    """What `halt` did."""
+class TeamHalt:
+    """What `halt` did for one team: `outcome` is reverted, nothing-open, failed or deferred."""
 
-    teams: list[str]
-    reverted: list[tuple[str, str, str | None]]
+    team: str
+    outcome: str
+    reverted: tuple[tuple[str, str | None], ...] = ()
+    """(fault, revert sha or None when the change was already gone)."""
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """For `halt --json`."""
+        return {"team": self.team, "outcome": self.outcome, "error": self.error,
+                "reverted": [{"fault": f, "sha": sha} for f, sha in self.reverted]}
+
+
+@dataclass(frozen=True)
+class HaltResult:
+    """What `halt` did, team by team."""
+
+    teams: list[TeamHalt]
     deferred_to_daemon: bool
     already_halted: bool
 
+    @property
+    def ok(self) -> bool:
+        """Every team's open faults are reverted (or none was open)."""
+        return all(t.outcome != "failed" for t in self.teams)
+
 
 def halt(config_path: Path, team: str | None = None, clock: Clock | None = None) -> HaltResult:
-    """The kill switch: stop scheduling and revert every open fault (of one team or all)."""
+    """The kill switch: stop scheduling and revert every open fault (of one team or all).
+
+    Every team is tried and reported on its own: one team's unreachable forge or conflicted
+    revert does not leave the others broken.
+    """
     config, catalog = _load(config_path)
     if team is not None:
         config.team(team)  # a one-line error for an unknown team
@@ -166,24 +179,25 @@ def halt(config_path: Path, team: str | None = None, clock: Clock | None = None)
         if not already:
             store.append(team or ALL_TEAMS, ev.Halt(), at=clock.now(), source="cli")
         if daemon_running(config, config_path):
-            return HaltResult(names, [], True, already)
-        return HaltResult(names, _revert_open(config, config_path, store, catalog, names, clock), False, already)
+            return HaltResult([TeamHalt(n, "deferred") for n in names], True, already)
+        return HaltResult([_halt_team(config, config_path, store, catalog, n, clock) for n in names], False, already)
     finally:
         store.close()
 
 
-def _revert_open(config: Config, config_path: Path, store: Store, catalog: Catalog, names: list[str],
-                 clock: Clock) -> list[tuple[str, str, str | None]]:
-    reverted = []
-    for name in names:
-        open_faults = [i for i in fold(store.events(name)) if i.is_open]
-        if not open_faults:
-            continue
+def _halt_team(config: Config, config_path: Path, store: Store, catalog: Catalog, name: str, clock: Clock) -> TeamHalt:
+    """Revert one team's open faults — every one, in the plan or injected by hand."""
+    open_faults = [i for i in fold(store.events(name)) if i.is_open]
+    if not open_faults:
+        return TeamHalt(name, "nothing-open")
+    reverted: list[tuple[str, str | None]] = []
+    try:
         injector = make_injector(config, config_path, config.team(name), store, clock)
         for instance in open_faults:
-            sha = injector.revert(catalog.get(instance.fault), instance.injected_sha or "", "halt")
-            reverted.append((name, instance.fault, sha))
-    return reverted
+            reverted.append((instance.fault, injector.revert(catalog.get(instance.fault), instance, "halt")))
+    except FaultbotError as exc:
+        return TeamHalt(name, "failed", tuple(reverted), exc.message)
+    return TeamHalt(name, "reverted", tuple(reverted))
 
 
 def resume(config_path: Path, team: str | None = None, clock: Clock | None = None) -> bool:

@@ -29,9 +29,18 @@ from typing import Any
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.app.compose import make_deploy_watcher, make_injector, make_watcher, team_adapters
+from bot.app.compose import (
+    make_deploy_watcher,
+    make_injector,
+    make_pager,
+    make_pager_source,
+    make_watcher,
+    team_adapters,
+)
 from bot.app.faults import plan_team
 from bot.app.health import TeamPolls, health_report
+from bot.app.paging import PagerPoller
+from bot.app.paths import event_paths
 from bot.app.schedule import SHUTDOWN_GRACE_SECONDS, drop_job, make_scheduler, shut_down
 from bot.catalog.faults import Catalog
 from bot.config import Config, TeamSettings
@@ -43,6 +52,7 @@ from bot.game.engine import Act, Action, TeamView, decide
 from bot.game.events import ALL_TEAMS, Kind
 from bot.game.plan import TeamPlan, make_plan
 from bot.game.timeline import fold
+from bot.pager.pagerduty import IncidentSource
 from bot.repo.injector import InjectionRefused, Injector
 from bot.repo.watcher import TeamWatcher
 from bot.store.eventlog import Store
@@ -57,11 +67,11 @@ def _poll_job(key: str) -> None:
     """The one poll for all teams of earlier releases: a job store they wrote may still hold it."""
 
 
-def _tick_job(key: str, team: str) -> None:
+def _tick_job(key: str, team: str, source: str = "poll") -> None:
     """Module-level (like every job) so the persistent job store can reference it by name."""
     daemon = _RUNNING.get(key)
     if daemon is not None:
-        daemon.tick(team)
+        daemon.tick(team, source)
 
 
 def _controls_job(key: str) -> None:
@@ -90,14 +100,18 @@ class TeamRuntime:
     reconciled: bool = False  # intents a crash left open were looked for on the remote
     last_polled_at: datetime | None = None  # the last tick that reached the team's forge
     polling_since: datetime | None = None  # a tick running now began then
+    dirty_source: str = "poll"  # what asked for the look that has to wait for the running one
+    pager: PagerPoller | None = None
 
 
 class Daemon:
     """Plays every team's game: refresh, decide, act, reschedule."""
 
     def __init__(self, config: Config, config_path: Path, store: Store, catalog: Catalog, clock: Clock,
-                 on_progress: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+                 on_progress: Callable[[str, dict[str, Any]], None] | None = None,
+                 pager_source: IncidentSource | None = None) -> None:
         self.config = config
+        self.pager_source = pager_source  # the demo passes its own; otherwise built from repos.yaml
         self.config_path = config_path
         self.store = store
         self.catalog = catalog
@@ -114,6 +128,7 @@ class Daemon:
         self._busy = threading.Condition()
         self._ticks_running = 0
         self._controls_seen: int | None = None
+        self._diffs: dict[tuple[str, str], str] = {}
 
     # -- start ----------------------------------------------------------------------------
 
@@ -123,15 +138,17 @@ class Daemon:
         Nothing here talks to a forge: each team is planned (and its crash-left intents
         reconciled) in its own first tick, so a forge that hangs at start-up delays only its team.
         """
+        self.pager_source = self.pager_source or make_pager_source(self.config)
         for team in self.config.all_team_settings():
             # One cache, one GitHub client (and its rate-limit state) per team, shared by all three roles.
-            shared = team_adapters(self.config, self.config_path, team)
+            shared = team_adapters(self.config, self.config_path, team, self.clock)
             injector = make_injector(self.config, self.config_path, team, self.store, self.clock, shared)
             watcher = make_watcher(self.config, self.config_path, team, self.store, self.catalog, self.clock, shared)
             deploy = make_deploy_watcher(self.config, self.config_path, team, self.store, self.clock, shared)
             self._install_crash_hook(injector)
             self.teams[team.name] = TeamRuntime(team, injector, watcher, deploy, self._recorded_plan(team),
-                                                threading.Lock())
+                                                threading.Lock(),
+                                                pager=make_pager(team, self.pager_source, self.store, self.clock))
         # Recorded once everything could be built: a missing token leaves the event unstarted.
         started = self.store.last(ALL_TEAMS, kinds=(Kind.STARTED,))
         if started is None:
@@ -193,7 +210,7 @@ class Daemon:
         _RUNNING[self.key] = self
         self.running_since = self.clock.now()
         scheduler = make_scheduler(SQLAlchemyJobStore(url=self.store.url, tablename="faultbot_jobs"), len(self.teams))
-        now = datetime.now().astimezone()
+        now = self.clock.to_real(self.clock.now())
         for name in self.teams:
             scheduler.add_job(_tick_job, "interval", seconds=self.poll_seconds(), args=[self.key, name],
                               id=f"poll:{name}", replace_existing=True, next_run_time=now)
@@ -217,9 +234,11 @@ class Daemon:
         scheduler, self.scheduler = self.scheduler, None
         abandoned = 0
         if scheduler is not None:
-            abandoned = shut_down(scheduler, self.wait_idle, self.config.paths(self.config_path).workdir, grace)
+            abandoned = shut_down(scheduler, self.wait_idle, event_paths(self.config, self.config_path).workdir, grace)
         for runtime in self.teams.values():
             runtime.deploy.close()
+        if self.pager_source is not None:
+            self.pager_source.close()
         _RUNNING.pop(self.key, None)
         log.info("stopped", extra={"abandoned_ticks": abandoned})
 
@@ -233,17 +252,18 @@ class Daemon:
 
     # -- the loop -------------------------------------------------------------------------
 
-    def tick(self, name: str) -> None:
+    def tick(self, name: str, source: str = "poll") -> None:
         """Refresh a team from its repo, decide, act, and schedule the next look.
 
         A tick asked for while one runs (a webhook during a poll) is not dropped: the
-        running tick goes round once more. One team's surprise never stops the others.
+        running tick goes round once more, and what it finds is logged with the source that
+        asked (`webhook:push`, not `poll`). One team's surprise never stops the others.
         """
         runtime = self.teams.get(name)
         if runtime is None or self.stopping.is_set():  # a team no longer in repos.yaml; or shutting down
             return
         if not runtime.lock.acquire(blocking=False):
-            runtime.dirty = True
+            runtime.dirty, runtime.dirty_source = True, source
             return
         with self._busy:
             self._ticks_running += 1
@@ -251,12 +271,13 @@ class Daemon:
             while True:
                 runtime.dirty = False
                 try:
-                    self._tick(runtime)
+                    self._tick(runtime, source)
                 except Exception as exc:  # noqa: BLE001 - keep playing the other teams
                     self.errors[name] = f"{exc.__class__.__name__}: {exc}"
                     log.exception("tick failed", extra={"team": name})
                 if not runtime.dirty or self.stopping.is_set():
                     break
+                source = runtime.dirty_source
         finally:
             runtime.polling_since = None
             runtime.lock.release()
@@ -276,9 +297,9 @@ class Daemon:
         self._controls_seen = latest
         names = set(self.teams) if any(e.team == ALL_TEAMS for e in fresh) else {e.team for e in fresh}
         for name in sorted(names & set(self.teams)):
-            self.request_tick(name)
+            self.request_tick(name, "control")
 
-    def _tick(self, runtime: TeamRuntime) -> None:
+    def _tick(self, runtime: TeamRuntime, source: str = "poll") -> None:
         name = runtime.settings.name
         runtime.polling_since = self.clock.now()
         if not runtime.reconciled and not self._reconcile(runtime):
@@ -290,13 +311,15 @@ class Daemon:
         if self.stopping.is_set():  # shutting down: finish what runs, start nothing new
             return
         try:
-            runtime.watcher.refresh()
+            runtime.watcher.refresh(source=source)
             runtime.deploy.refresh()
             self.errors.pop(name, None)
             runtime.last_polled_at = self.clock.now()
         except FaultbotError as exc:  # retryable or not, the daemon stays up and tries again
             self.errors[name] = exc.message
             log.warning("refresh failed", extra={"team": name, "error": exc.message})
+        if runtime.pager is not None:
+            runtime.pager.refresh()  # never raises: PagerDuty's outages only make its data stale
         wakeup = None
         for _ in range(5):  # act until nothing more is due right now
             if self.stopping.is_set():
@@ -304,7 +327,8 @@ class Daemon:
             decision = decide(self._view(runtime), self.clock.now())
             acted = [a for a in decision.actions if self._act(runtime, a)]
             wakeup = decision.next_wakeup
-            if not any(a.act in (Act.inject, Act.revert, Act.time_out) for a in acted):
+            if not any(a.act in (Act.inject, Act.revert, Act.time_out, Act.start_clock, Act.recover_timeout)
+                       for a in acted):
                 break
         scheduler = self.scheduler
         if wakeup is not None and scheduler is not None and not self.stopping.is_set():
@@ -331,11 +355,15 @@ class Daemon:
     def _view(self, runtime: TeamRuntime) -> TeamView:
         assert runtime.plan is not None
         instances = {i.fault: i for i in fold(self.store.events(runtime.settings.name))}
-        hints = {f: self.catalog.get(f).hint_delays for f in runtime.plan.faults if f in self.catalog.faults}
+        hints = {f: self.catalog.get(f).hint_delays for f in instances if f in self.catalog.faults}
         assert self.started_at is not None
+        argocd = self.config.argocd
         return TeamView(runtime.plan, self.started_at, instances, hints,
                         is_halted(self.store, runtime.settings.name), self.config.event.ends_at,
-                        runtime.deploy.tracking)
+                        runtime.deploy.tracking,
+                        ship_timeout=argocd.ship_timeout if argocd else None,
+                        on_ship_timeout=argocd.on_ship_timeout if argocd else "start-clock",
+                        recover_timeout=argocd.recover_timeout if argocd else None)
 
     def _act(self, runtime: TeamRuntime, action: Action) -> bool:
         team, fault = runtime.settings.name, self.catalog.get(action.fault)
@@ -345,15 +373,19 @@ class Daemon:
                 self.store.append(team, ev.Scheduled(action.due), fault=fault.id, at=now)
             elif action.act is Act.inject:
                 try:
-                    result = runtime.injector.inject(fault)
+                    result = runtime.injector.inject(fault, force=True)  # the engine decided it is due
                 except InjectionRefused as exc:
                     self._refused(team, fault.id, exc.message, now)
                     raise
                 self._said("injected", team=team, fault=fault.id, sha=result.sha, persona=result.persona)
             elif action.act is Act.revert:
                 instance = next(i for i in fold(self.store.events(team)) if i.fault == fault.id)
-                sha = runtime.injector.revert(fault, instance.injected_sha or "", action.reason)
+                sha = runtime.injector.revert(fault, instance, action.reason)
                 self._said("reverted", team=team, fault=fault.id, sha=sha, reason=action.reason)
+            elif action.act is Act.start_clock:
+                self.store.append(team, ev.ClockStarted(at=action.due, reason=action.reason), fault=fault.id, at=now)
+            elif action.act is Act.recover_timeout:
+                self.store.append(team, ev.RecoverTimedOut(at=action.due), fault=fault.id, at=now)
             elif action.act is Act.time_out:
                 runtime.injector.close_without_revert(fault, action.reason)
                 self._said("timed-out", team=team, fault=fault.id)
@@ -380,11 +412,12 @@ class Daemon:
         log.info(kind, extra=facts)
         self.on_progress(kind, facts)
 
-    def request_tick(self, team: str) -> None:
-        """Look at a team now (a webhook said it changed, a halt came); runs on the scheduler's threads."""
+    def request_tick(self, team: str, source: str = "request") -> None:
+        """Look at a team now (a webhook said it changed, a halt came); runs on the scheduler's
+        threads, and what the look finds is logged with `source`."""
         scheduler = self.scheduler
         if scheduler is not None and team in self.teams and not self.stopping.is_set():
-            scheduler.add_job(_tick_job, args=[self.key, team], id=f"now:{team}", replace_existing=True)
+            scheduler.add_job(_tick_job, args=[self.key, team, source], id=f"now:{team}", replace_existing=True)
 
     # -- for the web side and the demo ----------------------------------------------------
 
@@ -396,6 +429,20 @@ class Daemon:
                              errors=dict(self.errors), now=self.clock.now(), running_since=self.running_since,
                              poll_interval=self.config.poll_interval)
 
+    def fault_diff(self, team: str, fault: str) -> str | None:
+        """The diff a fault pushed, from the team's cached clone (organizer view); None if unknown."""
+        runtime = self.teams.get(team)
+        landed = self.store.latest(team, ev.Landed, fault)
+        if runtime is None or landed is None or not landed.parent:
+            return None
+        key = (team, landed.sha)
+        if key not in self._diffs:
+            try:
+                self._diffs[key] = runtime.injector.cache.diff(landed.parent, landed.sha)
+            except FaultbotError as exc:
+                return f"(diff unavailable: {exc.message})"
+        return self._diffs[key]
+
     def finished(self) -> bool:
         """Every team's plan is played out."""
         now = self.clock.now()
@@ -403,9 +450,10 @@ class Daemon:
 
 
 def wait_for(predicate: Callable[[], bool], stop: threading.Event, timeout: timedelta, step: float = 0.2) -> bool:
-    """Block until predicate() holds, `stop` is set, or the timeout passes."""
-    deadline = datetime.now().timestamp() + timeout.total_seconds()
-    while not stop.is_set() and datetime.now().timestamp() < deadline:
+    """Block until predicate() holds, `stop` is set, or the timeout passes (a duration: a
+    monotonic clock, which no change of the wall clock can stretch or cut short)."""
+    deadline = time.monotonic() + timeout.total_seconds()
+    while not stop.is_set() and time.monotonic() < deadline:
         if predicate():
             return True
         stop.wait(step)

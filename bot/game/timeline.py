@@ -25,6 +25,8 @@ class State(StrEnum):
 
 
 OPEN_STATES = (State.injected, State.regressed)
+TEAM_FIX_KINDS = ("revert", "forward-fix")
+BOT = Who(name="faultbot")  # who a bot revert is by, everywhere it is shown
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,22 @@ class FaultInstance:
     fixed_at_uncertainty_s: float | None = None
     pr_pending: bool = False
     regressions: int = 0
+    regressed_at: datetime | None = None
+    """When the bot saw the latest regression: a regression runs its own clock."""
+    regressed_sha: str | None = None
+    bot_revert_sha: str | None = None
+    needs_organizer: str | None = None
+    """Why the bot's revert could not be made (recorded once; the bot does not retry by itself)."""
+    clock_started: datetime | None = None
+    """Set when the clock started without the fault shipping (ship_timeout passed)."""
+    recover_timed_out_at: datetime | None = None
     failing: tuple[str, ...] = ()
     progress: tuple[int, int] | None = None
     first_response: ev.Response | None = None
     closed_at: datetime | None = None
     hints_given: tuple[int, ...] = ()
+    hints: tuple[tuple[datetime, str], ...] = ()
+    """(when, text) of every hint given: organizer-only text."""
     refusals: int = 0
     deploy_tracked: bool = False
     shipped_at: datetime | None = None
@@ -62,6 +75,9 @@ class FaultInstance:
     ci: Mapping[str, CIRun] = field(default_factory=dict)
     anomalies: tuple[str, ...] = ()
     stale: tuple[str, ...] = ()
+    pager: ev.PagerIncident | None = None
+    closed_reason: str | None = None
+    halted_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -70,7 +86,10 @@ class FaultInstance:
 
     @property
     def clock_started_at(self) -> datetime | None:
-        """When the team's clock starts: when the fault shipped, where deploys are tracked."""
+        """When the team's clock starts: when the fault shipped, where deploys are tracked
+        (or at injection, once it did not ship within the ship timeout)."""
+        if self.clock_started is not None:
+            return self.clock_started
         return self.shipped_at if self.deploy_tracked else self.injected_at
 
     @property
@@ -87,6 +106,28 @@ class FaultInstance:
         if self.recovered_at is None or self.shipped_at is None:
             return None
         return round((self.recovered_at - self.shipped_at).total_seconds(), 3)
+
+    @property
+    def resolved_at(self) -> datetime | None:
+        """When the fault stopped being open: fixed, or closed by the bot (time limit, halt)."""
+        return self.fixed_at if self.state is State.fixed else self.closed_at
+
+    @property
+    def mtta_s(self) -> float | None:
+        """Seconds from PagerDuty opening the fault's incident to its first acknowledgement."""
+        pager = self.pager
+        if pager is None or pager.opened_at is None or pager.acknowledged_at is None:
+            return None
+        return round(max(0.0, (pager.acknowledged_at - pager.opened_at).total_seconds()), 3)
+
+    @property
+    def first_update_s(self) -> float | None:
+        """Seconds from the incident opening to the team's first status update on it."""
+        pager = self.pager
+        updates = [m.at for m in pager.messages if m.kind == "status_update" and m.at] if pager else []
+        if pager is None or pager.opened_at is None or not updates:
+            return None
+        return round(max(0.0, (min(updates) - pager.opened_at).total_seconds()), 3)
 
     def as_json(self) -> dict[str, Any]:
         """The `status --json` shape."""
@@ -111,6 +152,9 @@ class FaultInstance:
             "fixed_at_uncertainty_s": self.fixed_at_uncertainty_s,
             "time_to_fix_s": self.time_to_fix_s,
             "regressions": self.regressions,
+            "regressed_at": iso(self.regressed_at),
+            "bot_revert_sha": self.bot_revert_sha,
+            "needs_organizer": self.needs_organizer,
             "checks_failing": list(self.failing),
             "checks_passing": list(self.progress) if self.progress else None,
             "first_response": _compact(plain(self.first_response)),
@@ -127,12 +171,27 @@ class FaultInstance:
             "anomalies": list(self.anomalies),
             "stale": bool(self.stale),
             "stale_sources": list(self.stale),
+            "closed_reason": self.closed_reason,
+            "hints": [{"at": iso(at), "text": text} for at, text in self.hints],
+            "incident": _compact(plain(self.pager)),
+            "mtta_s": self.mtta_s,
+            "first_update_s": self.first_update_s,
         }
 
 
 def _compact(value: Any) -> Any:
     """Drop the keys a fact left empty, as the untyped log never wrote them."""
     return {k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value
+
+
+def numbered(instances: Iterable[FaultInstance]) -> list[tuple[FaultInstance, int]]:
+    """Injected instances with their incident number in their team's game (1, 2, ...), by team, then time."""
+    counts: dict[str, int] = {}
+    found = []
+    for instance in sorted((i for i in instances if i.injected_at), key=lambda i: (i.team, i.injected_at)):
+        counts[instance.team] = counts.get(instance.team, 0) + 1
+        found.append((instance, counts[instance.team]))
+    return found
 
 
 def fold(events: Iterable[Event]) -> list[FaultInstance]:
@@ -166,33 +225,48 @@ def _apply(instance: FaultInstance, event: Event) -> FaultInstance:
             return replace(instance, state=State.fixed, fix_sha=facts.sha, fix_kind=facts.kind,
                            fixed_by=facts.fixed_by, pr=facts.pr, fixed_at=facts.fixed_at or event.at,
                            fixed_at_source=facts.fixed_at_source, fixed_at_uncertainty_s=facts.uncertainty_s,
-                           pr_pending=facts.pr_lookup == "failed", failing=())
+                           pr_pending=facts.pr_lookup == "failed", failing=(), needs_organizer=None)
         case ev.Regressed():
             ci = {role: run for role, run in instance.ci.items() if role != "fix"}
             return replace(instance, state=State.regressed, regressions=instance.regressions + 1,
-                           recovered_at=None, ci=ci)
+                           regressed_at=event.at, regressed_sha=facts.sha or None, recovered_at=None,
+                           recover_timed_out_at=None, needs_organizer=None, ci=ci)
+        case ev.RevertFailed():
+            return replace(instance, needs_organizer=facts.error or "the bot's revert failed")
         case ev.Progress():
             return replace(instance, failing=tuple(facts.failing), progress=(facts.passing, facts.total))
         case ev.Response():
             return replace(instance, first_response=facts)
         case ev.Closed():
-            closed = replace(instance, state=State.timed_out if isinstance(facts, ev.TimedOut) else State.halted,
-                             closed_at=event.at, failing=())
-            if facts.revert_sha:
-                closed = replace(closed, fix_sha=facts.revert_sha, fix_kind="bot-revert", fixed_by=facts.fixed_by)
+            halted = isinstance(facts, ev.Halted)
+            closed = replace(instance, state=State.halted if halted else State.timed_out,
+                             closed_at=event.at, failing=(), closed_reason=facts.reason or None,
+                             halted_at=event.at if halted else instance.halted_at, needs_organizer=None,
+                             bot_revert_sha=facts.revert_sha)
+            if facts.revert_sha and instance.fix_kind not in TEAM_FIX_KINDS:
+                # The revert commit carries a persona's name, but it was the bot's act: never a team's.
+                # (After a regression the bot undoes the regression: the team's earlier fix stays theirs.)
+                closed = replace(closed, fix_sha=facts.revert_sha, fix_kind="bot-revert", fixed_by=BOT)
             return closed
         case ev.Refused():
             return replace(instance, refusals=instance.refusals + 1)
         case ev.Skipped():
             return replace(instance, state=State.skipped, closed_at=event.at)
         case ev.Hint():
-            return replace(instance, hints_given=(*instance.hints_given, facts.index))
+            return replace(instance, hints_given=(*instance.hints_given, facts.index),
+                           hints=(*instance.hints, (event.at, facts.text)))
+        case ev.PagerIncident():
+            return replace(instance, pager=facts)
         case ev.Tracked():
             return replace(instance, deploy_tracked=True)
         case ev.Shipped():
             return replace(instance, shipped_at=facts.at)
         case ev.Recovered():
             return replace(instance, recovered_at=facts.at)
+        case ev.ClockStarted():
+            return replace(instance, clock_started=facts.at or event.at)
+        case ev.RecoverTimedOut():
+            return replace(instance, recover_timed_out_at=facts.at or event.at)
         case ev.CIRun():
             return replace(instance, ci={**instance.ci, facts.role: facts})
         case ev.Anomaly():

@@ -1,9 +1,12 @@
 """The one door to git: every git command faultbot runs goes through this module.
 
 It runs the real `git` through GitPython with the `GIT_*` variables of the caller's
-environment scrubbed (so a developer's GIT_DIR or GIT_AUTHOR_* never leaks in), hands
-an HTTPS token to git per command as an `http.extraHeader` (never in a remote URL or in
-.git/config), and redacts that token from every message it raises.
+environment scrubbed (so a developer's GIT_DIR or GIT_AUTHOR_* never leaks in), in the C
+locale (git translates its messages: a German operator's "nichts zu committen" must mean
+what "nothing to commit" means), hands an HTTPS token to git per command as an
+`http.extraHeader` (never in a remote URL or in .git/config), and redacts that token from
+every message it raises. Outcomes are read from exit codes and machine output
+(`--porcelain`, `ls-files -u`) wherever git offers them, and from text only where it does not.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,13 +23,13 @@ import git
 
 from bot.base.redact import Redactor, redact_url
 from bot.errors import GitError
-from bot.repo.cachelock import exclusive, held_lock_fds
 from bot.repo.gitprocess import DEFAULT_LIMITS, GitLimits, config_env, execute
 
 
 def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The process environment minus GIT_* variables, never prompting for credentials."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "LC_")) and k != "LANGUAGE"}
+    env["LC_ALL"] = "C"  # untranslated messages (gettext ignores LANGUAGE in the C locale)
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["GCM_INTERACTIVE"] = "never"
     env["GIT_SSH_COMMAND"] = os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
@@ -115,6 +117,7 @@ def run_git(
             command=shown,
             status=done.status,
             output=detail,
+            stdout=creds.redactor(done.stdout),
             retryable=_looks_transient(detail),
         )
     return done.stdout
@@ -255,10 +258,39 @@ class LocalRepo:
         self.git("commit", "-q", "--no-verify", "-m", message, env=author.env())
         return self.head()
 
-    def revert(self, sha: str, author: Author) -> str:
-        """`git revert` one commit (a new commit; history is never rewritten)."""
-        self.git("revert", "--no-edit", sha, env=author.env())
-        return self.head()
+    def revert(self, sha: str, author: Author) -> str | None:
+        """`git revert` one commit as a new commit (history is never rewritten); its sha, or
+        None when undoing it changes nothing (the change is already gone).
+
+        RevertConflict when it does not undo cleanly; the work tree is then left as it was.
+        Told apart by git's index and exit codes, not by its (translated) messages.
+        """
+        mainline = ["-m", "1"] if len(self.commit_info(sha).parents) > 1 else []
+        try:
+            self.git("revert", "--no-commit", *mainline, sha, env=author.env())
+        except GitError as exc:
+            conflicted = self.git("ls-files", "--unmerged").strip()
+            self._abort_revert()  # index and work tree as they were
+            if conflicted:
+                paths = sorted({line.split("\t", 1)[-1] for line in conflicted.splitlines()})
+                raise RevertConflict(f"reverting {sha[:12]} conflicts in {', '.join(paths)}",
+                                     command=exc.command, status=exc.status, output=exc.output) from None
+            raise
+        try:
+            self.git("diff", "--cached", "--quiet", "HEAD")
+        except GitError as exc:
+            if exc.status != 1:
+                raise
+            self.git("commit", "-q", "--no-verify", "--no-edit", env=author.env())  # git's own revert message
+            return self.head()
+        self._abort_revert()
+        return None
+
+    def _abort_revert(self) -> None:
+        try:
+            self.git("revert", "--abort")
+        except GitError:
+            pass  # no revert in progress (git refused before it started one)
 
     def checkout_detached(self, sha: str) -> None:
         """Put the work tree at `sha` (our own scratch/cache repos only)."""
@@ -322,6 +354,56 @@ class LocalRepo:
             raise
         return True
 
+    def merged_messages(self, merge: str) -> list[str]:
+        """The messages of the commits a merge commit brought in (its second parent's side)."""
+        parents = self.commit_info(merge).parents
+        if len(parents) < 2:
+            return []
+        raw = self.git("log", "--format=%B%x1e", f"{parents[0]}..{parents[1]}")
+        return [message.strip() for message in raw.split("\x1e") if message.strip()]
+
+    def undoes(self, base: str, change: str, commit: str, paths: Sequence[str]) -> bool:
+        """Does `commit` undo the change `base..change` at `paths`, whatever else changed there
+        since (a CI image-tag bump in the same file)?
+
+        Asked of git's own three-way merge, per path: merging "undo the change" (`change` →
+        `base`) into `commit`'s version must change nothing. It changes nothing exactly when
+        the commit already holds the old lines where the change made new ones; a forward fix
+        (other lines) conflicts or differs, and a fault still there would be taken out.
+        """
+        scratch = self.path / ".git" / "faultbot-judge"
+        scratch.mkdir(exist_ok=True)
+        try:
+            return all(self._undone_at(scratch, base, change, commit, path) for path in paths)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _undone_at(self, scratch: Path, base: str, change: str, commit: str, path: str) -> bool:
+        before, after, now = (self.content(rev, path) for rev in (base, change, commit))
+        if before is None or after is None or now is None:
+            return now == before  # the change added or deleted the file: undone when that is undone
+        files = []
+        for name, text in (("now", now), ("after", after), ("before", before)):
+            file = scratch / name
+            file.write_text(text, encoding="utf-8", errors="surrogateescape")
+            files.append(str(file))
+        try:
+            merged = self.git("merge-file", "-p", "-q", *files)
+        except GitError as exc:
+            if exc.status is not None and exc.status > 0:
+                return False  # conflicts: the commit changed those lines some other way
+            raise
+        return merged == now
+
+    def content(self, rev: str, path: str) -> str | None:
+        """A file's text at a commit (None where it does not exist)."""
+        try:
+            return self.git("cat-file", "-p", f"{rev}:{path}")
+        except GitError as exc:
+            if exc.status == 128:
+                return None
+            raise
+
     def changed_lines(self, base: str, head: str) -> tuple[int, int]:
         """(added, removed) line counts between two commits."""
         added = removed = 0
@@ -356,63 +438,5 @@ def publish_directory(source: Path, bare: Path, author: Author, branch: str = "m
         return repo.head()
 
 
-class PushRejected(GitError):
-    """The remote refused a push because the branch moved (non-fast-forward)."""
-
-
-class TeamCache(LocalRepo):
-    """A team's repository cached on our disk: cloned once (partial where the server allows),
-    then fetched. Only our own cache's work tree and tracking refs are ever reset here;
-    pushes to the team never force and never rewrite.
-    """
-
-    def __init__(self, path: Path, url: str, credentials: Credentials | None = None,
-                 limits: GitLimits = DEFAULT_LIMITS) -> None:
-        super().__init__(path)
-        self.url = url
-        self.credentials = credentials or Credentials()
-        self.limits = limits
-
-    def exclusive(self) -> AbstractContextManager[None]:
-        """Hold this cache for a whole read-modify sequence (sync, edit, commit, push)."""
-        return exclusive(self.path)
-
-    def git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
-        """Run git inside the cache (bounded; inheriting the cache lock where held)."""
-        return run_git(args, cwd=self.path, env=env, limits=self.limits, keep_fds=held_lock_fds(self.path))
-
-    def remote(self, *args: str) -> str:
-        """A git command that talks to the team's remote (token handed over per command)."""
-        return run_git(args, cwd=self.path, credentials=self.credentials, url=self.url, limits=self.limits,
-                       keep_fds=held_lock_fds(self.path))
-
-    def sync(self, branch: str) -> str:
-        """Clone or fetch, then put the work tree at the remote branch head; return its sha."""
-        if not (self.path / ".git").is_dir():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            run_git(
-                ["clone", "-q", "--no-checkout", "--filter=blob:none", "--", self.url, str(self.path)],
-                credentials=self.credentials, url=self.url, limits=self.limits, keep_fds=held_lock_fds(self.path),
-            )
-        self.remote("fetch", "-q", "--prune", self.url, f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
-        head = self.git("rev-parse", f"refs/remotes/origin/{branch}").strip()
-        self.checkout_detached(head)
-        return head
-
-    def remote_head(self, branch: str) -> str | None:
-        """The branch head on the remote right now (one `ls-remote`)."""
-        return remote_head(self.url, branch, self.credentials, self.limits)
-
-    def remote_heads(self) -> dict[str, str]:
-        """Every branch on the remote right now (one `ls-remote`)."""
-        return remote_heads(self.url, self.credentials, self.limits)
-
-    def push(self, sha: str, branch: str) -> None:
-        """Push `sha` to `branch` without force; PushRejected if the branch has moved on."""
-        try:
-            self.remote("push", self.url, f"{sha}:refs/heads/{branch}")
-        except GitError as exc:
-            text = f"{exc.output} {exc.message}".lower()
-            if any(word in text for word in ("non-fast-forward", "fetch first", "[rejected]", "stale info")):
-                raise PushRejected(exc.message, command=exc.command, status=exc.status, output=exc.output) from None
-            raise
+class RevertConflict(GitError):
+    """`git revert` of a commit conflicts with what the branch holds now."""
