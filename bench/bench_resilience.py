@@ -41,6 +41,7 @@ from bot.config import sqlite_url_for  # noqa: E402
 from bot.game.events import Kind, Landed  # noqa: E402
 from bot.game.timeline import fold  # noqa: E402
 from bot.store.eventlog import Store  # noqa: E402
+from tests.app.outage_game import write_config  # noqa: E402
 from tests.gitrepos import TeamRepo, git, make_team_repo  # noqa: E402
 from tests.servers.git_http import GitHTTPServer, serve_git_http  # noqa: E402
 
@@ -71,17 +72,6 @@ class ArgsWatch(threading.Thread):
                     continue
                 if TOKEN in cmdline or BASIC in cmdline:
                     self.hits.add(cmdline.replace("\0", " ")[:200])
-
-
-def write_config(root: Path, server: GitHTTPServer, remotes: dict[str, TeamRepo], scenario: str) -> Path:
-    lines = ["event: {name: Game day, state: sqlite:///state.db, workdir: cache}", "poll_interval: 1s",
-             "defaults:", "  personas: [{name: Kenji Sato, email: k.sato@example.com}]", f"  scenario: {scenario}",
-             "teams:"]
-    for name, remote in remotes.items():
-        lines += [f"  - name: {name}", f"    url: {server.url_for_path(remote.bare)}"]
-    config = root / "repos.yaml"
-    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return config
 
 
 @contextmanager
@@ -128,8 +118,7 @@ def kill_trials(scratch: Path, trials: int) -> dict[str, int]:
         root = scratch / f"kill-{trial}"
         root.mkdir()
         with forge(root, ["team-a", "team-b"]) as (server, remotes):
-            write_config(root, server, remotes,
-                         f"{{seed: {trial}, first_delay: 0s..1s, next_delay: 0s..1s, time_limit: 2s, on_time_limit: revert}}")
+            write_config(root, server, remotes, scenario=f"{{seed: {trial}, first_delay: 0s..1s, next_delay: 0s..1s, time_limit: 2s, on_time_limit: revert}}")
             if trial % 2:
                 hold_pushes(server, 1.5)
             rng = random.Random(trial)
@@ -165,7 +154,7 @@ def inject_kills(scratch: Path, trials: int) -> dict[str, int]:
         root = scratch / f"inject-{trial}"
         root.mkdir()
         with forge(root, ["team-a"]) as (server, remotes):
-            write_config(root, server, remotes, "{seed: 1}")
+            write_config(root, server, remotes, scenario="{seed: 1}")
             if trial % 2:
                 hold_pushes(server, 1.0)
             first = faultbot(["inject", "team-a", FAULT], root, root / "inject.log")
@@ -188,8 +177,7 @@ def racing_pushes(scratch: Path, pushes: int) -> dict[str, int]:
     root.mkdir()
     pushed: dict[str, list[str]] = {"team-a": [], "team-b": []}
     with forge(root, list(pushed)) as (server, remotes):
-        write_config(root, server, remotes,
-                     "{seed: 5, first_delay: 0s..1s, next_delay: 0s..1s, time_limit: 3s, on_time_limit: revert}")
+        write_config(root, server, remotes, scenario="{seed: 5, first_delay: 0s..1s, next_delay: 0s..1s, time_limit: 3s, on_time_limit: revert}")
         daemon = faultbot(["run"], root, root / "daemon.log")
         stop = threading.Event()
 
@@ -236,7 +224,7 @@ def outage(scratch: Path, seconds: float) -> dict[str, int]:
     root = scratch / "outage"
     root.mkdir()
     with forge(root, ["team-a"]) as (server, remotes):
-        write_config(root, server, remotes, "{seed: 2, first_delay: 0s, time_limit: 1h}")
+        write_config(root, server, remotes, scenario="{seed: 2, first_delay: 0s, time_limit: 1h}")
         daemon = faultbot(["run"], root, root / "daemon.log")
         events = store(root)
         deadline = time.monotonic() + 60

@@ -77,16 +77,16 @@ class Game:
         return thread
 
 
-def write_config(tmp_path: Path, server: GitHTTPServer, remotes: dict[str, TeamRepo], poll: str,
-                 web: bool) -> Path:
-    """repos.yaml for the teams, each at its smart-HTTP URL."""
+def write_config(tmp_path: Path, server: GitHTTPServer, remotes: dict[str, TeamRepo], poll: str = "1s",
+                 web: bool = False, scenario: str = SCENARIO) -> Path:
+    """repos.yaml for the teams, each at its smart-HTTP URL (bench/bench_resilience.py uses it too)."""
     lines = [
         "event: {name: Game day, state: sqlite:///state.db, workdir: cache}",
         f"poll_interval: {poll}",
         *(["web: {port: 0}"] if web else []),
         "defaults:",
         "  personas: [{name: Kenji Sato, email: k.sato@example.com}]",
-        f"  scenario: {SCENARIO}",
+        f"  scenario: {scenario}",
         "teams:",
     ]
     for name, remote in remotes.items():
