@@ -125,6 +125,21 @@ def raw_inject(url: str, dest: Path) -> None:
     git("push", "-q", "origin", "main", cwd=dest)
 
 
+def raw_poll(clone: Path) -> float:
+    """The raw baseline of one poll that finds a new commit: ls-remote + fetch + diff-tree; seconds taken.
+
+    The clone is then moved to the new head (not timed), ready for the next poll.
+    """
+    start = time.perf_counter()
+    old = git("rev-parse", "HEAD", cwd=clone, token=None)
+    new = git("ls-remote", "origin", "refs/heads/main", cwd=clone).split()[0]
+    git("fetch", "-q", "origin", "main", cwd=clone)
+    git("diff-tree", "-r", old, new, cwd=clone, token=None)
+    elapsed = time.perf_counter() - start
+    git("reset", "-q", "--hard", new, cwd=clone, token=None)
+    return elapsed
+
+
 def in_parallel(work: Callable[[Any], Any], items: Sequence[Any], workers: int = WORKERS) -> list[Any]:
     """Raw baselines run at the same parallelism as faultbot's team pool."""
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:

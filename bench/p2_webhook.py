@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -38,6 +40,7 @@ from bench.harness import (
     median,
     one_fault,
     open_world,
+    raw_poll,
     report,
     scratch_dir,
     wait_until,
@@ -91,6 +94,7 @@ def run(world: World, scratch: Path, client: httpx.Client, daemon: DaemonProcess
         store: Store) -> tuple[list[float], list[float]]:
     """Per team: the team pushes a revert, then faultbot (webhook) and the baseline judge it, alternating."""
     pushed: dict[int, tuple[str, str]] = {}
+    calls: Counter[str] = Counter()  # REST requests between a webhook and its fix in the log
     raw_clones: dict[int, Path] = {}
     for i, team in enumerate(world.teams):  # raw clones made after the injection, before any fix
         raw_clones[i] = scratch / "raw" / team.name
@@ -111,6 +115,8 @@ def run(world: World, scratch: Path, client: httpx.Client, daemon: DaemonProcess
         team_fixes(i)
         team = world.teams[i]
         body = push_payload(team, *pushed[i])
+        assert world.github is not None
+        before = len(world.github.requests)
         start = time.perf_counter()
         answer = client.post("/webhooks/github", content=body, headers={
             "X-GitHub-Event": "push", "X-Hub-Signature-256": signature(WEBHOOK_SECRET, body),
@@ -118,21 +124,18 @@ def run(world: World, scratch: Path, client: httpx.Client, daemon: DaemonProcess
         assert answer.status_code == 202, answer.text
         end = wait_until(lambda: store.last(team.name, kinds=(Kind.FIXED,)) is not None, 120, f"{team.name}'s fix",
                          alive=daemon.check_alive)
+        calls.update(re.sub(r"[0-9a-f]{40}", "{sha}", re.sub(r"team-\d+", "{team}", r.path))
+                     for r in world.github.requests[before:])
         return end - start
 
     def theirs(i: int) -> float:
         team_fixes(i)
-        clone = raw_clones[i]
-        start = time.perf_counter()
-        old = git("rev-parse", "HEAD", cwd=clone, token=None)
-        new = git("ls-remote", "origin", "refs/heads/main", cwd=clone).split()[0]
-        git("fetch", "-q", "origin", "main", cwd=clone)
-        git("diff-tree", "-r", old, new, cwd=clone, token=None)
-        elapsed = time.perf_counter() - start
-        git("reset", "-q", "--hard", new, cwd=clone, token=None)
-        return elapsed
+        return raw_poll(raw_clones[i])
 
-    return interleaved(len(world.teams), ours, theirs)
+    ours_s, theirs_s = interleaved(len(world.teams), ours, theirs)
+    print(f"  REST requests per fix: {sum(calls.values()) / len(world.teams):.1f} "
+          f"({', '.join(f'{n} x {p}' for p, n in calls.most_common())})")
+    return ours_s, theirs_s
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ The two alternate which goes first.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
 import shutil
 import subprocess
@@ -36,6 +37,7 @@ from bench.harness import (
     median,
     one_fault,
     open_world,
+    raw_poll,
     report,
     scratch_dir,
     write_config,
@@ -105,6 +107,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=5000)
     parser.add_argument("--commits", type=int, default=10000)
     parser.add_argument("--samples", type=int, default=10, help="unrelated commits judged")
+    parser.add_argument("--profile", type=Path, default=None, help="write cProfile stats of faultbot's samples here")
     args = parser.parse_args()
     if args.quick:
         args.files, args.commits, args.samples = 200, 200, 2
@@ -141,32 +144,34 @@ def main() -> None:
                 git("push", "-q", "origin", "main", cwd=work)
 
             pushed: set[int] = set()
+            profiler = cProfile.Profile() if args.profile else None
 
             def ours(i: int) -> float:
                 if i not in pushed:
                     push_unrelated(i)
                     pushed.add(i)
                 start = time.perf_counter()
+                if profiler is not None:
+                    profiler.enable()
                 watcher.refresh()
+                if profiler is not None:
+                    profiler.disable()
                 return time.perf_counter() - start
 
             def theirs(i: int) -> float:
                 if i not in pushed:
                     push_unrelated(i)
                     pushed.add(i)
-                start = time.perf_counter()
-                old = git("rev-parse", "HEAD", cwd=raw, token=None)
-                new = git("ls-remote", "origin", "refs/heads/main", cwd=raw).split()[0]
-                git("fetch", "-q", "origin", "main", cwd=raw)
-                git("diff-tree", "-r", old, new, cwd=raw, token=None)
-                elapsed = time.perf_counter() - start
-                git("reset", "-q", "--hard", new, cwd=raw, token=None)
+                elapsed = raw_poll(raw)
                 begun = time.perf_counter()
-                git("diff-tree", "-r", new, cwd=raw, token=None)
+                git("diff-tree", "-r", "HEAD", cwd=raw, token=None)
                 local.append(time.perf_counter() - begun)
                 return elapsed
 
             ours_s, theirs_s = interleaved(args.samples, ours, theirs)
+            if profiler is not None:
+                profiler.dump_stats(args.profile)
+                print(f"  profile of faultbot's samples: {args.profile} (python -m pstats)")
             assert store.last(team.name, kinds=(Kind.FIXED,)) is None, "an unrelated commit was taken for a fix"
             store.close()
     yaml_s = [t for t, k in zip(ours_s, kinds, strict=False) if k == "yaml"]

@@ -55,11 +55,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common_flags(parser, teams=20)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--poll", type=int, default=0, help="poll_interval in s (default: max(5, teams/10))")
+    parser.add_argument("--poll", type=int, default=0, help="poll_interval in s (default: max(8, teams/5))")
     args = parser.parse_args()
     if args.quick:
         args.teams, args.rounds = min(args.teams, 2), 1
-    poll = args.poll or max(5, args.teams // 10)
+    poll = args.poll or max(8, args.teams // 5)  # room for a round and a baseline batch
     if args.quick:
         poll = 1
     print(f"P5: daemon with {args.teams} teams, poll {poll}s; {machine_note()}")

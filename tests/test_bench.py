@@ -50,7 +50,7 @@ def test_every_benchmark_runs_at_its_smallest_scale() -> None:
     from bench.run_all import table
 
     lines = table(tabled).splitlines()
-    assert len(lines) == 2 + len(tabled) and all(line.startswith("| ") for line in lines)
+    assert len(lines) == 2 + len(tabled) and all(line.startswith("|") and line.endswith("|") for line in lines)
 
 
 def test_the_earlier_benchmarks_still_import() -> None:
