@@ -82,7 +82,7 @@ def main() -> None:
             git_window = ours_git(world) - git_before
         finally:
             stop.set()
-            thread.join(timeout=3 if args.quick else 10)
+            thread.join(timeout=1 if args.quick else 10)
             hung = thread.is_alive()
             if hung:
                 print("  (the daemon did not stop when asked: the shutdown hang, see README)")
