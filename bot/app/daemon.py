@@ -99,6 +99,7 @@ class TeamRuntime:
     dirty: bool = False
     reconciled: bool = False  # intents a crash left open were looked for on the remote
     last_polled_at: datetime | None = None  # the last tick that reached the team's forge
+    last_poll_began: datetime | None = None  # ... began then
     polling_since: datetime | None = None  # a tick running now began then
     dirty_source: str = "poll"  # what asked for the look that has to wait for the running one
     pager: PagerPoller | None = None
@@ -314,7 +315,7 @@ class Daemon:
             runtime.watcher.refresh(source=source)
             runtime.deploy.refresh()
             self.errors.pop(name, None)
-            runtime.last_polled_at = self.clock.now()
+            runtime.last_polled_at, runtime.last_poll_began = self.clock.now(), runtime.polling_since
         except FaultbotError as exc:  # retryable or not, the daemon stays up and tries again
             self.errors[name] = exc.message
             log.warning("refresh failed", extra={"team": name, "error": exc.message})
@@ -424,7 +425,7 @@ class Daemon:
     def health(self) -> dict[str, Any]:
         """For /healthz: per team, how long since it was last polled (see bot.app.health)."""
         scheduler = self.scheduler
-        polls = [TeamPolls(name, r.last_polled_at, r.polling_since) for name, r in self.teams.items()]
+        polls = [TeamPolls(name, r.last_polled_at, r.polling_since, r.last_poll_began) for name, r in self.teams.items()]
         return health_report(running=scheduler is not None and scheduler.running, teams=polls,
                              errors=dict(self.errors), now=self.clock.now(), running_since=self.running_since,
                              poll_interval=self.config.poll_interval)

@@ -22,6 +22,7 @@ class TeamPolls:
     team: str
     last_polled_at: datetime | None
     polling_since: datetime | None
+    last_poll_began: datetime | None = None  # when the tick that ended at `last_polled_at` began
 
 
 def health_report(*, running: bool, teams: list[TeamPolls], errors: dict[str, str], now: datetime,
@@ -38,6 +39,7 @@ def health_report(*, running: bool, teams: list[TeamPolls], errors: dict[str, st
             stale.append(team.team)
         polls[team.team] = {
             "last_polled_at": _iso(team.last_polled_at),
+            "last_poll_began_at": _iso(team.last_poll_began),
             "age_s": round(age.total_seconds(), 1),
             "stale": is_stale,
             "polling_since": _iso(team.polling_since),
