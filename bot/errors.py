@@ -84,3 +84,7 @@ class LeaseLost(FaultbotError):
     Raised by the lease check before every side effect (a push, a pull request, an event
     written by the daemon); never retryable by the same process, which goes back to standby.
     """
+
+
+class UnsafeYaml(FaultbotError):
+    """A YAML file faultbot did not write is too large, or its aliases expand too far (an alias bomb)."""

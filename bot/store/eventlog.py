@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, func, insert, select, update
@@ -55,6 +56,8 @@ class Store:
             self.engine: Engine = _engine(url)
         except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:  # a config problem
             raise FaultbotError(f"event.state: cannot open {shown!r}: {exc}") from exc
+        if self.dialect == "sqlite":
+            _check_sqlite_path(url)
         self._writer = self.engine.execution_options(**{WRITE: True})
         self._term: int | None = None
         self._deposed = False
@@ -197,6 +200,19 @@ def redacted(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return url if "@" not in url else "<unparsable URL>"
+
+
+def _check_sqlite_path(url: str) -> None:
+    """A SQLite file whose folder is missing, or that is a folder: say so before SQLite says
+    "unable to open database file"."""
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    if path.is_dir():
+        raise FaultbotError(f"event.state: {path} is a folder; name a file in it, e.g. sqlite:///{path / 'faultbot.db'}")
+    if not path.parent.is_dir():
+        raise FaultbotError(f"event.state: the folder {path.parent} does not exist; create it or change event.state")
 
 
 def _first_line(exc: SQLAlchemyError) -> str:
