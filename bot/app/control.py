@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.app.compose import Guard, event_lease, make_injector, open_store
+from bot.app.compose import Guard, ensure_workdir, event_lease, make_injector, open_store
 from bot.app.daemon import Daemon, is_halted
 from bot.app.faults import catalog_for
 from bot.app.logs import setup_logging
@@ -101,6 +101,7 @@ def halt(config_path: Path, team: str | None = None, clock: Clock | None = None)
     if team is not None:
         config.team(team)  # a one-line error for an unknown team
     clock = clock or SystemClock()
+    ensure_workdir(config, config_path)  # the reverts need the caches: one line now, before the halt is recorded
     store = open_store(config, config_path)
     lease = event_lease(config, store)
     try:

@@ -23,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.app.compose import event_lease, open_store
+from bot.app.compose import ensure_workdir, event_lease, open_store
 from bot.app.courier import Courier, make_senders
 from bot.app.daemon import Daemon
 from bot.app.faults import catalog_for
@@ -69,6 +69,7 @@ class Runner:
     def run(self, *, until_finished: bool = False, timeout: timedelta | None = None) -> Daemon | None:
         """Play until `stop` is set (or, with `until_finished`, every team's plan is played out)."""
         deadline = time.monotonic() + (timeout or timedelta(hours=24)).total_seconds() if until_finished else None
+        ensure_workdir(self.config, self.config_path)  # caches and the crash log: one line if it cannot be made
         store = open_store(self.config, self.config_path)  # the leader's: fenced by the lease's term
         views_store = self._views_store = open_store(self.config, self.config_path)  # the web side's: never fenced
         lease = self.lease = event_lease(self.config, store)
@@ -107,17 +108,19 @@ class Runner:
 
     def _lead(self, store: Store, lease: Lease, until_finished: bool, deadline: float | None) -> bool:
         """Act as the leader; True when done (stopped, finished), False when the lease was lost."""
-        daemon = Daemon(self.config, self.config_path, store, self.catalog, self.clock, self.on_progress,
-                        self.pager_source, guard=lease.check, instrument=self.instrument)
+        term = lease.term or 0
+        term_store, guard = store.fenced(term), lease.guard_for(term)  # this term's, for good
+        daemon = Daemon(self.config, self.config_path, term_store, self.catalog, self.clock, self.on_progress,
+                        self.pager_source, guard=guard, instrument=self.instrument)
         daemon.web_url = self.web_url
         self.daemon = daemon
         courier = None
         try:
-            store.append(ALL_TEAMS, ev.Leader(term=lease.term or 0, holder=lease.holder), at=self.clock.now(),
-                         source="lease")
+            took = self.clock.now()
+            daemon.prepare()  # first: a missing token leaves the state untouched
+            term_store.append(ALL_TEAMS, ev.Leader(term=term, holder=lease.holder), at=took, source="lease")
             senders = make_senders(self.config)
-            courier = Courier(store, self.clock, senders, guard=lease.check).start() if senders else None
-            daemon.prepare()
+            courier = Courier(term_store, self.clock, senders, guard=guard).start() if senders else None
             daemon.start()
             self.leading.set()
             while not self.stop.is_set():
@@ -132,9 +135,12 @@ class Runner:
             return False
         finally:
             self.leading.clear()
+            if not lease.held:  # lost: not one more write, not even from a tick finishing below
+                term_store.depose()
             daemon.stop()
             if courier is not None:
                 courier.stop()
+            term_store.depose()  # a tick the stop abandoned writes nothing more
 
     def _leader_name(self) -> str | None:
         try:

@@ -14,6 +14,7 @@ through a pooled connection that outlived its lease.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -157,6 +158,14 @@ class Store:
     def lead(self, term: int) -> None:
         """Fence every later append of this store with `term`."""
         self._term, self._deposed = term, False
+
+    def fenced(self, term: int) -> Store:
+        """This store (same connections) fenced with `term` for good: one leadership term's daemon
+        writes through it, so a tick of that term still running after the term ended stays refused
+        even when this process leads again (the lease's store moves on to the new term; this one does not)."""
+        twin = copy.copy(self)
+        twin.lead(term)
+        return twin
 
     def depose(self) -> None:
         """Refuse every later append (the lease is lost or given back) until `lead` again."""

@@ -33,6 +33,7 @@ import socket
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -103,6 +104,15 @@ class Lease:
             if reason:
                 self._lose(reason)
                 raise LeaseLost(f"lost the event's leadership lease (term {self.term}): {reason}; nothing done")
+
+    def guard_for(self, term: int) -> Callable[[], None]:
+        """`check()` for one term: it also refuses once that term is over, even if this process
+        has led again since (a tick of the old term, still running, must not act for the new one)."""
+        def guard() -> None:
+            if self.term != term:
+                raise LeaseLost(f"term {term} is over (this process now leads term {self.term}); nothing done")
+            self.check()
+        return guard
 
     def release(self) -> None:
         """Give the lease back (a clean stop): a standby takes over at once."""

@@ -107,6 +107,30 @@ def test_a_scan_recorded_in_one_transaction_is_fenced_as_a_whole(stores: tuple[S
     new.release()
 
 
+def test_a_terms_daemon_stays_refused_when_its_process_leads_again(stores: tuple[Store, Store]) -> None:
+    """The runner hands each term's daemon `store.fenced(term)` and `lease.guard_for(term)`: a tick of
+    term 1 still running after the process lost and re-took the lease (term 2) can neither act nor write."""
+    store = stores[0]
+    lease = open_lease(store, TIMEOUT)
+    assert lease.try_acquire() and lease.term == 1
+    first_store, first_guard = store.fenced(1), lease.guard_for(1)
+    first_guard()
+    first_store.append("team-a", Started(), at=T0)
+    depose(lease)
+    with pytest.raises(LeaseLost):
+        lease.check()
+    acquire_within(lease, "the same process could not lead again")
+    assert lease.term == 2
+    with pytest.raises(LeaseLost, match="term 1 is over"):
+        first_guard()
+    with pytest.raises(LeaseLost, match="term 2"):
+        first_store.append("team-a", Started(), at=T0 + timedelta(seconds=1))
+    lease.guard_for(2)()
+    store.fenced(2).append("team-a", Started(), at=T0 + timedelta(seconds=2))
+    assert [e.term for e in stores[1].events()] == [1, 2]
+    lease.release()
+
+
 def test_a_leader_cut_off_finds_out_at_its_next_check_and_stops_writing(stores: tuple[Store, Store]) -> None:
     store = stores[0]
     lease = open_lease(store, TIMEOUT)
