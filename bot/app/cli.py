@@ -330,23 +330,18 @@ def faults_show(fault_id: str, as_json: bool) -> None:
 @faults.command("verify")
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="A team repository tree (default: examples/chat-app).")
+@click.option("--catalog", type=click.Path(path_type=Path, file_okay=False), default=None, help="Another catalog folder.")
 @JSON_OPTION
-def faults_verify(repo: Path | None, as_json: bool) -> None:
-    """Prove every fault: applies, breaks its own checks, and every reference fix mends it."""
-    from bot.app.faults import EXAMPLE_REPO, rehearsal_json, verify_catalog
-    from bot.catalog.faults import Catalog
+def faults_verify(repo: Path | None, catalog: Path | None, as_json: bool) -> None:
+    """Prove every fault both ways: it breaks its checks, every reference fix mends them, every wrong fix does not."""
+    from bot.app.faults import EXAMPLE_REPO, print_verification, rehearsal_json, verify_catalog
+    from bot.catalog.faults import DEFAULT_CATALOG, Catalog
 
-    results = verify_catalog(Catalog.load(), repo or EXAMPLE_REPO)
+    results = verify_catalog(Catalog.load(catalog or DEFAULT_CATALOG), repo or EXAMPLE_REPO)
     if as_json:
         emit_json([rehearsal_json(r) for r in results])
     else:
-        console = out()
-        for r in results:
-            mark = "[green]ok[/green]  " if r.ok else "[red]FAIL[/red]"
-            fixes = ", ".join(f"{f.kind}:{'ok' if f.passed else 'FAIL'}" for f in r.fixes)
-            plus, minus = r.lines_changed
-            console.print(f"{mark} {r.fault.id:<45} +{plus}/-{minus}  {fixes}  {r.reason}")
-        console.print(f"{sum(r.ok for r in results)} of {len(results)} faults verified")
+        print_verification(out(), results)
     if not all(r.ok for r in results):
         raise SystemExit(1)
 

@@ -54,6 +54,8 @@ class Outcome:
     """The tail of what the processes printed (for the organizer)."""
     seconds: float = 0.0
     cached: bool = False
+    decided: bool = True
+    """False when the sandbox itself failed (no chromium, no disk): no verdict, never cached."""
 
 
 class Runner(Protocol):
