@@ -47,11 +47,13 @@ def _runner(verdicts: Path | None) -> CachedRunner:
 
 
 def behaviour_runner(config: Config | None = None, config_path: Path | None = None) -> CachedRunner:
-    """The runner for behavioural checks: verdicts kept in the event's workdir (or, without a
-    config, in $FAULTBOT_VERDICTS or .faultbot/), so a restarted daemon judges nothing twice."""
+    """The runner for behavioural checks. Verdicts are kept in $FAULTBOT_VERDICTS if set, else
+    in the event's workdir (without a config: .faultbot/), so a restarted daemon judges nothing twice."""
+    if os.environ.get(VERDICTS_ENV):
+        return _runner(Path(os.environ[VERDICTS_ENV]).resolve())
     if config is not None and config_path is not None:
         return _runner(config.paths(config_path).workdir / "verdicts.jsonl")
-    return _runner(Path(os.environ.get(VERDICTS_ENV) or Path(".faultbot") / "verdicts.jsonl").resolve())
+    return _runner((Path(".faultbot") / "verdicts.jsonl").resolve())
 
 
 def open_store(config: Config, config_path: Path) -> Store:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bot.catalog.behaviourspec import Acceptance, Browser, TestsPass
+from bot.catalog.behaviourspec import Acceptance, Browser, TeamTests
 from bot.catalog.checkbase import CheckFailed, Judged
 from bot.catalog.edits import safe_path
 from bot.catalog.roles import Role
@@ -38,7 +38,7 @@ class Job:
     """Role name -> folder in the tree, for every folder the job reads."""
     timeout: float
     key: str
-    check: TestsPass | Acceptance | Browser
+    check: TeamTests | Acceptance | Browser
     command: tuple[str, ...] = ()
     acceptance: Path | None = None
 
@@ -79,7 +79,7 @@ def tree_digest(tree: Path, folders: list[str]) -> str:
     return digest.hexdigest()
 
 
-def job_key(kind: str, check: TestsPass | Acceptance | Browser, tree: Path, directories: Mapping[str, str],
+def job_key(kind: str, check: TeamTests | Acceptance | Browser, tree: Path, directories: Mapping[str, str],
             extra: bytes = b"") -> str:
     """The digest a verdict is cached under."""
     spec = json.dumps(check.model_dump(mode="json"), sort_keys=True)
@@ -127,7 +127,7 @@ def _verdict(outcome: Outcome, what: str) -> str:
     return f"{what}: {outcome.reason}" + (" (cached verdict)" if outcome.cached else "")
 
 
-def tests_pass(check: TestsPass, ctx: Judged) -> str:
+def tests_pass(check: TeamTests, ctx: Judged) -> str:
     """The component's own test command exits 0."""
     runner = _runner(ctx, "the team's tests")
     folder = ctx.directory(check.role)

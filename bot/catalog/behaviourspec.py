@@ -36,7 +36,7 @@ class Serve(Model):
     _role = field_validator("role")(_directory_role)
 
 
-class TestsPass(Model):
+class TeamTests(Model):
     """The team's own tests of one component pass (a fix that breaks them is no fix)."""
 
     check: Literal["tests"]
@@ -95,5 +95,5 @@ class Browser(Model):
     _frontend = field_validator("frontend")(_directory_role)
 
 
-BEHAVIOURAL = (TestsPass, Acceptance, Browser)
+BEHAVIOURAL = (TeamTests, Acceptance, Browser)
 """The kinds that run code: slow, so evaluated after every cheap check of the same fault."""

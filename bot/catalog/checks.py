@@ -23,7 +23,7 @@ from typing import Any
 
 from bot.catalog import behaviour, tfchecks
 from bot.catalog.behaviour import Runner
-from bot.catalog.behaviourspec import BEHAVIOURAL, Acceptance, Browser, TestsPass
+from bot.catalog.behaviourspec import BEHAVIOURAL, Acceptance, Browser, TeamTests
 from bot.catalog.checkbase import CheckFailed as _Fail
 from bot.catalog.faultspec import (
     AllOf,
@@ -209,7 +209,7 @@ def reads(checks: list[Check], context: CheckContext) -> set[str]:
             globs.add(f"{base.rstrip('/')}/{check.glob}" if base else check.glob)
             if check.path is not None:
                 globs.add(check.path)
-        elif isinstance(check, (TerraformAllows, DnsRecord, TestsPass, Acceptance, Browser)):
+        elif isinstance(check, (TerraformAllows, DnsRecord, TeamTests, Acceptance, Browser)):
             for role in _folder_roles(check):
                 folder = context.binding.directories.get(role)
                 globs.add(f"{folder.rstrip('/')}/*" if folder else "*")
@@ -221,7 +221,7 @@ def reads(checks: list[Check], context: CheckContext) -> set[str]:
     return globs
 
 
-def _folder_roles(check: TerraformAllows | DnsRecord | TestsPass | Acceptance | Browser) -> list[Role]:
+def _folder_roles(check: TerraformAllows | DnsRecord | TeamTests | Acceptance | Browser) -> list[Role]:
     if isinstance(check, Acceptance):
         return [*check.roles, check.serve.role]
     if isinstance(check, Browser):
@@ -442,7 +442,7 @@ _EVALUATE: dict[type, Any] = {
     Text: _text,
     TerraformAllows: tfchecks.terraform_allows,
     DnsRecord: tfchecks.dns_record,
-    TestsPass: behaviour.tests_pass,
+    TeamTests: behaviour.tests_pass,
     Acceptance: behaviour.acceptance,
     Browser: behaviour.browser,
 }

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from bot.base.durations import Duration
-from bot.catalog.behaviourspec import Acceptance, Browser, TestsPass
+from bot.catalog.behaviourspec import Acceptance, Browser, TeamTests
 from bot.catalog.roles import Role
 from bot.catalog.specbase import Model
 from bot.catalog.terraformspec import DnsRecord, TerraformAllows
@@ -220,7 +220,7 @@ class AnyOf(Model):
 Check = Annotated[
     IngressRoutes | ServiceSelects | ServiceTargetPort | EnvHostResolves | RefsResolve | NetworkAllows | Replicas | ProbesTargetPorts | YamlValue | Text | AllOf | AnyOf
     | TerraformAllows | DnsRecord  # terraformspec.py
-    | TestsPass | Acceptance | Browser,  # behaviourspec.py
+    | TeamTests | Acceptance | Browser,  # behaviourspec.py
     Field(discriminator="check"),
 ]
 AllOf.model_rebuild()

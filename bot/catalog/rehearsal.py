@@ -226,7 +226,7 @@ def _try_wrong_fix(fault: Fault, wrong: WrongFix, tree: ScratchTree, binding: Ro
         return WrongFixOutcome(wrong.name, False, f"does not apply, so it proves nothing: {problem}")
     results = evaluate(fault.spec.fixed_when, tools.context(fault, tree.tree, binding))
     if all_pass(results):
-        return WrongFixOutcome(wrong.name, False, "every check passes, but this change does not fix the fault: "
+        return WrongFixOutcome(wrong.name, False, "every check passes, but this change does not fix it: "
                                                   "the checks are too weak")
     return WrongFixOutcome(wrong.name, True, "still broken: " + _failing(results))
 

@@ -128,6 +128,7 @@ def stop(process: subprocess.Popen[str]) -> None:
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
+            process.wait()
             return
         try:
             process.wait(timeout=3)

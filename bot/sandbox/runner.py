@@ -103,7 +103,7 @@ class Sandbox:
                   "serve": _resolved(job.check.serve, checkout, job.directories)}
         env = sandbox_env(root / "home", {ACCEPTANCE_ENV: json.dumps(config)})
         argv = [sys.executable, "-I", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "bot.sandbox.acceptance_plugin",
-                "--rootdir", str(tests), "-W", "error", str(target)]
+                "--rootdir", str(tests), "-rfE", str(target)]
         finished = run(argv, tests, env, job.timeout)
         if finished.returncode is None:
             return False, f"did not finish within {job.timeout:g}s", finished.output
@@ -123,7 +123,8 @@ class Sandbox:
             process = start([sys.executable, "-I", "-m", "bot.sandbox.stage", str(root / "stage.json")], root,
                             sandbox_env(root / "home"))
             lines: queue.Queue[str | None] = queue.Queue()
-            threading.Thread(target=_read_lines, args=(process, lines), daemon=True).start()
+            reader = threading.Thread(target=_read_lines, args=(process, lines), daemon=True)
+            reader.start()
             printed: list[str] = []
             try:
                 ready = _wait_ready(lines, printed, check.serve.startup.total_seconds() + 10)
@@ -144,6 +145,10 @@ class Sandbox:
                 return True, reason, tail("\n".join(printed))
             finally:
                 stop(process)
+                reader.join(timeout=5)
+                if process.stdout is not None:
+                    process.stdout.close()
+                process.wait()
         finally:
             shutil.rmtree(socket_dir, ignore_errors=True)
 
@@ -193,7 +198,10 @@ def _post(url: str, author: str, text: str) -> int:
 
 
 def _first_failure(output: str) -> str:
-    """pytest's most telling line: the first `E ` line of a failure, else its summary."""
+    """pytest's most telling line: the first failure's message from its short summary."""
+    for line in output.splitlines():
+        if line.startswith(("FAILED ", "ERROR ")) and " - " in line:
+            return line.split(" - ", 1)[1].strip()[:300]
     for line in output.splitlines():
         if line.startswith("E ") and line[1:].strip():
             return line[1:].strip()[:300]

@@ -75,7 +75,7 @@ class CachedRunner:
 
     def __init__(self, runner: Runner, cache: VerdictCache | None = None) -> None:
         self.runner = runner
-        self.cache = cache or VerdictCache()
+        self.cache = cache if cache is not None else VerdictCache()
         self.hits = 0
         self.runs = 0
         self._running: dict[str, threading.Lock] = {}
