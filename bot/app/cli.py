@@ -346,6 +346,39 @@ def faults_verify(repo: Path | None, catalog: Path | None, as_json: bool) -> Non
         raise SystemExit(1)
 
 
+@faults.command("new")
+@click.option("--repo", "repo_path", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True,
+              help="The repository holding your breaking commit (only read).")
+@click.option("--from", "commit", required=True, help="The commit that breaks the service (its parent is healthy).")
+@click.option("--id", "fault_id", default=None, help="family/name for the new fault (default: guessed from the change).")
+@click.option("--catalog", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="The catalog folder to write into (default: the bundled fault_patches/).")
+@JSON_OPTION
+def faults_new(repo_path: Path, commit: str, fault_id: str | None, catalog: Path | None, as_json: bool) -> None:
+    """Turn your own breaking commit into a fault draft, verify it, and say what is proven and what is not."""
+    from bot.app.authoring import author_fault
+    from bot.app.compose import behaviour_runner
+    from bot.catalog.faults import DEFAULT_CATALOG
+    from bot.catalog.faultspec import FAULT_ID
+
+    if fault_id is not None:
+        if not FAULT_ID.match(fault_id):
+            raise click.BadParameter(f"{fault_id!r} must be family/name in lowercase-with-dashes", param_hint="--id")
+    authored = author_fault(repo_path, commit, catalog or DEFAULT_CATALOG, fault_id=fault_id, runner=behaviour_runner())
+    if as_json:
+        emit_json(authored.as_json())
+        return
+    console = out()
+    console.print(f"wrote [bold]{authored.fault.folder / 'fault.yaml'}[/bold]"
+                  + (f" (+ {', '.join(sorted(authored.draft.files))})" if authored.draft.files else ""), highlight=False)
+    console.print("[green]proven[/green]:", highlight=False)
+    for line in authored.proven:
+        console.print(f"  ✓ {line}", highlight=False, markup=False)
+    console.print("[yellow]not proven yet[/yellow]:", highlight=False)
+    for line in authored.not_proven or ["nothing: remove `draft: true` and it joins the catalog"]:
+        console.print(f"  ✗ {line}", highlight=False, markup=False)
+
+
 def _crash_log(exc: BaseException) -> Path:
     """Write the traceback where an organizer can send it to us; return its path."""
     state_dir = Path(".faultbot")

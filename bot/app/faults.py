@@ -144,6 +144,9 @@ def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: 
         for position, fault_id in enumerate(team.scenario.faults or []):
             if fault_id not in catalog.faults:
                 problems.append(f"{source.where((*base, 'faults', position))}: unknown fault {fault_id!r}; see `faultbot faults list`")
+            elif catalog.faults[fault_id].spec.draft:
+                problems.append(f"{source.where((*base, 'faults', position))}: {fault_id} is a draft from `faults new`: "
+                                "finish it (forward fix, wrong fixes) and remove `draft: true`")
     problems = list(dict.fromkeys(problems))  # a defaults problem is found once per team
     if offline or problems:
         return problems

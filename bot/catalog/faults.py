@@ -116,5 +116,5 @@ class Catalog:
         raise CatalogError(f"no fault {fault_id!r} in {self.root.name}/{suggestion}")
 
     def in_family(self, family: str) -> list[Fault]:
-        """Faults of one family, by id."""
-        return [f for i, f in sorted(self.faults.items()) if f.family == family]
+        """Faults of one family, by id; drafts (`faults new`, not yet proven) are never scheduled."""
+        return [f for i, f in sorted(self.faults.items()) if f.family == family and not f.spec.draft]

@@ -19,7 +19,7 @@ from bot.catalog.specbase import Model
 from bot.catalog.terraformspec import DnsRecord, TerraformAllows
 from bot.catalog.yamlpath import parse_path
 
-_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9]+(?:-[a-z0-9]+)*$")
+FAULT_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 def _valid_path(value: str) -> str:
@@ -277,7 +277,7 @@ class FaultSpec(Model):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not _ID.match(value):
+        if not FAULT_ID.match(value):
             raise ValueError(f"{value!r} must be family/name in lowercase-with-dashes")
         return value
 
