@@ -25,7 +25,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.app.compose import make_deploy_watcher, make_injector, make_watcher, team_adapters
+from bot.app.compose import behaviour_runner, make_deploy_watcher, make_injector, make_watcher, team_adapters
 from bot.app.faults import plan_team
 from bot.app.parallel import in_parallel
 from bot.catalog.faults import Catalog
@@ -142,7 +142,7 @@ class Daemon:
         if recorded is not None and isinstance(recorded.facts, ev.PlanMade):  # a restart keeps its plan
             return TeamPlan.from_facts(team.name, recorded.facts)
         injector.cache.sync(team.branch)
-        entries = plan_team(self.catalog, team, injector.cache.path)
+        entries = plan_team(self.catalog, team, injector.cache.path, behaviour_runner(self.config, self.config_path))
         applicable: dict[str, list[str]] = {}
         for entry in entries:
             if entry.applicable:

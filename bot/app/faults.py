@@ -123,15 +123,17 @@ def team_tree(config: Config, team: TeamSettings, dest: Path) -> Path:
     return clone_branch(team.git_url, team.branch, dest, Credentials(token_for(config, team)))
 
 
-def _team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path) -> list[PlanEntry] | None:
+def _team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path,
+               runner: Runner | None) -> list[PlanEntry] | None:
     try:
         tree = team_tree(config, team, workdir / team.name)
     except FaultbotError:
         return None
-    return plan_team(catalog, team, tree)
+    return plan_team(catalog, team, tree, runner)
 
 
-def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: bool, workdir: Path) -> list[str]:
+def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: bool, workdir: Path,
+                     runner: Runner | None = None) -> list[str]:
     """Config ↔ catalog problems; online, also each team's repo under every applicable fault."""
     problems: list[str] = []
     known = set(catalog.families)
@@ -151,7 +153,7 @@ def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: 
     if offline or problems:
         return problems
     teams = config.all_team_settings()
-    for index, (team, entries) in enumerate(zip(teams, in_parallel(lambda t: _team_plan(config, catalog, t, workdir), teams), strict=True)):
+    for index, (team, entries) in enumerate(zip(teams, in_parallel(lambda t: _team_plan(config, catalog, t, workdir, runner), teams), strict=True)):
         if entries is None:
             continue  # unreachable: already reported by the reachability check
         where = source.where(("teams", index, "name"))
