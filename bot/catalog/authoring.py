@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from bot.catalog.checks import CheckContext, RoleBinding, evaluate_one
 from bot.catalog.faultspec import Check
 from bot.catalog.hcl import Symbol, TerraformModule
 from bot.catalog.manifests import WORKLOAD_KINDS, ManifestIndex, ResourceRef, load_documents
 from bot.catalog.roles import DIRECTORY_ROLES, Role, Roles
-from bot.catalog.scratch import _file_diff
+from bot.catalog.scratch import file_diff
 from bot.catalog.tfchecks import ingress_rules
 from bot.catalog.yamlpath import Step, format_path
 from bot.errors import CatalogError, FaultbotError
@@ -48,6 +50,9 @@ _PAIRS = {Role.frontend_service: Role.frontend_workload, Role.backend_service: R
           Role.db_service: Role.db_workload}
 _BY_KIND = {"Ingress": (Role.ingress,), "Service": tuple(_PAIRS), "Secret": (Role.db_secret,),
             **{kind: tuple(_PAIRS.values()) for kind in WORKLOAD_KINDS}}
+
+
+_CHECK: TypeAdapter[Check] = TypeAdapter(Check)
 
 
 @dataclass(frozen=True)
@@ -225,7 +230,7 @@ def _relative_diff(change: Change, role: Role | None, work: _Work) -> str:
     if role is not None:
         target = work.roles.resolve(role)
         path = path.removeprefix((target.directory or "").rstrip("/") + "/")
-    return _file_diff(path, change.before, change.after)
+    return file_diff(path, change.before, change.after)
 
 
 def _edit_roles(edits: list[dict[str, Any]]) -> set[Role]:
@@ -306,10 +311,8 @@ def _terraform_checks(work: _Work) -> list[dict[str, Any]]:
 
 
 def _passes_before(work: _Work, proposal: dict[str, Any], notes: list[str]) -> bool:
-    """Keep a proposal the healthy tree passes; say which ones also see the breakage."""
-    from pydantic import TypeAdapter
-
-    check: Check = TypeAdapter(Check).validate_python(proposal)
+    """Keep a proposal the healthy tree passes; mark the ones that also see the breakage."""
+    check: Check = _CHECK.validate_python(proposal)
     binding = RoleBinding.from_targets(t for r in Role if (t := work.roles.try_resolve(r)) is not None)
     before = evaluate_one(check, CheckContext(work.before, binding))
     if not before.passed:
