@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bot import __version__
@@ -176,13 +177,14 @@ def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> 
 @CONFIG_OPTION
 @JSON_OPTION
 @click.option("--dry-run", is_flag=True, help="Print the diff; push nothing.")
+@click.option("--force", is_flag=True, help="Inject even though the team has another open fault.")
 @click.argument("team")
 @click.argument("fault_id")
-def inject(config_path: Path, as_json: bool, dry_run: bool, team: str, fault_id: str) -> None:
+def inject(config_path: Path, as_json: bool, dry_run: bool, force: bool, team: str, fault_id: str) -> None:
     """Inject FAULT_ID into TEAM's repository now, as a simulated developer."""
     from bot.app.commands import run_inject
 
-    result = run_inject(config_path, team, fault_id, dry_run=dry_run)
+    result = run_inject(config_path, team, fault_id, dry_run=dry_run, force=force)
     if as_json:
         emit_json(result.as_json())
         return
@@ -249,17 +251,29 @@ def halt(config_path: Path, as_json: bool, team: str | None) -> None:
 
     result = do_halt(config_path, team)
     if as_json:
-        emit_json({"teams": result.teams, "reverted": [{"team": t, "fault": f, "sha": s} for t, f, s in result.reverted],
-                   "deferred_to_daemon": result.deferred_to_daemon, "already_halted": result.already_halted})
-        return
-    console = out()
-    if result.deferred_to_daemon:
-        console.print("[yellow]halted[/yellow]: the running daemon reverts every open fault within one poll")
-        return
-    for team_name, fault, sha in result.reverted:
-        console.print(f"[yellow]reverted[/yellow] {fault} in {team_name}" + (f" ({sha[:12]})" if sha else " (already undone)"))
-    if not result.reverted:
-        console.print("halted; no open fault to revert" + (" (already halted)" if result.already_halted else ""))
+        emit_json({"teams": [t.as_json() for t in result.teams], "deferred_to_daemon": result.deferred_to_daemon,
+                   "already_halted": result.already_halted, "ok": result.ok})
+    else:
+        console = out()
+        if result.deferred_to_daemon:
+            console.print("[yellow]halted[/yellow]: the running daemon reverts every open fault within one poll")
+        for outcome in result.teams:
+            console.print(_halt_line(outcome), markup=True, highlight=False)
+    if not result.ok:
+        raise SystemExit(2)  # only now: every team was tried first
+
+
+def _halt_line(outcome: Any) -> str:
+    """One line per team for `halt`."""
+    faults = ", ".join(f"{fault} ({sha[:12] if sha else 'already undone'})" for fault, sha in outcome.reverted)
+    if outcome.outcome == "reverted":
+        return f"{outcome.team}: [yellow]reverted[/yellow] {faults}"
+    if outcome.outcome == "nothing-open":
+        return f"{outcome.team}: nothing open"
+    if outcome.outcome == "deferred":
+        return f"{outcome.team}: halt recorded; the daemon reverts"
+    done = f" (reverted {faults} first)" if faults else ""
+    return f"{outcome.team}: [red]failed[/red]: {escape(outcome.error or 'unknown error')}{done}"
 
 
 @cli.command()
@@ -348,9 +362,11 @@ def faults_show(fault_id: str, as_json: bool) -> None:
 @JSON_OPTION
 def faults_verify(repo: Path | None, catalog: Path | None, as_json: bool) -> None:
     """Prove every fault both ways: it breaks its checks, every reference fix mends them, every wrong fix does not."""
-    from bot.app.faults import EXAMPLE_REPO, print_verification, rehearsal_json, verify_catalog
+    from bot.app.faults import EXAMPLE_REPO, check_team_tree, print_verification, rehearsal_json, verify_catalog
     from bot.catalog.faults import DEFAULT_CATALOG, Catalog
 
+    if repo is not None:
+        check_team_tree(repo)
     results = verify_catalog(Catalog.load(catalog or DEFAULT_CATALOG), repo or EXAMPLE_REPO)
     if as_json:
         emit_json([rehearsal_json(r) for r in results])
@@ -393,10 +409,13 @@ def faults_new(repo_path: Path, commit: str, fault_id: str | None, catalog: Path
         console.print(f"  ✗ {line}", highlight=False, markup=False)
 
 
-def _crash_log(exc: BaseException) -> Path:
-    """Write the traceback where an organizer can send it to us; return its path."""
-    state_dir = Path(".faultbot")
-    state_dir.mkdir(exist_ok=True)
+def _crash_log(exc: BaseException, argv: Sequence[str]) -> Path:
+    """Write the traceback where an organizer can send it to us (the event's workdir, which
+    is writable where the config may not be); return its path."""
+    from bot.app.paths import crash_dir
+
+    state_dir = crash_dir(argv)
+    state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / "crash.log"
     with log.open("a", encoding="utf-8") as handle:
         handle.write(f"--- {datetime.now(timezone.utc).isoformat()} faultbot {__version__}\n")
@@ -406,8 +425,9 @@ def _crash_log(exc: BaseException) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI and turn errors into exit codes (0 ok, 1 bug, 2 user error)."""
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="faultbot", standalone_mode=False)
+        cli.main(args=args, prog_name="faultbot", standalone_mode=False)
     except ConfigErrors as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
@@ -427,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a crash
-        log = _crash_log(exc)
+        log = _crash_log(exc, args)
         click.echo(f"faultbot: internal error: {exc.__class__.__name__}: {exc} (traceback in {log})", err=True)
         return 1
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,25 @@ def print_verification(console: Console, results: list[Rehearsal]) -> None:
                 console.print(f"[bold red]  WRONG FIX PASSES[/bold red] {r.fault.id}: {w.name!r}: {w.reason}", highlight=False)
     console.print(f"{sum(r.ok for r in results)} of {len(results)} faults verified "
                   f"({sum(r.both_ways for r in results)} in both directions)")
+
+
+MAX_TREE_FILES = 20_000  # a team repo has hundreds; a home folder has millions
+_NOT_WALKED = {".git", "node_modules", ".venv", "__pycache__", ".pytest_cache"}
+
+
+def check_team_tree(repo: Path, max_files: int = MAX_TREE_FILES) -> None:
+    """Refuse, in one line, a folder that is no team repository: `faults verify` copies the
+    tree for its rehearsals, and pointed at a home folder it would run for minutes."""
+    if not (repo / ".git").exists():
+        raise FaultbotError(f"--repo {repo}: not a git repository (no .git here); "
+                            "pass the top folder of a clone of a team's repository")
+    seen = 0
+    for _, folders, files in os.walk(repo):
+        folders[:] = [f for f in folders if f not in _NOT_WALKED]
+        seen += len(files)
+        if seen > max_files:
+            raise FaultbotError(f"--repo {repo}: more than {max_files} files (not counting .git, node_modules, .venv); "
+                                "is this one team's repository?")
 
 
 def verify_catalog(catalog: Catalog, repo: Path, targets: Mapping[Any, str] | None = None,

@@ -37,8 +37,11 @@ def test_demo_plays_every_team_to_the_end(tmp_path: Path, capsys: pytest.Capture
     assert all(t["median_mtta_s"] is not None and t["median_mtta_s"] > 0 for t in report["scoreboard"])
     assert all(i["incident"]["acknowledged_by"] and i["first_update_s"] is not None for i in instances)
     # Hints reached the team that was stuck, through the daemon's real webhook delivery, never naming the fault.
+    # Every hint the daemon gave reached the team (how many fall due before each time limit depends on
+    # how punctually a loaded machine ticks at --speed 240: a tick late past the deadline reverts instead).
     hints = [n for n in report["notices"] if n["audience"] == "team" and n["team"] == "team-d"]
-    assert len(hints) >= 3 and all(n["text"].startswith("Hint for incident ") for n in hints)
+    given = sum(len(i["hints_given"]) for i in instances if i["team"] == "team-d")
+    assert len(hints) == given >= 1 and all(n["text"].startswith("Hint for incident ") for n in hints)
     for notice in hints:
         assert all(str(i["fault"]) not in notice["text"] and "fault" not in notice for i in instances)
     assert {n["kind"] for n in report["notices"] if n["audience"] == "organizer"} >= {"injected", "fixed",
