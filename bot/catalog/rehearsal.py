@@ -220,10 +220,14 @@ def _apply_fix_edits(fault: Fault, edits: list[Edit], tree: ScratchTree, binding
 
 
 def _try_wrong_fix(fault: Fault, wrong: WrongFix, tree: ScratchTree, binding: RoleBinding, tools: _Tools) -> WrongFixOutcome:
+    before = tree.diff()
     problem = _apply_fix_edits(fault, wrong.edits, tree, binding, tools)
     if problem is not None:
         # A wrong fix that cannot be applied proves nothing about the checks.
         return WrongFixOutcome(wrong.name, False, f"does not apply, so it proves nothing: {problem}")
+    if tree.diff() == before:
+        # Nor does one whose edits leave the broken tree as it was: it stays broken trivially.
+        return WrongFixOutcome(wrong.name, False, "changes nothing in the broken tree, so it proves nothing")
     results = evaluate(fault.spec.fixed_when, tools.context(fault, tree.tree, binding))
     if all_pass(results):
         return WrongFixOutcome(wrong.name, False, "every check passes, but this change does not fix it: "

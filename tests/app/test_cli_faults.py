@@ -106,3 +106,19 @@ def test_verify_fails_loudly_when_a_wrong_fix_passes_a_weak_check(tmp_path: Path
                                                     "{check: replicas, role: frontend_workload, min: 1}"), encoding="utf-8")
     assert main(["faults", "verify", "--catalog", catalog]) == 0
     assert "1 of 1 faults verified (1 in both directions)" in capsys.readouterr().out
+
+
+def test_a_wrong_fix_that_changes_nothing_proves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "catalog" / "web-unreachable" / "weakly-checked"
+    folder.mkdir(parents=True)
+    semantic = WEAK.replace("{check: text, path: k8s/frontend.yaml, pattern: 'replicas: [1-9]'}",
+                            "{check: replicas, role: frontend_workload, min: 1}")
+    no_op = semantic.split("wrong_fixes:")[0] + (
+        "wrong_fixes:\n  - name: scale up, then back down\n    edits:\n"
+        "      - {op: yaml.set, role: frontend_workload, path: spec.replicas, value: 2}\n"
+        "      - {op: yaml.set, role: frontend_workload, path: spec.replicas, value: 0}\n")
+    (folder / "fault.yaml").write_text(no_op, encoding="utf-8")
+    assert main(["faults", "verify", "--catalog", str(tmp_path / "catalog"), "--json"]) == 1
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["wrong_fixes"] == [{"name": "scale up, then back down", "stayed_broken": False,
+                                      "reason": "changes nothing in the broken tree, so it proves nothing"}]
