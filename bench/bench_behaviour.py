@@ -24,7 +24,7 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from bot.app.compose import make_injector, make_watcher, open_store
-from bot.app.demo import ORG_ADMIN, write_config
+from bot.app.demo.game import ORG_ADMIN, write_config
 from bot.app.faults import EXAMPLE_REPO
 from bot.catalog.checks import CheckContext, RoleBinding, evaluate_one
 from bot.catalog.faults import Catalog
