@@ -8,7 +8,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from bot.app.compose import make_deploy_watcher, make_injector, make_watcher, open_store
+from bot.app.compose import behaviour_runner, make_deploy_watcher, make_injector, make_watcher, open_store
 from bot.app.faults import PlanEntry, catalog_for, catalog_problems, plan_team, team_tree
 from bot.app.parallel import in_parallel
 from bot.app.validation import ValidationReport, validate_config
@@ -26,7 +26,8 @@ def run_validate(config_path: Path, *, offline: bool) -> ValidationReport:
             config,
             source,
             offline=offline,
-            catalog_checks=lambda c, s, o: catalog_problems(c, s, catalog, offline=o, workdir=Path(workdir)),
+            catalog_checks=lambda c, s, o: catalog_problems(c, s, catalog, offline=o, workdir=Path(workdir),
+                                                            runner=behaviour_runner(config, config_path)),
         )
 
 
@@ -38,7 +39,8 @@ def run_plan(config_path: Path, team_names: list[str]) -> dict[str, list[PlanEnt
     plans: dict[str, list[PlanEntry]] = {}
     with tempfile.TemporaryDirectory(prefix="faultbot-plan-") as workdir:
         def one(team: TeamSettings) -> list[PlanEntry]:
-            return plan_team(catalog, team, team_tree(config, team, Path(workdir) / team.name))
+            return plan_team(catalog, team, team_tree(config, team, Path(workdir) / team.name),
+                             behaviour_runner(config, config_path))
 
         for team, entries in zip(teams, in_parallel(one, teams), strict=True):
             plans[team.name] = entries
