@@ -111,12 +111,11 @@ def halt(config_path: Path, team: str | None = None, clock: Clock | None = None)
             store.append(team or ALL_TEAMS, ev.Halt(), at=clock.now(), source="cli")
         if not lease.try_acquire():  # a daemon leads: it reverts within one poll
             return HaltResult([TeamHalt(n, "deferred") for n in names], True, already)
-        try:  # no daemon leads, and none can start to while we revert
-            return HaltResult([_halt_team(config, config_path, store, catalog, n, clock, lease.check) for n in names],
-                              False, already)
-        finally:
-            lease.release()
+        # No daemon leads, and none can start to while we revert.
+        return HaltResult([_halt_team(config, config_path, store, catalog, n, clock, lease.check) for n in names],
+                          False, already)
     finally:
+        lease.release()  # held or not: its connection to PostgreSQL is closed either way
         store.close()
 
 
