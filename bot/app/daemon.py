@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -52,8 +53,12 @@ from bot.repo.injector import InjectionRefused, Injector
 from bot.repo.watcher import TeamWatcher
 from bot.store.eventlog import Store
 
+if TYPE_CHECKING:
+    from bot.web.webhooks import Delivery
+
 log = logging.getLogger("faultbot.daemon")
 _RUNNING: dict[str, Daemon] = {}
+NOW = "now"  # the scheduler's in-memory job store
 MAX_REFUSALS = 3  # a fault refused this often (already broken repo, blocked PR) is skipped
 CRASH_ENV = "FAULTBOT_CRASH_AT"  # test hook: kill -9 ourselves at a named phase (see tests/test_daemon.py)
 
@@ -188,7 +193,10 @@ class Daemon:
         """Start the scheduler (jobs persist in the state database)."""
         _RUNNING[self.key] = self
         scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=self.store.url, tablename="faultbot_jobs")},
+            # "now": looks a webhook asked for; nothing to keep across a restart (the next poll looks anyway),
+            # so they skip the database round trips and the store's wake-up delay.
+            jobstores={"default": SQLAlchemyJobStore(url=self.store.url, tablename="faultbot_jobs"),
+                       NOW: MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(max(2, min(8, len(self.teams))))},
             job_defaults={"coalesce": True, "misfire_grace_time": 6 * 3600, "max_instances": 1},
             timezone="UTC",
@@ -336,7 +344,22 @@ class Daemon:
         """Look at a team now (a webhook said it changed); runs on the scheduler's threads,
         and what the look finds is logged with `source`."""
         if self.scheduler is not None and team in self.teams:
-            self.scheduler.add_job(_tick_job, args=[self.key, team, source], id=f"now:{team}", replace_existing=True)
+            self.scheduler.add_job(_tick_job, args=[self.key, team, source], id=f"now:{team}", replace_existing=True,
+                                   jobstore=NOW)
+
+    def delivered(self, delivery: Delivery) -> None:
+        """A webhook delivery: the PR or CI run it carried is used as is; a push or PR means look now."""
+        runtime = self.teams.get(delivery.team)
+        if runtime is None:
+            return
+        source = f"webhook:{delivery.event}"
+        if delivery.pull is not None:
+            runtime.watcher.note_pull(delivery.pull)
+        if delivery.ci is None:
+            self.request_tick(delivery.team, source)
+        elif self.scheduler is not None:
+            sha, run = delivery.ci
+            self.scheduler.add_job(runtime.deploy.record_ci, args=[sha, run, source], jobstore=NOW)
 
     # -- for the web side and the demo ----------------------------------------------------
 

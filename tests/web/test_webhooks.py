@@ -47,7 +47,7 @@ class Client:
 
 
 def client_for(calls: list[tuple[str, str]], repo: str) -> Client:
-    route = webhook_route(SECRET, {repo: "team-a"}, lambda team, event: calls.append((team, event)))
+    route = webhook_route(SECRET, {repo: "team-a"}, lambda delivery: calls.append((delivery.team, delivery.event)))
     return Client(Starlette(routes=[route]))
 
 
@@ -86,7 +86,7 @@ def test_a_good_delivery_leads_to_detection_without_the_poll(tmp_path: Path) -> 
     git(game.remote.clone, *ALICE, "revert", "--no-edit", game.injected)
     git(game.remote.clone, "push", "-q", "origin", "main")
     app = Starlette(routes=[webhook_route(SECRET, {"pd-cup/team-a": "team-a"},
-                                          lambda team, event: game.watcher.refresh(source="webhook"))])
+                                          lambda delivery: game.watcher.refresh(source="webhook"))])
     body = json.dumps({"ref": "refs/heads/main", "repository": {"full_name": "pd-cup/team-a"}}).encode()
     response = Client(app).post("/webhooks/github", content=body, headers={
         "X-GitHub-Event": "push", "X-Hub-Signature-256": signature(SECRET, body)})
