@@ -13,31 +13,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
-
-from bot.app.paging import PagerPoller
+# open_store is re-exported: the root hands out the store too (it lives with the paths: light to import).
 from bot.app.paths import event_paths
+from bot.app.paths import open_store as open_store
 from bot.app.validation import token_for
 from bot.base.redact import Redactor
 from bot.catalog.faults import Catalog
 from bot.config import Config, TeamSettings
-from bot.deploy.argocd import ArgoCD, token_from_env
-from bot.deploy.probe import ProbeResult, probe
-from bot.deploy.watch import DeployWatcher
-from bot.forge.github import GitHubForge, github_auth, make_client
 from bot.game.clock import Clock, SystemClock
-from bot.pager.pagerduty import IncidentSource, PagerDuty
 from bot.repo.cache import TeamCache
 from bot.repo.injector import Injector, cache_path
 from bot.repo.watcher import TeamWatcher
 from bot.repo.workspace import Credentials
 from bot.store.eventlog import Store
 
-
-def open_store(config: Config, config_path: Path) -> Store:
-    """The event's store, at the URL repos.yaml names (relative SQLite paths: see bot.app.paths)."""
-    return Store(event_paths(config, config_path).state_url)
+if TYPE_CHECKING:  # PyGithub, ArgoCD/probe HTTP and PagerDuty are imported where a team uses them:
+    # a command that needs none of them (`status --cached`, a push-only `inject`) starts faster.
+    from bot.app.paging import PagerPoller
+    from bot.deploy.probe import ProbeResult
+    from bot.deploy.watch import DeployWatcher
+    from bot.forge.github import GitHubForge
+    from bot.pager.pagerduty import IncidentSource
 
 
 @dataclass(frozen=True)
@@ -60,6 +58,8 @@ def team_adapters(config: Config, config_path: Path, team: TeamSettings, clock: 
     git_token = None if config.github.app is not None and over_https else token_for(config, team)
     forge, refresh = None, None
     if team.uses_github or (config.github.app is not None and over_https):
+        from bot.forge.github import GitHubForge, github_auth, make_client
+
         auth, current_token = github_auth(config.github, os.environ)
         if team.uses_github:
             forge = GitHubForge(make_client(config.github, auth), team.repo or "", redactor, clock or SystemClock())
@@ -84,6 +84,12 @@ def make_watcher(config: Config, config_path: Path, team: TeamSettings, store: S
 def make_deploy_watcher(config: Config, config_path: Path, team: TeamSettings, store: Store,
                         clock: Clock | None = None, adapters: TeamAdapters | None = None) -> DeployWatcher:
     """ArgoCD, GitHub Actions and probe tracking for a team (each only where configured)."""
+    import httpx
+
+    from bot.deploy.argocd import ArgoCD, token_from_env
+    from bot.deploy.probe import probe
+    from bot.deploy.watch import DeployWatcher
+
     clock = clock or SystemClock()
     adapters = adapters or team_adapters(config, config_path, team, clock)
     argocd, closers = None, []
@@ -110,12 +116,12 @@ def make_injector(config: Config, config_path: Path, team: TeamSettings, store: 
     return Injector(team, adapters.cache, store, clock or SystemClock(), adapters.forge, config.github.merge_method)
 
 
-
-
 def make_pager_source(config: Config) -> IncidentSource | None:
     """One PagerDuty client for the event (one token), if any team names a service."""
     if config.pagerduty is None or not any(t.pagerduty_service for t in config.teams):
         return None
+    from bot.pager.pagerduty import PagerDuty
+
     return PagerDuty(config.pagerduty, os.environ.get(config.pagerduty.token_env, ""))
 
 
@@ -123,4 +129,6 @@ def make_pager(team: TeamSettings, source: IncidentSource | None, store: Store, 
     """The team's PagerDuty poller, where it names a service."""
     if source is None or not team.pagerduty_service:
         return None
+    from bot.app.paging import PagerPoller
+
     return PagerPoller(team.name, team.pagerduty_service, source, store, clock)

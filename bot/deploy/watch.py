@@ -17,6 +17,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.config import TeamSettings
 from bot.deploy import AppStatus, DeployError, DeploySource
@@ -24,7 +25,6 @@ from bot.deploy.probe import ProbeResult
 from bot.deploy.tracking import first_deploy_containing, recovered_at
 from bot.errors import FaultbotError, GitError
 from bot.forge import CIRun
-from bot.forge.github import GitHubForge
 from bot.game import events as ev
 from bot.game.clock import Clock
 from bot.game.events import Kind
@@ -32,6 +32,9 @@ from bot.game.timeline import FaultInstance, State, fold
 from bot.repo.cache import TeamCache
 from bot.store.eventlog import Store
 from bot.store.staleness import mark_fresh, mark_stale
+
+if TYPE_CHECKING:
+    from bot.forge.github import GitHubForge  # PyGithub: imported where a team has `repo:`
 
 log = logging.getLogger("faultbot.deploy")
 CI_RECHECK = timedelta(minutes=2)  # how often to ask GitHub again about a commit's CI (a 304 is free)

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.catalog.checks import RoleBinding
 from bot.catalog.faults import Catalog
 from bot.config import TeamSettings
 from bot.errors import FaultbotError
 from bot.forge import PullRequest
-from bot.forge.github import GitHubForge
 from bot.game import events as ev
 from bot.game.clock import Clock
 from bot.game.events import Kind
@@ -26,6 +26,9 @@ from bot.repo.cache import TeamCache
 from bot.repo.detector import Detection, FixDetector
 from bot.store.eventlog import Store
 from bot.store.staleness import mark_fresh, mark_stale
+
+if TYPE_CHECKING:
+    from bot.forge.github import GitHubForge  # PyGithub: imported where a team has `repo:`
 
 DEFAULT_AUTOMATION = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
 
