@@ -97,6 +97,9 @@ class _FaultFiles(Mapping[str, Fault]):
             self._loaded[fault_id] = load_fault(self._paths[fault_id])
         return self._loaded[fault_id]
 
+    def __contains__(self, fault_id: object) -> bool:
+        return fault_id in self._paths  # Mapping's default would parse the file to answer
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._paths)
 
