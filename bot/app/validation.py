@@ -69,7 +69,36 @@ def check_tokens(config: Config, source: SourceMap) -> list[str]:
             f"{source.where(('argocd', 'token_env'))}: environment variable "
             f"{config.argocd.token_env} is not set; export it or remove the argocd: section"
         )
-    return problems
+    return problems + check_service_tokens(config, source)
+
+
+def check_service_tokens(config: Config, source: SourceMap) -> list[str]:
+    """PagerDuty, Slack, webhook and organizer secrets the config names but the environment lacks.
+
+    Each would otherwise surface mid-event: MTTA never read, hints never delivered, every webhook
+    refused, or no organizer view (and so no web kill switch).
+    """
+    teams = config.all_team_settings()
+    needed: list[tuple[tuple[str, ...], str, str]] = []
+    if config.pagerduty and any(t.pagerduty_service for t in teams):
+        needed.append((("pagerduty", "token_env"), config.pagerduty.token_env,
+                       "PagerDuty cannot be read, so no MTTA"))
+    notify = config.notify
+    routes = [t.notify for t in teams] + [notify.organizer if notify else None]
+    if any(r is not None and r.slack_channel for r in routes):
+        env = notify.slack_token_env if notify else "SLACK_BOT_TOKEN"
+        needed.append((("notify", "slack_token_env"), env, "Slack notifications cannot be sent"))
+    if notify and notify.webhook_token_env:
+        needed.append((("notify", "webhook_token_env"), notify.webhook_token_env,
+                       "webhook notifications would go out without their token"))
+    if config.web.webhook_secret_env:
+        needed.append((("web", "webhook_secret_env"), config.web.webhook_secret_env,
+                       "GitHub's webhook deliveries cannot be verified and are refused"))
+    if config.web.organizer_token_env:
+        needed.append((("web", "organizer_token_env"), config.web.organizer_token_env,
+                       "the organizer view (/admin) and its kill switch are not served"))
+    return [f"{source.where(path)}: environment variable {env} is not set; {effect}"
+            for path, env, effect in needed if not os.environ.get(env)]
 
 
 def check_reachable(config: Config, source: SourceMap, team: TeamSettings) -> list[str]:
