@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.app.parallel import in_parallel
 from bot.catalog.faults import DEFAULT_CATALOG, Catalog, Fault
+from bot.catalog.manifests import ManifestIndex
 from bot.catalog.rehearsal import Rehearsal, needed_roles, rehearse_many
 from bot.config import Config, TeamSettings
 from bot.errors import FaultbotError
@@ -110,18 +111,20 @@ def plan_team(catalog: Catalog, team: TeamSettings, tree: Path) -> list[PlanEntr
 
 def team_tree(config: Config, team: TeamSettings, dest: Path) -> Path:
     """Fetch the team's branch head into `dest` (a shallow clone) and return its path."""
-    from bot.app.validation import token_for
+    from bot.app.validation import git_limits, token_for
     from bot.repo.workspace import Credentials, clone_branch
 
-    return clone_branch(team.git_url, team.branch, dest, Credentials(token_for(config, team)))
+    return clone_branch(team.git_url, team.branch, dest, Credentials(token_for(config, team)), git_limits(config))
 
 
-def _team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path) -> list[PlanEntry] | None:
+def _team_plan(config: Config, catalog: Catalog, team: TeamSettings,
+               workdir: Path) -> tuple[list[PlanEntry], list[str]] | None:
+    """The team's plan and the files of its repo faultbot refused to read (alias bombs, huge files)."""
     try:
         tree = team_tree(config, team, workdir / team.name)
     except FaultbotError:
         return None
-    return plan_team(catalog, team, tree)
+    return plan_team(catalog, team, tree), ManifestIndex.scan(tree).problems
 
 
 def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: bool, workdir: Path) -> list[str]:
@@ -141,10 +144,12 @@ def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: 
     if offline or problems:
         return problems
     teams = config.all_team_settings()
-    for index, (team, entries) in enumerate(zip(teams, in_parallel(lambda t: _team_plan(config, catalog, t, workdir), teams), strict=True)):
-        if entries is None:
+    for index, (team, planned) in enumerate(zip(teams, in_parallel(lambda t: _team_plan(config, catalog, t, workdir), teams), strict=True)):
+        if planned is None:
             continue  # unreachable: already reported by the reachability check
+        entries, refused = planned
         where = source.where(("teams", index, "name"))
+        problems += [f"{where}: {team.name}'s repo: {problem}; faultbot ignores that file" for problem in refused]
         for entry in entries:
             if entry.unhealthy:
                 problems.append(f"{where}: {team.name} does not start healthy for {entry.fault}: {entry.reason}")

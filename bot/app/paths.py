@@ -27,7 +27,10 @@ def state_dir(environ: Mapping[str, str] | None = None) -> Path | None:
 
 def open_store(config: Config, config_path: Path) -> Store:
     """The event's store, at the URL repos.yaml names (relative SQLite paths: see event_paths)."""
-    return Store(event_paths(config, config_path).state_url)
+    try:
+        return Store(event_paths(config, config_path).state_url)
+    except FaultbotError as exc:
+        raise FaultbotError(f"{config_path.name}: {exc.message}") from None
 
 
 def event_paths(config: Config, config_path: Path, environ: Mapping[str, str] | None = None) -> EventPaths:

@@ -13,7 +13,14 @@ from bot.app.parallel import in_parallel
 from bot.base.yamlsource import SourceMap
 from bot.config import Config, TeamSettings
 from bot.errors import FaultbotError, GitError
+from bot.repo.gitprocess import GitLimits
 from bot.repo.workspace import Credentials, describe_url, remote_head
+
+
+def git_limits(config: Config) -> GitLimits:
+    """repos.yaml's `timeouts:` as the bounds of one git command."""
+    return GitLimits(wall_seconds=config.timeouts.git.total_seconds(),
+                     stall_seconds=int(config.timeouts.stall.total_seconds()))
 
 
 @dataclass
@@ -106,7 +113,7 @@ def check_reachable(config: Config, source: SourceMap, team: TeamSettings) -> li
     index = team_index(config, team.name)
     where_repo = source.where(("teams", index, "url" if config.teams[index].url else "repo"))
     try:
-        sha = remote_head(team.git_url, team.branch, Credentials(token_for(config, team)))
+        sha = remote_head(team.git_url, team.branch, Credentials(token_for(config, team)), git_limits(config))
     except GitError as exc:
         return [f"{where_repo}: cannot reach {describe_url(team.git_url)}: {exc.output.splitlines()[0] if exc.output else exc.message}"]
     except FaultbotError as exc:  # no credentials to try with (already reported by check_tokens)
@@ -128,7 +135,8 @@ def check_argocd_apps(config: Config, source: SourceMap) -> list[str]:
     from bot.deploy.argocd import ArgoCD
 
     problems = []
-    with ArgoCD.from_settings(config.argocd, os.environ[config.argocd.token_env], attempts=2, base_delay=0.2) as argocd:
+    with ArgoCD.from_settings(config.argocd, os.environ[config.argocd.token_env], attempts=2, base_delay=0.2,
+                              timeout=config.timeouts.http.total_seconds()) as argocd:
         for index, team in enumerate(config.all_team_settings()):
             if not team.argocd_app:
                 continue

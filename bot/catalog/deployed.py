@@ -23,6 +23,7 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from bot.base.yamlguard import read_bounded
 from bot.catalog.kustomize import (
     GeneratedObject,
     KustomizeBuild,
@@ -35,6 +36,7 @@ from bot.catalog.kustomize import (
 )
 from bot.catalog.manifests import SKIP_DIRS, Resource, dig
 from bot.catalog.yamlread import read_yaml
+from bot.errors import UnsafeYaml
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 CLUSTER_SCOPED = frozenset({
@@ -136,8 +138,8 @@ def _argocd_source_path(tree: Path) -> tuple[str, str] | None:
         if file.suffix not in (".yaml", ".yml"):
             continue
         try:
-            read = read_yaml(file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
+            read = read_yaml(read_bounded(file))
+        except (OSError, UnicodeDecodeError, UnsafeYaml):
             continue
         for doc in read.documents:
             if isinstance(doc.data, dict) and doc.data.get("kind") == "Application" and str(doc.data.get("apiVersion", "")).startswith("argoproj.io/"):
@@ -187,8 +189,8 @@ def _prefer_shallowest(tree: Path, found: DeployedSet, default_namespace: str) -
 
 def _objects(tree: Path, rel: str, scope: Scope | None, default_namespace: str, notes: list[Note]) -> list[Resource]:
     try:
-        read = read_yaml((tree / rel).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+        read = read_yaml(read_bounded(tree / rel))
+    except (OSError, UnicodeDecodeError, UnsafeYaml) as exc:
         notes.append(Note(NoteKind.unreadable, rel, f"cannot read: {exc}"))
         return []
     if read.repaired_lines:

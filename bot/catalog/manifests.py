@@ -18,6 +18,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from bot.base.yamlguard import check_text, read_bounded
+from bot.errors import UnsafeYaml
+
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 SKIP_DIRS = {".git", ".github", "node_modules", ".terraform", "__pycache__", ".venv"}
 YAML_SUFFIXES = {".yaml", ".yml"}
@@ -110,8 +113,20 @@ def load_documents(text: str) -> list[Any]:
 
 @lru_cache(maxsize=4096)
 def _parse_documents(text: str) -> tuple[Any, ...]:
+    check_text(text)  # UnsafeYaml: too large, or an alias bomb (team repositories are not trusted)
     yaml = YAML(typ="safe")
-    return tuple(yaml.load(part) if part.strip() else None for part in split_documents(text))
+    try:
+        return tuple(yaml.load(part) if part.strip() else None for part in split_documents(text))
+    except RecursionError:
+        raise UnsafeYaml("nested too deeply to read") from None
+
+
+def _problem(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _is_k8s_object(doc: Any) -> bool:
@@ -131,6 +146,7 @@ class ManifestIndex:
     resources: list[Resource] = field(default_factory=list)
     files: set[str] = field(default_factory=set)
     kustomizations: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # files refused: `path: why` (alias bombs, huge)
 
     @classmethod
     def scan(cls, root: Path) -> ManifestIndex:
@@ -167,8 +183,14 @@ class ManifestIndex:
             return
         seen.add(kfile)
         try:
-            spec = YAML(typ="safe").load(kfile.read_text(encoding="utf-8")) or {}
-        except (OSError, YAMLError):
+            text = read_bounded(kfile)
+            check_text(text)
+            spec = YAML(typ="safe").load(text) or {}
+        except (OSError, UnicodeDecodeError, YAMLError, RecursionError) as exc:
+            self.problems.append(f"{kfile.relative_to(self.root).as_posix()}: {_problem(exc)}")
+            return
+        except UnsafeYaml as exc:
+            self.problems.append(f"{kfile.relative_to(self.root).as_posix()}: {exc.message}")
             return
         if not isinstance(spec, Mapping):
             return
@@ -194,8 +216,11 @@ class ManifestIndex:
     def _add_file(self, rel: str, namespace_override: str | None) -> None:
         path = self.root / rel
         try:
-            docs = load_documents(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, YAMLError):
+            docs = load_documents(read_bounded(path))
+        except (OSError, UnicodeDecodeError, YAMLError, RecursionError):
+            return  # not YAML we can read: not deployed as far as the index knows (validate says why)
+        except UnsafeYaml as exc:
+            self.problems.append(f"{rel}: {exc.message}")
             return
         for position, doc in enumerate(docs):
             if not _is_k8s_object(doc):

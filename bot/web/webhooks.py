@@ -5,7 +5,13 @@ with the webhook secret, compared in constant time. An unsigned or wrongly signe
 delivery is rejected with 401 and changes nothing. Only `push`, `pull_request`,
 `workflow_run` and `check_suite` events for a repository listed in the config count; the
 facts a delivery carries (a PR's number and merge time, a CI run's state) are handed on
-parsed, so the daemon need not ask GitHub's REST API for them again.
+parsed, so the daemon need not ask GitHub's REST API for them again (a fact that does not
+parse is dropped: the daemon then asks, as without it).
+
+Anyone can POST here, so in this order (issue 15 item 6): a body over GitHub's own 25 MB cap
+is refused (413) before it is read, by its Content-Length or while it streams in; the
+signature is checked on the raw bytes; then the JSON and its shape (bot.web.payloads). Every
+refusal is a JSON answer and one JSON log line, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,18 +19,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.forge import CIRun, PullRequest, ci_run, github_time
+from bot.web.payloads import shape_problem
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 HANDLED_EVENTS = ("push", "pull_request", "workflow_run", "check_suite")
+MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB and sends nothing larger
+log = logging.getLogger("faultbot.webhooks")
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,15 @@ class Delivery:
 
 
 def parse(team: str, event: str, payload: Mapping[str, Any]) -> Delivery:
-    """The facts of a delivery (GitHub's webhook payload shapes); what is missing stays None."""
+    """The facts of a delivery (GitHub's webhook payload shapes); what is missing or malformed stays None."""
+    try:
+        return _parse(team, event, payload)
+    except (ValueError, TypeError, AttributeError) as exc:  # signed, yet not what GitHub sends
+        log.warning("webhook facts dropped", extra={"github_event": event, "error": f"{type(exc).__name__}: {exc}"})
+        return Delivery(team, event)
+
+
+def _parse(team: str, event: str, payload: Mapping[str, Any]) -> Delivery:
     if event == "pull_request" and isinstance(payload.get("pull_request"), dict):
         pr = payload["pull_request"]
         merged = bool(pr.get("merged"))
@@ -72,29 +90,34 @@ def verify(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(signature(secret, body), header)
 
 
-def team_for(payload: Mapping[str, Any], teams_by_repo: Mapping[str, str]) -> str | None:
+def team_for(payload: Any, teams_by_repo: Mapping[str, str]) -> str | None:
     """The team whose repository the delivery is about (by `repository.full_name`)."""
-    repository = payload.get("repository") or {}
-    name = str(repository.get("full_name") or "").lower()
-    return teams_by_repo.get(name)
+    repository = payload.get("repository") if isinstance(payload, Mapping) else None
+    name = repository.get("full_name") if isinstance(repository, Mapping) else None
+    return teams_by_repo.get(name.lower()) if isinstance(name, str) else None
 
 
 def webhook_route(secret: str, teams_by_repo: Mapping[str, str], on_change: Callable[[Delivery], None],
-                  path: str = "/webhooks/github") -> Route:
+                  path: str = "/webhooks/github", max_body: int = MAX_BODY) -> Route:
     """A Starlette route for GitHub deliveries; `on_change(delivery)` runs for relevant ones."""
     lowered = {k.lower(): v for k, v in teams_by_repo.items()}
 
     async def receive(request: Request) -> JSONResponse:
-        body = await request.body()
-        if not verify(secret, body, request.headers.get(SIGNATURE_HEADER)):
-            return JSONResponse({"error": "bad or missing X-Hub-Signature-256"}, status_code=401)
         event = request.headers.get("x-github-event", "")
+        body = await _bounded_body(request, max_body)
+        if body is None:
+            return _refuse(413, f"body larger than {max_body} bytes (GitHub sends at most 25 MB)", event)
+        if not verify(secret, body, request.headers.get(SIGNATURE_HEADER)):
+            return _refuse(401, "bad or missing X-Hub-Signature-256", event)
         if event == "ping":
             return JSONResponse({"ok": True, "event": "ping"})
         try:
             payload = json.loads(body)
-        except ValueError:
-            return JSONResponse({"error": "body is not JSON"}, status_code=400)
+        except (ValueError, RecursionError):
+            return _refuse(400, "body is not JSON", event)
+        problem = shape_problem(event, payload)
+        if problem is not None:
+            return _refuse(400, problem, event)
         team = team_for(payload, lowered)
         if event not in HANDLED_EVENTS or team is None:
             return JSONResponse({"ok": True, "ignored": event or "unknown"}, status_code=202)
@@ -102,3 +125,25 @@ def webhook_route(secret: str, teams_by_repo: Mapping[str, str], on_change: Call
         return JSONResponse({"ok": True, "team": team, "event": event}, status_code=202)
 
     return Route(path, receive, methods=["POST"])
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None as soon as it is known to exceed `limit` (nothing more is read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    except ClientDisconnect:
+        return b""
+    return b"".join(chunks)
+
+
+def _refuse(status: int, reason: str, event: str) -> JSONResponse:
+    log.warning("webhook refused", extra={"status": status, "reason": reason, "github_event": event or None})
+    return JSONResponse({"error": reason}, status_code=status)
