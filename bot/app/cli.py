@@ -361,27 +361,55 @@ def faults_show(fault_id: str, as_json: bool) -> None:
 @faults.command("verify")
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="A team repository tree (default: examples/chat-app).")
+@click.option("--catalog", type=click.Path(path_type=Path, file_okay=False), default=None, help="Another catalog folder.")
 @JSON_OPTION
-def faults_verify(repo: Path | None, as_json: bool) -> None:
-    """Prove every fault: applies, breaks its own checks, and every reference fix mends it."""
-    from bot.app.faults import EXAMPLE_REPO, check_team_tree, rehearsal_json, verify_catalog
-    from bot.catalog.faults import Catalog
+def faults_verify(repo: Path | None, catalog: Path | None, as_json: bool) -> None:
+    """Prove every fault both ways: it breaks its checks, every reference fix mends them, every wrong fix does not."""
+    from bot.app.faults import EXAMPLE_REPO, check_team_tree, print_verification, rehearsal_json, verify_catalog
+    from bot.catalog.faults import DEFAULT_CATALOG, Catalog
 
     if repo is not None:
         check_team_tree(repo)
-    results = verify_catalog(Catalog.load(), repo or EXAMPLE_REPO)
+    results = verify_catalog(Catalog.load(catalog or DEFAULT_CATALOG), repo or EXAMPLE_REPO)
     if as_json:
         emit_json([rehearsal_json(r) for r in results])
     else:
-        console = out()
-        for r in results:
-            mark = "[green]ok[/green]  " if r.ok else "[red]FAIL[/red]"
-            fixes = ", ".join(f"{f.kind}:{'ok' if f.passed else 'FAIL'}" for f in r.fixes)
-            plus, minus = r.lines_changed
-            console.print(f"{mark} {r.fault.id:<45} +{plus}/-{minus}  {fixes}  {r.reason}")
-        console.print(f"{sum(r.ok for r in results)} of {len(results)} faults verified")
+        print_verification(out(), results)
     if not all(r.ok for r in results):
         raise SystemExit(1)
+
+
+@faults.command("new")
+@click.option("--repo", "repo_path", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True,
+              help="The repository holding your breaking commit (only read).")
+@click.option("--from", "commit", required=True, help="The commit that breaks the service (its parent is healthy).")
+@click.option("--id", "fault_id", default=None, help="family/name for the new fault (default: guessed from the change).")
+@click.option("--catalog", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="The catalog folder to write into (default: the bundled fault_patches/).")
+@JSON_OPTION
+def faults_new(repo_path: Path, commit: str, fault_id: str | None, catalog: Path | None, as_json: bool) -> None:
+    """Turn your own breaking commit into a fault draft, verify it, and say what is proven and what is not."""
+    from bot.app.authoring import author_fault
+    from bot.app.compose import behaviour_runner
+    from bot.catalog.faults import DEFAULT_CATALOG
+    from bot.catalog.faultspec import FAULT_ID
+
+    if fault_id is not None:
+        if not FAULT_ID.match(fault_id):
+            raise click.BadParameter(f"{fault_id!r} must be family/name in lowercase-with-dashes", param_hint="--id")
+    authored = author_fault(repo_path, commit, catalog or DEFAULT_CATALOG, fault_id=fault_id, runner=behaviour_runner())
+    if as_json:
+        emit_json(authored.as_json())
+        return
+    console = out()
+    console.print(f"wrote [bold]{authored.fault.folder / 'fault.yaml'}[/bold]"
+                  + (f" (+ {', '.join(sorted(authored.draft.files))})" if authored.draft.files else ""), highlight=False)
+    console.print("[green]proven[/green]:", highlight=False)
+    for line in authored.proven:
+        console.print(f"  ✓ {line}", highlight=False, markup=False)
+    console.print("[yellow]not proven yet[/yellow]:", highlight=False)
+    for line in authored.not_proven or ["nothing: remove `draft: true` and it joins the catalog"]:
+        console.print(f"  ✗ {line}", highlight=False, markup=False)
 
 
 def _crash_log(exc: BaseException, argv: Sequence[str]) -> Path:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 def run_validate(config_path: Path, *, offline: bool) -> ValidationReport:
     """Load and validate the config; problems are returned, not raised."""
+    from bot.app.compose import behaviour_runner
     from bot.app.faults import catalog_for, catalog_problems
     from bot.app.validation import validate_config
 
@@ -34,12 +35,14 @@ def run_validate(config_path: Path, *, offline: bool) -> ValidationReport:
             config,
             source,
             offline=offline,
-            catalog_checks=lambda c, s, o: catalog_problems(c, s, catalog, offline=o, workdir=Path(workdir)),
+            catalog_checks=lambda c, s, o: catalog_problems(c, s, catalog, offline=o, workdir=Path(workdir),
+                                                            runner=behaviour_runner(config, config_path)),
         )
 
 
 def run_plan(config_path: Path, team_names: list[str]) -> dict[str, list[PlanEntry]]:
     """Every team's applicable faults and the exact diff each would push; nothing is pushed."""
+    from bot.app.compose import behaviour_runner
     from bot.app.faults import catalog_for, plan_team, team_tree
     from bot.app.parallel import in_parallel
 
@@ -49,7 +52,8 @@ def run_plan(config_path: Path, team_names: list[str]) -> dict[str, list[PlanEnt
     plans: dict[str, list[PlanEntry]] = {}
     with tempfile.TemporaryDirectory(prefix="faultbot-plan-") as workdir:
         def one(team: TeamSettings) -> list[PlanEntry]:
-            return plan_team(catalog, team, team_tree(config, team, Path(workdir) / team.name))
+            return plan_team(catalog, team, team_tree(config, team, Path(workdir) / team.name),
+                             behaviour_runner(config, config_path))
 
         for team, entries in zip(teams, in_parallel(one, teams), strict=True):
             plans[team.name] = entries

@@ -31,6 +31,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.app.compose import (
+    behaviour_runner,
     make_deploy_watcher,
     make_injector,
     make_pager,
@@ -186,7 +187,7 @@ class Daemon:
             return recorded
         with injector.cache.exclusive():
             injector.cache.sync(team.branch)
-            entries = plan_team(self.catalog, team, injector.cache.path)
+            entries = plan_team(self.catalog, team, injector.cache.path, behaviour_runner(self.config, self.config_path))
         applicable: dict[str, list[str]] = {}
         for entry in entries:
             if entry.applicable:

@@ -69,7 +69,7 @@ class ScratchTree:
 
     def diff(self) -> str:
         """A unified diff of every changed path against the source, as `git diff` writes it."""
-        return "".join(_file_diff(p, self.original(p), self.current(p)) for p in sorted(self.dirty))
+        return "".join(file_diff(p, self.original(p), self.current(p)) for p in sorted(self.dirty))
 
     def _write(self, path: str, content: bytes | None) -> None:
         file = self.tree / path
@@ -106,7 +106,8 @@ def _lines(content: bytes | None) -> list[str]:
     return lines
 
 
-def _file_diff(path: str, before: bytes | None, after: bytes | None) -> str:
+def file_diff(path: str, before: bytes | None, after: bytes | None) -> str:
+    """One file's change as `git diff` writes it (empty when unchanged)."""
     if before == after:
         return ""
     header = [f"diff --git a/{path} b/{path}\n"]

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.catalog.behaviour import Runner
 from bot.catalog.checks import CheckContext, RoleBinding, all_pass, evaluate
 from bot.catalog.edits import EditContext, apply_edits
 from bot.catalog.faults import Catalog, Fault
@@ -106,9 +107,10 @@ class Injector:
     def __init__(
         self, team: TeamSettings, cache: TeamCache, store: Store, clock: Clock,
         forge: Forge | None = None, merge_method: str = "merge",
-        before_push: HookFn | None = None, after_push: HookFn | None = None,
+        before_push: HookFn | None = None, after_push: HookFn | None = None, runner: Runner | None = None,
     ) -> None:
         self.team = team
+        self.runner = runner
         self.cache = cache
         self.store = store
         self.clock = clock
@@ -228,7 +230,9 @@ class Injector:
         where = f"{self.team.name} at {parent[:12]}"
         try:
             binding = bind_roles(fault, roles)
-            if not all_pass(evaluate(fault.spec.fixed_when, CheckContext(self.cache.path, binding, index))):
+            healthy = evaluate(fault.spec.fixed_when, CheckContext(self.cache.path, binding, index, fault_dir=fault.folder,
+                                                                   runner=self.runner))
+            if not all_pass(healthy):
                 raise InjectionRefused(f"{fault.id}: {where} already fails this fault's checks; nothing pushed")
             apply_edits(fault.spec.edits, EditContext(self.cache.path, roles, fault.folder, apply_patch))
         except (EditError, RoleError) as exc:

@@ -1,6 +1,8 @@
-"""Every fault in fault_patches/ is proven here: it applies to the team repo, the repo is then
-broken by the fault's own checks, and each reference fix (the revert and a forward fix that is
-not a revert) makes the checks pass again. Malformed fault files fail with one precise line.
+"""Every fault in fault_patches/ is proven here, in both directions: it applies to the team
+repo, the repo is then broken by the fault's own checks, each reference fix (the revert and a
+forward fix that is not a revert) makes the checks pass again, and each listed wrong fix leaves
+them failing. Behavioural checks run for real (sandbox, chromium), verdicts cached for the run.
+Malformed fault files fail with one precise line.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog.behaviour import Runner
+from bot.catalog.checks import is_behavioural
 from bot.catalog.faults import Catalog, load_fault
 from bot.catalog.rehearsal import rehearse
 from bot.errors import CatalogError
@@ -25,10 +29,16 @@ def test_catalog_has_the_three_families() -> None:
     assert {"web-unreachable", "db-unreachable", "app-bug"} <= set(CATALOG.families)
 
 
-@pytest.mark.parametrize("fault_id", FAULTS)
-def test_fault_breaks_and_every_reference_fix_mends(fault_id: str) -> None:
+def wrong_fixes_needed(fault_id: str) -> int:
+    """At least two plausible wrong fixes where checks are subtle (app code, Terraform), one elsewhere."""
     fault = CATALOG.get(fault_id)
-    result = rehearse(fault, CHAT_APP, apply_patch=apply_patch)
+    return 2 if fault.family == "app-bug" or "terraform" in {str(r) for r in fault.spec.roles} else 1
+
+
+@pytest.mark.parametrize("fault_id", FAULTS)
+def test_fault_is_proven_both_ways(fault_id: str, behaviour: Runner) -> None:
+    fault = CATALOG.get(fault_id)
+    result = rehearse(fault, CHAT_APP, apply_patch=apply_patch, runner=behaviour)
     assert result.applicable, result.reason
     assert result.healthy_before, result.reason
     assert result.broken_after, "the fault's own checks still pass after it is applied"
@@ -37,6 +47,20 @@ def test_fault_breaks_and_every_reference_fix_mends(fault_id: str) -> None:
     assert kinds == {"revert", "forward"}
     for fix in result.fixes:
         assert fix.passed, f"{fix.name}: {fix.reason}"
+    assert len(result.wrong_fixes) >= wrong_fixes_needed(fault_id)
+    for wrong in result.wrong_fixes:
+        assert wrong.stayed_broken, f"{wrong.name}: {wrong.reason}"
+    assert result.ok and result.both_ways
+
+
+def test_every_app_bug_is_judged_by_behaviour() -> None:
+    app_bugs = CATALOG.in_family("app-bug")
+    assert len(app_bugs) >= 6
+    for fault in app_bugs:
+        kinds = {c.check for c in fault.spec.fixed_when}
+        assert kinds & {"acceptance", "browser"}, f"{fault.id} judges no behaviour: {kinds}"
+        assert all(is_behavioural(c) for c in fault.spec.fixed_when), f"{fault.id} still judges text"
+    assert {"acceptance", "browser", "tests"} <= {c.check for f in app_bugs for c in f.spec.fixed_when}
 
 
 YAML_FILE = re.compile(r"^diff --git a/(\S+\.ya?ml) ", re.MULTILINE)
