@@ -18,7 +18,7 @@ from github import Auth, Github
 
 from bot.app.control import run_daemon
 from bot.config import sqlite_url_for
-from bot.game.events import CIRun, Kind, Landed
+from bot.game.events import CIRun, Fixed, Kind, Landed
 from bot.store.eventlog import Store
 from bot.web.webhooks import signature
 from tests.app.test_daemon import wait_until
@@ -72,6 +72,11 @@ def test_a_fix_found_because_of_a_webhook_is_logged_with_the_webhooks_source(
             wait_until(lambda: store.last("team-a", kinds=(Kind.FIXED,)) is not None, 15)
             wait_until(lambda: store.last("team-a", kinds=(Kind.FIX_PR,)) is not None, 15)
             # CI by webhook: the workflow_run delivery's run is recorded as it came, with its source.
+            # (First let the look finish: its deploy refresh asks GitHub about both commits' CI once.)
+            fix_sha = store.latest("team-a", Fixed)
+            assert fix_sha is not None
+            wait_until(lambda: any(r.path.endswith("/actions/runs") and fix_sha.sha in r.query
+                                   for r in forge.github.requests), 15)
             forge.github.add_workflow_run(forge.owner, forge.name, landed.landed_sha or landed.sha, conclusion="failure")
             client = Github(base_url=forge.github.api_url, auth=Auth.Token(BOT_TOKEN), seconds_between_requests=None)
             _, listing = client.requester.requestJsonAndCheck("GET", f"/repos/{forge.full_name}/actions/runs")
