@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.app.compose import ensure_workdir, event_lease, open_store
 from bot.app.courier import Courier, make_senders
@@ -39,6 +39,9 @@ from bot.repo.injector import Injector
 from bot.store.eventlog import Store
 from bot.store.lease import Lease
 from bot.web.server import BackgroundServer
+
+if TYPE_CHECKING:
+    from bot.web.webhooks import Delivery
 
 log = logging.getLogger("faultbot.runner")
 HEARTBEAT_S = 0.5  # how often an idle leader re-checks its lease (and whether its game is over)
@@ -177,10 +180,16 @@ class Runner:
         if self.leading.is_set() and daemon is not None:  # on a standby the leader's next poll sees it
             daemon.request_tick(team, source)
 
+    def _delivered(self, delivery: Delivery) -> None:
+        daemon = self.daemon
+        if self.leading.is_set() and daemon is not None:  # on a standby the leader's next poll sees it
+            daemon.delivered(delivery)
+
     def _bind(self, views_store: Store) -> BackgroundServer:
         views = LiveViews(self.config, views_store, self.catalog, self.clock)
         return bind_web(self.config, lambda: live_app(self.config, views, diff=self._diff,
-                                                      request_tick=self._request_tick, health=self.health))
+                                                      request_tick=self._request_tick, health=self.health,
+                                                      delivered=self._delivered))
 
     def _announce(self, server: BackgroundServer, feed: ConsoleFeed) -> None:
         server.start()

@@ -76,10 +76,10 @@ def test_fault_diff_is_human_sized_and_keeps_comments(fault_id: str) -> None:
     if scalar_only:
         # One scalar per edit: exactly that many lines change, nothing re-indented.
         assert (added, removed) == (len(fault.spec.edits), len(fault.spec.edits)), result.diff
-    removed_lines = [l[1:] for l in result.diff.splitlines() if l.startswith("-") and not l.startswith("---")]
+    removed_lines = [line[1:] for line in result.diff.splitlines() if line.startswith("-") and not line.startswith("---")]
     for path in YAML_FILE.findall(result.diff):
         before = (CHAT_APP / path).read_text(encoding="utf-8") if (CHAT_APP / path).exists() else ""
-        comments = [l.strip() for l in before.splitlines() if l.strip().startswith("#")]
+        comments = [line.strip() for line in before.splitlines() if line.strip().startswith("#")]
         for comment in comments:
             assert comment not in [r.strip() for r in removed_lines], f"{path}: comment {comment!r} lost"
 
