@@ -66,7 +66,11 @@ class Game:
         def run() -> None:
             seen: dict[str, str | None] = {}
             while not stop.is_set():
-                for name, poll in self.daemon.health()["polls"].items():
+                running = daemon_module._RUNNING.get(str(self.config.resolve()))
+                if running is None:  # the daemon thread has not registered yet
+                    stop.wait(0.02)
+                    continue
+                for name, poll in running.health()["polls"].items():
                     stamp = poll["last_polled_at"]
                     if stamp and stamp != seen.get(name):
                         seen[name] = stamp
@@ -106,7 +110,7 @@ def running_game(tmp_path: Path, teams: int = 3, poll: str = "1s", web: bool = F
         config = write_config(tmp_path, server, remotes, poll, web)
         stop = threading.Event()
         thread = threading.Thread(target=run_daemon, args=(config,), daemon=True,
-                                  kwargs={"stop": stop, "web": web, "timeout": timedelta(minutes=2)})
+                                  kwargs={"stop": stop, "web": web, "timeout": timedelta(minutes=5)})
         thread.start()
         store = Store(sqlite_url_for(tmp_path / "state.db"))
         game = Game(server, config, remotes, store, stop, thread)
