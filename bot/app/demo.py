@@ -31,11 +31,8 @@ from bot.app.control import run_daemon
 from bot.app.faults import EXAMPLE_REPO
 from bot.app.validation import ValidationReport
 from bot.catalog.checks import RoleBinding
-from bot.catalog.edits import EditContext, apply_edits
 from bot.catalog.faults import Catalog
-from bot.catalog.manifests import ManifestIndex
-from bot.catalog.rehearsal import binding_as_targets
-from bot.catalog.roles import Roles
+from bot.catalog.rehearsal import apply_fix, fitting_fixes
 from bot.config import sqlite_url_for
 from bot.errors import FaultbotError
 from bot.game.clock import ScaledClock
@@ -130,11 +127,10 @@ class Responder(threading.Thread):
             if self.style == "branch":
                 repo.git("checkout", "-q", "-b", f"fix/{fault_id.split('/')[1]}")
             fault = self.catalog.get(fault_id)
-            fix = next(f for f in fault.spec.fixes if f.kind == "forward")
             instance = next(i for i in fold(self.store.events(self.team)) if i.fault == fault_id)
-            targets = binding_as_targets(RoleBinding.from_json(instance.binding))
-            apply_edits(fix.edits, EditContext(repo.path, Roles(ManifestIndex.scan(repo.path), targets), fault.folder,
-                                               apply_patch))
+            binding = RoleBinding.from_json(instance.binding)
+            fix = fitting_fixes(fault, repo.path, binding, instance.variant, apply_patch=apply_patch)[0]
+            apply_fix(fault, fix, repo.path, binding, apply_patch=apply_patch)
             repo.commit_all(fix.message or fix.name, self.person)
             if self.style == "branch":
                 branch = repo.git("rev-parse", "--abbrev-ref", "HEAD").strip()

@@ -65,7 +65,7 @@ def _describe(error: dict[str, Any], source: SourceMap) -> str:
 _TAGS = {
     "ingress_routes", "service_selects", "service_target_port", "env_host_resolves",
     "refs_resolve", "network_allows", "replicas", "probes_target_ports", "yaml_value", "text",
-    "probe", "argocd_healthy", "all", "any", "patch",
+    "probe", "argocd_healthy", "all", "any", "patch", "connection_resolves", "exposed",
 }
 
 

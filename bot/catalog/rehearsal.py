@@ -1,5 +1,9 @@
 """Rehearse a fault on a copy of a repository: healthy before, broken after, fixed by each
-reference fix. This is what `faults verify`, `plan` and `validate` stand on.
+reference fix, still broken after each wrong fix. This is what `faults verify`, `plan` and
+`validate` stand on.
+
+A fault may offer several variants (one per shape of repository): they are tried in order,
+and the first whose edits apply and whose checks go from healthy to broken is the one used.
 
 No git: edits change a scratch copy (`ScratchTree`), a revert is putting the fault's paths
 back, and the diff is computed in Python. Patch edits are the one thing git does for us
@@ -13,24 +17,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.catalog.checks import CheckContext, CheckResult, RoleBinding, all_pass, evaluate
+from bot.catalog.binding import DEFAULT_KUBERNETES_VERSION, CheckContext, RoleBinding, roles_for
+from bot.catalog.binding import binding_as_targets as binding_as_targets  # re-exported for callers
+from bot.catalog.checks import CheckResult, all_pass, evaluate
 from bot.catalog.edits import EditContext, PatchApplier, apply_edits
 from bot.catalog.faults import Fault
-from bot.catalog.faultspec import ReferenceFix, iter_roles
-from bot.catalog.manifests import ManifestIndex
+from bot.catalog.faultspec import ReferenceFix, Variant, WrongFix, iter_roles
+from bot.catalog.manifests import DeployRoot, ManifestIndex
 from bot.catalog.roles import Role, Roles
 from bot.catalog.scratch import ScratchTree, changed_lines
+from bot.catalog.shapes import unmet
+from bot.catalog.traffic_checks import healthy_refusals
 from bot.errors import EditError, RoleError
+
+STILL_PASSING = "the fault's own checks still pass after it is applied"
 
 
 @dataclass(frozen=True)
 class FixOutcome:
-    """How one reference fix fared."""
+    """How one reference fix (or wrong fix) fared."""
 
     name: str
-    kind: str
-    passed: bool
+    kind: str  # revert | forward | wrong
+    passed: bool  # revert/forward: the checks pass; wrong: the fault stays open
     reason: str
+    skipped: bool = False  # not for this repository's shape, or not for the variant used
+    same_as_revert: bool = False  # a forward fix that restores the original tree here (judged a revert)
 
 
 @dataclass
@@ -43,12 +55,14 @@ class Rehearsal:
     dangling_role: bool = False
     healthy_before: bool = False
     broken_after: bool = False
+    variant: str = ""
     diff: str = ""
     lines_changed: tuple[int, int] = (0, 0)
     changed_paths: list[str] = field(default_factory=list)
     before: list[CheckResult] = field(default_factory=list)
     after: list[CheckResult] = field(default_factory=list)
     fixes: list[FixOutcome] = field(default_factory=list)
+    binding: RoleBinding | None = None
 
     @property
     def unhealthy(self) -> bool:
@@ -56,40 +70,50 @@ class Rehearsal:
         return self.dangling_role or (self.applicable and not self.healthy_before)
 
     @property
+    def breaks(self) -> bool:
+        """Applies to a healthy repo and breaks it: the fault can be played here."""
+        return self.applicable and self.healthy_before and self.broken_after
+
+    @property
     def ok(self) -> bool:
-        """Applies, breaks, and every reference fix mends it."""
+        """Breaks, every reference fix that fits mends it, every wrong fix leaves it open."""
+        tried = [f for f in self.fixes if not f.skipped]
         return (
-            self.applicable and self.healthy_before and self.broken_after
-            and bool(self.fixes) and all(f.passed for f in self.fixes)
+            self.breaks and any(f.kind == "forward" for f in tried) and any(f.kind == "revert" for f in tried)
+            and all(f.passed for f in tried)
         )
+
+    @property
+    def notes(self) -> list[str]:
+        """What is worth knowing but not a failure (a forward fix that is a revert here)."""
+        return [f"fix {f.name!r} restores the original tree on this repo (it would be judged a revert)"
+                for f in self.fixes if f.same_as_revert]
 
 
 def needed_roles(fault: Fault) -> list[Role]:
-    """Every role the fault's edits, checks and fixes name, in a stable order."""
-    roles = list(fault.spec.roles)
-    for edit in [*fault.spec.edits, *(e for fix in fault.spec.fixes for e in fix.edits)]:
-        role = getattr(edit, "role", None)
-        if role is not None:
-            roles.append(role)
-    roles += list(iter_roles(fault.spec.fixed_when))
+    """Every role the fault's edits, conditions, checks and fixes name, in a stable order."""
+    spec = fault.spec
+    roles = list(spec.roles)
+    fixes: list[ReferenceFix | WrongFix] = [*spec.fixes, *spec.wrong_fixes]
+    edits = [e for v in spec.all_variants for e in v.edits] + [e for fix in fixes for e in fix.edits]
+    conditions = [c for v in spec.all_variants for c in v.when] + [c for fix in fixes for c in fix.when]
+    for item in [*edits, *conditions]:
+        for name in ("role", "connection"):
+            role = getattr(item, name, None)
+            if isinstance(role, Role):
+                roles.append(role)
+    roles += list(iter_roles(spec.fixed_when))
     return list(dict.fromkeys(roles))
 
 
-def bind_roles(fault: Fault, roles: Roles) -> RoleBinding:
+def bind_roles(fault: Fault, roles: Roles, *, kubernetes_version: str = DEFAULT_KUBERNETES_VERSION) -> RoleBinding:
     """Resolve the fault's roles on a healthy tree; RoleError says which and why."""
-    return RoleBinding.from_targets(roles.resolve(role) for role in needed_roles(fault))
-
-
-def binding_as_targets(binding: RoleBinding) -> dict[Role, str]:
-    """Turn a binding back into `targets:` so later trees resolve the same objects."""
-    targets = {role: f"{refs[0].kind}/{refs[0].name}" for role, refs in binding.refs.items() if len(refs) == 1}
-    targets.update(binding.directories)
-    return targets
-
-
-def _fail(rehearsal: Rehearsal, reason: str) -> Rehearsal:
-    rehearsal.reason = reason
-    return rehearsal
+    targets = [roles.resolve(role) for role in needed_roles(fault)]
+    binding = RoleBinding.from_targets(targets, root=roles.index.deploy, objects=roles.objects,
+                                       kubernetes_version=kubernetes_version)
+    if not binding.refs:
+        return binding
+    return binding.with_refused(healthy_refusals(CheckContext(roles.index.root, binding, roles.index)))
 
 
 def rehearse(
@@ -98,11 +122,12 @@ def rehearse(
     *,
     apply_patch: PatchApplier,
     targets: Mapping[Role, str] | None = None,
+    root: DeployRoot | None = None,
     with_fixes: bool = True,
     workdir: Path | None = None,
 ) -> Rehearsal:
     """Try `fault` on a scratch copy of the tree at `source`; never touches `source`."""
-    return rehearse_many([fault], source, apply_patch=apply_patch, targets=targets, with_fixes=with_fixes,
+    return rehearse_many([fault], source, apply_patch=apply_patch, targets=targets, root=root, with_fixes=with_fixes,
                          workdir=workdir)[0]
 
 
@@ -112,6 +137,7 @@ def rehearse_many(
     *,
     apply_patch: PatchApplier,
     targets: Mapping[Role, str] | None = None,
+    root: DeployRoot | None = None,
     with_fixes: bool = True,
     workdir: Path | None = None,
 ) -> list[Rehearsal]:
@@ -121,68 +147,148 @@ def rehearse_many(
         results = []
         for fault in faults:
             tree.reset()
-            results.append(_rehearse_in(fault, tree, apply_patch, targets, with_fixes))
+            results.append(_Rehearser(fault, tree, apply_patch, targets, root or DeployRoot()).run(with_fixes))
         return results
 
 
-def _rehearse_in(fault: Fault, tree: ScratchTree, apply_patch: PatchApplier, targets: Mapping[Role, str] | None,
-                 with_fixes: bool) -> Rehearsal:
-    """Rehearse inside a scratch tree that holds the healthy state."""
-    result = Rehearsal(fault)
-    index = ManifestIndex.scan(tree.tree)
-    roles = Roles(index, targets)
-    try:
-        binding = bind_roles(fault, roles)
-    except RoleError as exc:
-        result.dangling_role = exc.dangling
-        return _fail(result, exc.message)
-    result.before = evaluate(fault.spec.fixed_when, CheckContext(tree.tree, binding, index))
-    result.healthy_before = all_pass(result.before)
-    context = EditContext(tree.tree, roles, fault.folder, apply_patch)
-    try:
-        result.changed_paths = apply_edits(fault.spec.edits, context)
-    except (EditError, RoleError) as exc:
-        return _fail(result, exc.message)
-    finally:
-        tree.touched(context.changed)  # even a failed edit's earlier siblings wrote files
-    result.applicable = True
-    result.diff = tree.diff()
-    result.lines_changed = changed_lines(result.diff)
-    result.after = evaluate(fault.spec.fixed_when, CheckContext(tree.tree, binding))
-    result.broken_after = not all_pass(result.after)
-    if not result.healthy_before:
-        result.reason = "the repo does not pass the fault's checks before it is applied: " + _failing(result.before)
-    elif not result.broken_after:
-        result.reason = "the fault's own checks still pass after it is applied"
-    if with_fixes:
-        broken = tree.snapshot()
-        for fix in fault.spec.fixes:
-            tree.restore(broken)
-            result.fixes.append(_try_fix(fault, fix, tree, result.changed_paths, binding, apply_patch))
-        if not result.reason and not all(f.passed for f in result.fixes):
-            result.reason = "; ".join(f"fix {f.name!r}: {f.reason}" for f in result.fixes if not f.passed)
-    return result
+@dataclass
+class _Rehearser:
+    """One fault on one scratch tree that holds the healthy state."""
 
+    fault: Fault
+    tree: ScratchTree
+    apply_patch: PatchApplier
+    targets: Mapping[Role, str] | None
+    root: DeployRoot
 
-def _try_fix(fault: Fault, fix: ReferenceFix, tree: ScratchTree, fault_paths: list[str], binding: RoleBinding,
-             apply_patch: PatchApplier) -> FixOutcome:
-    if fix.kind == "revert":
-        tree.revert_paths(fault_paths)  # what `git revert` of the fault commit does on a clean history
-    else:
-        roles = Roles(ManifestIndex.scan(tree.tree), binding_as_targets(binding))
-        context = EditContext(tree.tree, roles, fault.folder, apply_patch)
+    def run(self, with_fixes: bool) -> Rehearsal:
+        result = Rehearsal(self.fault)
+        index = ManifestIndex.scan(self.tree.tree, self.root)
+        roles = Roles(index, self.targets)
         try:
-            apply_edits(fix.edits, context)
+            binding = bind_roles(self.fault, roles)
+        except RoleError as exc:
+            result.dangling_role = exc.dangling
+            result.reason = exc.message
+            return result
+        result.binding = binding
+        result.before = evaluate(self.fault.spec.fixed_when, CheckContext(self.tree.tree, binding, index))
+        result.healthy_before = all_pass(result.before)
+        variant = self._choose_variant(result, roles, binding)
+        if variant is None:
+            return result
+        if not result.healthy_before:
+            result.reason = "the repo does not pass the fault's checks before it is applied: " + _failing(result.before)
+        if with_fixes and result.broken_after:
+            broken = self.tree.snapshot()
+            fixes: list[ReferenceFix | WrongFix] = [*self.fault.spec.fixes, *self.fault.spec.wrong_fixes]
+            for fix in fixes:
+                self.tree.restore(broken)
+                result.fixes.append(self._try_fix(fix, variant, result.changed_paths, binding))
+            failed = [f for f in result.fixes if not f.passed and not f.skipped]
+            if not result.reason and failed:
+                result.reason = "; ".join(f"fix {f.name!r}: {f.reason}" for f in failed)
+            elif not result.reason and not any(f.kind == "forward" and not f.skipped for f in result.fixes):
+                result.reason = "no forward fix fits this repository"
+        return result
+
+    def _choose_variant(self, result: Rehearsal, roles: Roles, binding: RoleBinding) -> Variant | None:
+        """Apply the first variant that fits and breaks; leave the tree in that state."""
+        variants = self.fault.spec.all_variants
+        reasons: list[str] = []
+        applied: tuple[Variant, list[str], str, list[CheckResult]] | None = None
+        for variant in variants:
+            self.tree.reset()
+            outcome = self._apply(variant, roles)
+            if isinstance(outcome, str):
+                reasons.append(outcome if len(variants) == 1 else f"{variant.name}: {outcome}")
+                continue
+            after = evaluate(self.fault.spec.fixed_when, CheckContext(self.tree.tree, binding))
+            if not all_pass(after) or not result.healthy_before:
+                self._record(result, variant, outcome, self.tree.diff(), after)
+                return variant
+            reasons.append(STILL_PASSING if len(variants) == 1 else f"{variant.name}: {STILL_PASSING}")
+            applied = applied or (variant, outcome, self.tree.diff(), after)
+        result.reason = "; ".join(reasons)
+        if applied is not None:  # it applies, but breaks nothing here: say so, with the diff
+            variant, paths, diff, after = applied
+            self._record(result, variant, paths, diff, after)
+        self.tree.reset()
+        return None
+
+    def _record(self, result: Rehearsal, variant: Variant, paths: list[str], diff: str, after: list[CheckResult]) -> None:
+        result.applicable = True
+        result.variant = variant.name
+        result.changed_paths = paths
+        result.diff = diff
+        result.lines_changed = changed_lines(diff)
+        result.after = after
+        result.broken_after = not all_pass(after)
+
+    def _apply(self, variant: Variant, roles: Roles) -> list[str] | str:
+        """The paths a variant's edits changed, or why it does not fit."""
+        context = EditContext(self.tree.tree, roles, self.fault.folder, self.apply_patch)
+        try:
+            reason = unmet(variant.when, context)
+            if reason is not None:
+                return reason
+            return apply_edits(variant.edits, context)
         except (EditError, RoleError) as exc:
-            return FixOutcome(fix.name, fix.kind, False, f"does not apply: {exc.message}")
+            return exc.message
         finally:
-            tree.touched(context.changed)
-    results = evaluate(fault.spec.fixed_when, CheckContext(tree.tree, binding))
-    if not all_pass(results):
-        return FixOutcome(fix.name, fix.kind, False, "checks still fail: " + _failing(results))
-    if fix.kind == "forward" and tree.same_as_source():
-        return FixOutcome(fix.name, fix.kind, False, "this 'forward' fix restores the original tree: it is a revert")
-    return FixOutcome(fix.name, fix.kind, True, "all checks pass")
+            self.tree.touched(context.changed)  # even a failed edit's earlier siblings wrote files
+
+    def _try_fix(self, fix: ReferenceFix | WrongFix, variant: Variant, fault_paths: list[str], binding: RoleBinding) -> FixOutcome:
+        kind = fix.kind if isinstance(fix, ReferenceFix) else "wrong"
+        if fix.variants is not None and variant.name not in fix.variants:
+            return FixOutcome(fix.name, kind, True, f"not for variant {variant.name!r}", skipped=True)
+        if kind == "revert":
+            self.tree.revert_paths(fault_paths)  # what `git revert` of the fault commit does on a clean history
+        else:
+            roles = roles_for(ManifestIndex.scan(self.tree.tree, binding.root), binding)
+            context = EditContext(self.tree.tree, roles, self.fault.folder, self.apply_patch)
+            try:
+                reason = unmet(fix.when, context)
+                if reason is not None:
+                    return FixOutcome(fix.name, kind, True, f"not for this repository: {reason}", skipped=True)
+                apply_edits(fix.edits, context)
+            except (EditError, RoleError) as exc:
+                return FixOutcome(fix.name, kind, False, f"does not apply: {exc.message}")
+            finally:
+                self.tree.touched(context.changed)
+        results = evaluate(self.fault.spec.fixed_when, CheckContext(self.tree.tree, binding))
+        if kind == "wrong":
+            if all_pass(results):
+                return FixOutcome(fix.name, kind, False, "the checks pass: this wrong fix would be judged a fix")
+            return FixOutcome(fix.name, kind, True, "stays open: " + _failing(results))
+        if not all_pass(results):
+            return FixOutcome(fix.name, kind, False, "checks still fail: " + _failing(results))
+        if kind == "forward" and self.tree.same_as_source():
+            return FixOutcome(fix.name, kind, True, "restores the original tree on this repo (judged a revert)", same_as_revert=True)
+        return FixOutcome(fix.name, kind, True, "all checks pass")
+
+
+def fitting_fixes(fault: Fault, tree: Path, binding: RoleBinding, variant: str, *, apply_patch: PatchApplier,
+                  kind: str = "forward") -> list[ReferenceFix | WrongFix]:
+    """The fixes of one kind (`forward` or `wrong`) meant for this variant and this tree's shape."""
+    fixes: list[ReferenceFix | WrongFix] = [f for f in fault.spec.fixes if f.kind == kind] if kind != "wrong" else list(fault.spec.wrong_fixes)
+    context = EditContext(tree, roles_for(ManifestIndex.scan(tree, binding.root), binding), fault.folder, apply_patch)
+    found = []
+    for fix in fixes:
+        if fix.variants is not None and (variant or fault.spec.all_variants[0].name) not in fix.variants:
+            continue
+        try:
+            if unmet(fix.when, context) is None:
+                found.append(fix)
+        except RoleError:
+            continue
+    return found
+
+
+def apply_fix(fault: Fault, fix: ReferenceFix | WrongFix, tree: Path, binding: RoleBinding, *, apply_patch: PatchApplier) -> list[str]:
+    """Make a reference (or wrong) fix's edits in `tree`, the way a team member would by hand."""
+    context = EditContext(tree, roles_for(ManifestIndex.scan(tree, binding.root), binding), fault.folder, apply_patch)
+    return apply_edits(fix.edits, context)
 
 
 def _failing(results: list[CheckResult]) -> str:

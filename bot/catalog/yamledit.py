@@ -25,6 +25,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from bot.catalog.manifests import split_documents
+from bot.catalog.yamlread import repaired_text
 
 STYLES = ((2, 2, 0), (2, 4, 2), (4, 4, 2), (4, 6, 4))
 _PLAIN_SAFE = re.compile(r"^[A-Za-z_/][\w./@%+-]*$")
@@ -83,7 +84,7 @@ class YamlDocument:
         head = lines[0] if lines and (lines[0].rstrip() == "---" or lines[0].startswith("--- ")) else ""
         self.header = _Header(head)
         self.body_text = part[len(head):]
-        self.data = _yaml().load(self.body_text)
+        self.data = _load(self.body_text)
         self._spliced: str | None = None
 
     def splice_scalar(self, parent: Any, key: Any, new_value: Any) -> bool:
@@ -139,10 +140,25 @@ class YamlDocument:
         return self.header.text + best
 
 
-def _parses_to(text: str, expected: Any) -> bool:
-    """True when `text` is valid YAML whose data equals `expected`."""
+def _load(text: str) -> Any:
+    """Round-trip data of a document, read as kubectl reads it (trailing TABs tolerated).
+
+    The repair keeps every column before the repaired spot, so positions ruamel records
+    in the repaired text are valid in the original: splices go into the original text.
+    """
     try:
-        return plain(_yaml().load(text)) == expected
+        return _yaml().load(text)
+    except YAMLError:
+        repaired, lines = repaired_text(text)
+        if not lines:
+            raise
+        return _yaml().load(repaired)
+
+
+def _parses_to(text: str, expected: Any) -> bool:
+    """True when `text` is valid YAML (as kubectl reads it) whose data equals `expected`."""
+    try:
+        return plain(_load(text)) == expected
     except YAMLError:
         return False
 
