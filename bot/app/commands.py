@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from bot.app.compose import make_deploy_watcher, make_injector, make_watcher, open_store
-from bot.app.faults import PlanEntry, catalog_for, catalog_problems, plan_team, team_tree
+from bot.app.faults import TeamPlan, catalog_for, catalog_problems, team_plan
 from bot.app.parallel import in_parallel
 from bot.app.validation import ValidationReport, validate_config
 from bot.config import TeamSettings, load_config
@@ -30,15 +30,15 @@ def run_validate(config_path: Path, *, offline: bool) -> ValidationReport:
         )
 
 
-def run_plan(config_path: Path, team_names: list[str]) -> dict[str, list[PlanEntry]]:
+def run_plan(config_path: Path, team_names: list[str]) -> dict[str, TeamPlan]:
     """Every team's applicable faults and the exact diff each would push; nothing is pushed."""
     config, _ = load_config(config_path)
     catalog = catalog_for(config, config_path)
     teams = [config.team(n) for n in team_names] if team_names else config.all_team_settings()
-    plans: dict[str, list[PlanEntry]] = {}
+    plans: dict[str, TeamPlan] = {}
     with tempfile.TemporaryDirectory(prefix="faultbot-plan-") as workdir:
-        def one(team: TeamSettings) -> list[PlanEntry]:
-            return plan_team(catalog, team, team_tree(config, team, Path(workdir) / team.name))
+        def one(team: TeamSettings) -> TeamPlan:
+            return team_plan(config, catalog, team, Path(workdir))
 
         for team, entries in zip(teams, in_parallel(one, teams), strict=True):
             plans[team.name] = entries

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from bot.app.deployroot import deploy_root
 from bot.app.validation import token_for
 from bot.base.redact import Redactor
 from bot.catalog.faults import Catalog
@@ -103,6 +104,7 @@ def make_injector(config: Config, config_path: Path, team: TeamSettings, store: 
                   adapters: TeamAdapters | None = None) -> Injector:
     """Everything one team's injections need, built from repos.yaml."""
     adapters = adapters or team_adapters(config, config_path, team)
-    return Injector(team, adapters.cache, store, clock or SystemClock(), adapters.forge, config.github.merge_method)
+    return Injector(team, adapters.cache, store, clock or SystemClock(), adapters.forge, config.github.merge_method,
+                    root=deploy_root(config, team), kubernetes_version=config.event.kubernetes_version)
 
 

@@ -142,7 +142,7 @@ class Daemon:
         if recorded is not None and isinstance(recorded.facts, ev.PlanMade):  # a restart keeps its plan
             return TeamPlan.from_facts(team.name, recorded.facts)
         injector.cache.sync(team.branch)
-        entries = plan_team(self.catalog, team, injector.cache.path)
+        entries = plan_team(self.catalog, team, injector.cache.path, injector.root, injector.kubernetes_version).entries
         applicable: dict[str, list[str]] = {}
         for entry in entries:
             if entry.applicable:

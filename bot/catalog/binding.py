@@ -189,7 +189,7 @@ def binding_as_targets(binding: RoleBinding) -> dict[Role, str]:
 
 def roles_for(index: ManifestIndex, binding: RoleBinding) -> Roles:
     """Roles on a later tree that resolve to what the binding bound (fixes are written against them)."""
-    return Roles(index, binding_as_targets(binding), binding.connections)
+    return Roles(index, binding_as_targets(binding), binding.connections, binding.ports)
 
 
 def _effective_index(index: ManifestIndex, binding: RoleBinding) -> ManifestIndex:

@@ -141,7 +141,13 @@ def render_path(path: str, variables: Mapping[str, Any]) -> str:
     """A path, rendered when it is a template (`spec.ports[port={{ ports.db_connection }}]`)."""
     if "{{" not in path:
         return path
-    rendered = str(render_text(path, variables))
+    try:
+        rendered = _TEXT_TEMPLATES.from_string(path).render(**variables)
+    except TemplateError as exc:
+        if "ports" in path and "has no attribute" in str(exc):
+            raise EditError(f"path {path!r}: no port is known for that role (its clients dial a node port the API server chose, "
+                            "or the Service has several ports and none is the usual one)") from None
+        raise EditError(f"path {path!r}: {exc}") from None
     try:
         parse_path(rendered)
     except ValueError as exc:

@@ -25,6 +25,7 @@ from bot.catalog.faults import Fault
 from bot.catalog.faultspec import ReferenceFix, Variant, WrongFix, iter_roles
 from bot.catalog.manifests import DeployRoot, ManifestIndex
 from bot.catalog.roles import Role, Roles
+from bot.catalog.rollout import blocked
 from bot.catalog.scratch import ScratchTree, changed_lines
 from bot.catalog.shapes import unmet
 from bot.catalog.traffic_checks import healthy_refusals
@@ -123,12 +124,13 @@ def rehearse(
     apply_patch: PatchApplier,
     targets: Mapping[Role, str] | None = None,
     root: DeployRoot | None = None,
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
     with_fixes: bool = True,
     workdir: Path | None = None,
 ) -> Rehearsal:
     """Try `fault` on a scratch copy of the tree at `source`; never touches `source`."""
-    return rehearse_many([fault], source, apply_patch=apply_patch, targets=targets, root=root, with_fixes=with_fixes,
-                         workdir=workdir)[0]
+    return rehearse_many([fault], source, apply_patch=apply_patch, targets=targets, root=root,
+                         kubernetes_version=kubernetes_version, with_fixes=with_fixes, workdir=workdir)[0]
 
 
 def rehearse_many(
@@ -138,6 +140,7 @@ def rehearse_many(
     apply_patch: PatchApplier,
     targets: Mapping[Role, str] | None = None,
     root: DeployRoot | None = None,
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
     with_fixes: bool = True,
     workdir: Path | None = None,
 ) -> list[Rehearsal]:
@@ -147,7 +150,8 @@ def rehearse_many(
         results = []
         for fault in faults:
             tree.reset()
-            results.append(_Rehearser(fault, tree, apply_patch, targets, root or DeployRoot()).run(with_fixes))
+            rehearser = _Rehearser(fault, tree, apply_patch, targets, root or DeployRoot(), kubernetes_version)
+            results.append(rehearser.run(with_fixes))
         return results
 
 
@@ -160,13 +164,14 @@ class _Rehearser:
     apply_patch: PatchApplier
     targets: Mapping[Role, str] | None
     root: DeployRoot
+    kubernetes_version: str
 
     def run(self, with_fixes: bool) -> Rehearsal:
         result = Rehearsal(self.fault)
         index = ManifestIndex.scan(self.tree.tree, self.root)
         roles = Roles(index, self.targets)
         try:
-            binding = bind_roles(self.fault, roles)
+            binding = bind_roles(self.fault, roles, kubernetes_version=self.kubernetes_version)
         except RoleError as exc:
             result.dangling_role = exc.dangling
             result.reason = exc.message
@@ -201,13 +206,18 @@ class _Rehearser:
             self.tree.reset()
             outcome = self._apply(variant, roles)
             if isinstance(outcome, str):
-                reasons.append(outcome if len(variants) == 1 else f"{variant.name}: {outcome}")
+                reasons.append(_named(variants, variant, outcome))
                 continue
             after = evaluate(self.fault.spec.fixed_when, CheckContext(self.tree.tree, binding))
+            refused = [r for r in after if r.name == "kubernetes_accepts" and not r.passed]
+            if refused and result.healthy_before:
+                # ArgoCD's sync of the fault would fail and the old objects keep running: nothing breaks.
+                reasons.append(_named(variants, variant, f"the change itself is refused ({refused[0].reason}), so nothing would break"))
+                continue
             if not all_pass(after) or not result.healthy_before:
                 self._record(result, variant, outcome, self.tree.diff(), after)
                 return variant
-            reasons.append(STILL_PASSING if len(variants) == 1 else f"{variant.name}: {STILL_PASSING}")
+            reasons.append(_named(variants, variant, STILL_PASSING + _why_still_passing(CheckContext(self.tree.tree, binding))))
             applied = applied or (variant, outcome, self.tree.diff(), after)
         result.reason = "; ".join(reasons)
         if applied is not None:  # it applies, but breaks nothing here: say so, with the diff
@@ -289,6 +299,20 @@ def apply_fix(fault: Fault, fix: ReferenceFix | WrongFix, tree: Path, binding: R
     """Make a reference (or wrong) fix's edits in `tree`, the way a team member would by hand."""
     context = EditContext(tree, roles_for(ManifestIndex.scan(tree, binding.root), binding), fault.folder, apply_patch)
     return apply_edits(fix.edits, context)
+
+
+def _named(variants: list[Variant], variant: Variant, reason: str) -> str:
+    return reason if len(variants) == 1 else f"{variant.name}: {reason}"
+
+
+def _why_still_passing(context: CheckContext) -> str:
+    """When a rollout keeps the old pods serving, say so: that is why nothing broke."""
+    for resource in context.written.resources:
+        if context.binding.baseline(resource) is not None and context.index.find(resource.ref) is not resource:
+            reason = blocked(resource, context.objects)
+            if reason is not None:
+                return f" (new pods of {resource.kind}/{resource.name} could not become Ready: {reason}; the old ones keep serving)"
+    return ""
 
 
 def _failing(results: list[CheckResult]) -> str:

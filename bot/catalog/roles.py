@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from bot.catalog.connections import Channel, Connection, ConnectionKey, Form, connection_at, find_connections
+from bot.catalog.exposure import exposure_of
 from bot.catalog.manifests import ManifestIndex, Resource, dig
 from bot.catalog.objects import ObjectSet, containers
 from bot.catalog.traffic import (
@@ -110,10 +111,11 @@ class Roles:
     """
 
     def __init__(self, index: ManifestIndex, targets: Mapping[Role, str] | None = None,
-                 connections: Mapping[Role, ConnectionKey] | None = None) -> None:
+                 connections: Mapping[Role, ConnectionKey] | None = None, ports: Mapping[Role, int] | None = None) -> None:
         self.index = index
         self.targets = dict(targets or {})
         self.connections = dict(connections or {})
+        self.ports = dict(ports or {})  # bound on the healthy tree: the port each role's clients dial
         self.objects = ObjectSet(tuple(index.resources), tuple(index.generated))
         self._cache: dict[Role, RoleTarget | RoleError] = {}
 
@@ -148,9 +150,16 @@ class Roles:
     def _resolve(self, role: Role) -> RoleTarget:
         if self.index.problem is not None and not role.is_directory:
             raise RoleError(self.index.problem)
-        if role in self.targets and role not in DERIVED_ROLES:
-            return self._explicit(role)
-        return self._discover(role)
+        target = self._explicit(role) if role in self.targets and role not in DERIVED_ROLES else self._discover(role)
+        if target.directory is None:
+            # The port its clients dial: as bound on the healthy tree (a later tree may have
+            # moved it: that is what a fault does), else as found here (the front door's).
+            port = self.ports.get(role, target.port)
+            if port is None and role is Role.frontend_service:
+                port = exposure_of(self.objects, target.resource).port
+            if port != target.port:
+                target = replace(target, port=port)
+        return target
 
     # -- targets: from repos.yaml ------------------------------------------------------
 

@@ -96,6 +96,9 @@ def _server_rules(resource: Resource) -> list[str]:
             problems.append("spec.ports: a Service with several ports must name each of them")
         elif len(set(names)) != len(names):
             problems.append("spec.ports: two ports have the same name")
+        kind = dig(resource.body, "spec", "type") or "ClusterIP"
+        if kind not in ("NodePort", "LoadBalancer") and any(p.get("nodePort") for p in ports):
+            problems.append(f"spec.ports: a nodePort needs type NodePort or LoadBalancer, not {kind}")
     return problems
 
 

@@ -248,7 +248,19 @@ def render_scalar(value: Any, old_text: str) -> str:
         return json.dumps(text)
     if _PLAIN_SAFE.match(text) and text.lower() not in _BOOLISH and not _numberish(text):
         return text
+    if quote not in "\"'" and text.lower() not in _BOOLISH and not _numberish(text) and _plain_reads_back(text):
+        return text  # `--cache-server=tcp://cache:6380` stays as plain as it was written
     return json.dumps(text)
+
+
+def _plain_reads_back(text: str) -> bool:
+    """Would `key: <text>` unquoted read back as exactly this string?"""
+    if not text or text != text.strip() or "\n" in text or " #" in text or ": " in text:
+        return False
+    try:
+        return YAML(typ="safe").load(f"k: {text}\n") == {"k": text}
+    except YAMLError:
+        return False
 
 
 def _numberish(text: str) -> bool:
