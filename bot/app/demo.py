@@ -32,7 +32,7 @@ from bot.app.faults import EXAMPLE_REPO
 from bot.app.validation import ValidationReport
 from bot.catalog.checks import RoleBinding
 from bot.catalog.faults import Catalog
-from bot.catalog.rehearsal import apply_fix, fitting_fixes
+from bot.catalog.rehearsal import apply_fix, fitting_fixes, rehearse
 from bot.config import sqlite_url_for
 from bot.errors import FaultbotError
 from bot.game.clock import ScaledClock
@@ -98,6 +98,7 @@ class Responder(threading.Thread):
         self.clone = LocalRepo(workdir / "people" / team)
         run_git(["clone", "-q", bare.as_uri(), str(self.clone.path)])
         self.handled: set[str] = set()
+        self._fixes: dict[str, Any] = {}
 
     def run(self) -> None:
         while not self.stop_event.wait(0.1):
@@ -117,6 +118,13 @@ class Responder(threading.Thread):
                 except FaultbotError as exc:  # a person would try again; the demo just says so
                     self.say("responder-error", {"team": self.team, "fault": fault, "error": exc.message})
 
+    def _forward_fix(self, fault: Any, tree: Path, binding: RoleBinding, variant: str) -> Any:
+        """A forward fix that is not the revert on the example repo (rehearsed once per fault)."""
+        if fault.id not in self._fixes:
+            proven = rehearse(fault, EXAMPLE_REPO, apply_patch=apply_patch).forward_fix()
+            self._fixes[fault.id] = proven or fitting_fixes(fault, tree, binding, variant, apply_patch=apply_patch)[0]
+        return self._fixes[fault.id]
+
     def fix(self, fault_id: str, sha: str) -> None:
         repo = self.clone
         repo.git("fetch", "-q", "origin")
@@ -129,7 +137,7 @@ class Responder(threading.Thread):
             fault = self.catalog.get(fault_id)
             instance = next(i for i in fold(self.store.events(self.team)) if i.fault == fault_id)
             binding = RoleBinding.from_json(instance.binding)
-            fix = fitting_fixes(fault, repo.path, binding, instance.variant, apply_patch=apply_patch)[0]
+            fix = self._forward_fix(fault, repo.path, binding, instance.variant)
             apply_fix(fault, fix, repo.path, binding, apply_patch=apply_patch)
             repo.commit_all(fix.message or fix.name, self.person)
             if self.style == "branch":

@@ -90,8 +90,9 @@ def verify_repos(repo: Path | None, config_path: Path | None, team_names: list[s
 
 
 def verify_failed(rehearsal: Rehearsal) -> bool:
-    """A fault that plays on this repo but is not proven (a fix fails, a wrong fix passes)."""
-    return rehearsal.breaks and not rehearsal.ok
+    """The repo is not healthy for this fault, or the fault plays here and is not proven
+    (a reference fix fails, a wrong fix passes). A fault that does not fit is not a failure."""
+    return rehearsal.unhealthy or (rehearsal.breaks and not rehearsal.ok)
 
 
 @dataclass(frozen=True)

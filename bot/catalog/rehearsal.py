@@ -84,6 +84,14 @@ class Rehearsal:
             and all(f.passed for f in tried)
         )
 
+    def forward_fix(self) -> ReferenceFix | None:
+        """The first reference forward fix that mends the fault here without restoring the
+        original tree (the one a test or a demo team plays as "forward")."""
+        for outcome in self.fixes:
+            if outcome.kind == "forward" and outcome.passed and not outcome.skipped and not outcome.same_as_revert:
+                return next(f for f in self.fault.spec.fixes if f.name == outcome.name and f.kind == "forward")
+        return None
+
     @property
     def notes(self) -> list[str]:
         """What is worth knowing but not a failure (a forward fix that is a revert here)."""

@@ -86,6 +86,7 @@ class YamlDocument:
         self.body_text = part[len(head):]
         self.data = _load(self.body_text)
         self._spliced: str | None = None
+        self._spliced_data: Any = None  # what `_spliced` was verified to parse to
 
     def splice_scalar(self, parent: Any, key: Any, new_value: Any) -> bool:
         """Replace one scalar in place in the text; False when it cannot be done safely."""
@@ -113,13 +114,14 @@ class YamlDocument:
             parent[key] = old
             return False
         self._spliced = candidate
+        self._spliced_data = expected
         return True
 
     def render(self) -> str:
         """The document's new text: spliced if possible, else re-emitted in the closest style."""
         expected = plain(self.data)
-        if self._spliced is not None and _parses_to(self._spliced, expected):
-            return self.header.text + self._spliced
+        if self._spliced is not None and (expected == self._spliced_data or _parses_to(self._spliced, expected)):
+            return self.header.text + self._spliced  # verified when spliced, and nothing changed since
         best: str | None = None
         best_cost = -1
         for mapping, sequence, offset in STYLES:

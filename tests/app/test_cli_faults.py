@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 
 from bot.app.cli import main
+from bot.catalog.deployed import HELM_MESSAGE
 from bot.catalog.faults import Catalog
+from tests.catalog.test_catalog import PROVEN_ELSEWHERE
 from tests.conftest import CHAT_APP
-from tests.gitrepos import git
+from tests.gitrepos import git, make_team_repo
+from tests.realworld import realworld_source
 from tests.repo.test_detect import ALICE, SELECTOR, start_game
 
 
@@ -19,7 +22,7 @@ def test_faults_list_json_names_every_fault(capsys: pytest.CaptureFixture[str]) 
     assert main(["faults", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["id"] for r in rows} == set(Catalog.load().faults)
-    assert all(set(r) == {"id", "family", "severity", "title", "roles"} and r["roles"] for r in rows)
+    assert all(set(r) == {"id", "family", "severity", "title", "roles", "variants"} and r["roles"] and r["variants"] for r in rows)
 
 
 def test_faults_show_prints_the_fault_file(capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,14 +36,56 @@ def test_faults_show_prints_the_fault_file(capsys: pytest.CaptureFixture[str]) -
 
 def test_faults_verify_passes_on_the_example_and_fails_on_a_broken_repo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["faults", "verify", "--json"]) == 0
-    results = json.loads(capsys.readouterr().out)
-    assert len(results) == len(Catalog.load().faults) and all(r["ok"] for r in results)
+    (results,) = json.loads(capsys.readouterr().out).values()
+    assert len(results) == len(Catalog.load().faults)
+    assert {r["fault"] for r in results if not r["ok"]} == set(PROVEN_ELSEWHERE)  # they do not fit it, and say why
+    assert all(r["reason"] for r in results if not r["ok"])
     broken = tmp_path / "repo"
     shutil.copytree(CHAT_APP, broken)
     service = broken / "k8s" / "frontend-service.yaml"
     service.write_text(service.read_text().replace("targetPort: http", "targetPort: 9999"))
     assert main(["faults", "verify", "--repo", str(broken)]) == 1
     assert "FAIL web-unreachable/service-selector-typo" in capsys.readouterr().out
+
+
+def test_faults_verify_for_a_team_uses_its_path_and_targets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """podinfo deploys from an overlay: without `path:` nothing can be read; with it, faults play."""
+    remote = make_team_repo(tmp_path, "podinfo", source=realworld_source("podinfo"))
+    config = tmp_path / "repos.yaml"
+    config.write_text(f"event: {{name: t}}\nteams:\n  - name: pod\n    url: {remote.url}\n    path: overlays/dev\n"
+                      f"  - name: other\n    url: {remote.url}\n", encoding="utf-8")
+    assert main(["faults", "verify", "--config", str(config), "--team", "pod", "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert list(runs) == ["pod"]
+    proven = {r["fault"] for r in runs["pod"] if r["ok"]}
+    assert {"web-unreachable/service-selector-typo", "db-unreachable/db-host-typo"} <= proven
+    assert main(["faults", "verify", "--team", "pod"]) == 2  # --team needs --config
+
+
+def test_plan_text_shows_the_same_reason_as_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Reasons hold YAML paths like `spec.ports[0].targetPort`: Rich must not eat the brackets."""
+    remote = make_team_repo(tmp_path, "book", source=realworld_source("argocd-guestbook"))
+    config = tmp_path / "repos.yaml"
+    config.write_text(f"event: {{name: t}}\nteams:\n  - name: book\n    url: {remote.url}\n", encoding="utf-8")
+    assert main(["plan", "--config", str(config), "--json"]) == 0
+    reasons = {e["fault"]: e["reason"] for e in json.loads(capsys.readouterr().out)["book"]["faults"] if not e["applicable"]}
+    assert any("[" in r for r in reasons.values()), reasons
+    assert main(["plan", "--config", str(config)]) == 0
+    text = capsys.readouterr().out
+    for fault, reason in reasons.items():
+        assert f"{fault}: {reason}" in text
+
+
+def test_plan_of_a_helm_chart_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    remote = make_team_repo(tmp_path, "helm", source=realworld_source("argocd-helm-guestbook"))
+    config = tmp_path / "repos.yaml"
+    config.write_text(f"event: {{name: t}}\nteams:\n  - name: helm\n    url: {remote.url}\n", encoding="utf-8")
+    assert main(["plan", "--config", str(config), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)["helm"]
+    assert plan["problem"] == HELM_MESSAGE and plan["faults"] == []
+    assert main(["plan", "--config", str(config)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "Helm" in line]
+    assert len(lines) == 1 and HELM_MESSAGE in lines[0]
 
 
 def test_report_scores_the_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

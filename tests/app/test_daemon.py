@@ -79,17 +79,14 @@ class Responder(threading.Thread):
             git(self.remote.clone, *ALICE, "revert", "--no-edit", sha)
         else:
             from bot.catalog.checks import RoleBinding
-            from bot.catalog.edits import EditContext, apply_edits
-            from bot.catalog.manifests import ManifestIndex
-            from bot.catalog.rehearsal import binding_as_targets
-            from bot.catalog.roles import Roles
+            from bot.catalog.rehearsal import apply_fix
             from bot.repo.workspace import apply_patch
+            from tests.repo.test_detect import forward_fix
 
             (instance,) = [i for i in fold(self.store.events(self.team)) if i.fault == fault_id]
             fault = CATALOG.get(fault_id)
-            fix = next(f for f in fault.spec.fixes if f.kind == "forward")
-            roles = Roles(ManifestIndex.scan(self.remote.clone), binding_as_targets(RoleBinding.from_json(instance.binding)))
-            apply_edits(fix.edits, EditContext(self.remote.clone, roles, fault.folder, apply_patch))
+            fix = forward_fix(fault)
+            apply_fix(fault, fix, self.remote.clone, RoleBinding.from_json(instance.binding), apply_patch=apply_patch)
             git(self.remote.clone, "add", "-A")
             git(self.remote.clone, *ALICE, "commit", "-qm", fix.message or fix.name)
         git(self.remote.clone, "push", "-q", "origin", "main")
