@@ -248,8 +248,7 @@ class AnyOf(Model):
 
 
 class ConnectionResolves(Model):
-    """The connection's host names a Service that offers the dialled port, selects `to_role`'s
-    pods and sends the traffic to a port they declare (a dial the image makes: the bound Service)."""
+    """The connection reaches `to_role`'s pods through a Service that offers the dialled port."""
 
     check: Literal["connection_resolves"]
     connection: Role = Role.db_connection
@@ -280,8 +279,8 @@ class Hint(Model):
 
 
 class Condition(Model):
-    """What shape the repository must have for a variant or a fix: a value at a path of a role's
-    object (`is: int|str|missing|present`), or a connection part (`is: written|implied`)."""
+    """A shape the repository must have: a value at a path of a role's object (`is: int|str|missing|present`),
+    or a connection part (`is: written|implied`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
