@@ -123,8 +123,10 @@ def reads(checks: list[Check], context: CheckContext) -> set[str]:
             if check.path is not None:
                 globs.add(check.path)
         elif not isinstance(check, (LiveProbe, ArgoCDHealthy)):
-            # Any YAML anywhere: a fix may add a manifest the healthy tree did not have.
-            globs |= {"*.yaml", "*.yml", "*Kustomization", *context.index.kustomizations}
+            # Any YAML anywhere: a fix may add a manifest the healthy tree did not have; and the
+            # files kustomize generators read (env files, mounted scripts): connections live there too.
+            generated = {e.location.path for g in context.index.generated for e in g.entries}
+            globs |= {"*.yaml", "*.yml", "*Kustomization", *context.index.kustomizations, *generated}
     return globs
 
 

@@ -284,3 +284,20 @@ def test_a_role_without_a_datastore_never_says_no_ingress(tmp_path: Path) -> Non
     roles = Roles(ManifestIndex.scan(tree))
     for role in (Role.db_service, Role.db_workload, Role.db_connection):
         assert "Ingress" not in roles.error(role) and "no database, cache or queue" in roles.error(role)
+
+
+def test_fix_search_reads_the_files_generators_read(tmp_path: Path) -> None:
+    """A team that fixes the host in a generator's env file changes no YAML: that commit is still judged."""
+    from bot.catalog.checks import reads
+
+    backend = workload_yaml("Deployment", "api", "default", 8000).replace(
+        "          ports:", "          envFrom:\n            - configMapRef: {name: app}\n          ports:")
+    tree = write_tree(tmp_path, {
+        "kustomization.yaml": "resources: [all.yaml]\nconfigMapGenerator:\n  - name: app\n    envs: [app.env]\n",
+        "app.env": "DB_HOST=postgres\nDB_PORT=5432\n",
+        "all.yaml": backend + service_yaml("postgres", "default", 5432) + workload_yaml("StatefulSet", "postgres", "default", 5432, "\n  serviceName: postgres"),
+    })
+    fault = CATALOG.get("db-unreachable/db-host-typo")
+    result = rehearse(fault, tree, apply_patch=apply_patch)
+    assert result.ok and result.changed_paths == ["app.env"], (result.reason, result.diff)
+    assert result.binding is not None and "app.env" in reads(fault.spec.fixed_when, CheckContext(tree, result.binding))
