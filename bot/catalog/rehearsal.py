@@ -214,20 +214,20 @@ class _Rehearser:
             self.tree.reset()
             outcome = self._apply(variant, roles)
             if isinstance(outcome, str):
-                reasons.append(_named(variants, variant, outcome))
+                reasons.append(outcome)
                 continue
             after = evaluate(self.fault.spec.fixed_when, CheckContext(self.tree.tree, binding))
             refused = [r for r in after if r.name == "kubernetes_accepts" and not r.passed]
             if refused and result.healthy_before:
                 # ArgoCD's sync of the fault would fail and the old objects keep running: nothing breaks.
-                reasons.append(_named(variants, variant, f"the change itself is refused ({refused[0].reason}), so nothing would break"))
+                reasons.append(f"the change itself is refused ({refused[0].reason}), so nothing would break")
                 continue
             if not all_pass(after) or not result.healthy_before:
                 self._record(result, variant, outcome, self.tree.diff(), after)
                 return variant
-            reasons.append(_named(variants, variant, STILL_PASSING + _why_still_passing(CheckContext(self.tree.tree, binding))))
+            reasons.append(STILL_PASSING + _why_still_passing(CheckContext(self.tree.tree, binding)))
             applied = applied or (variant, outcome, self.tree.diff(), after)
-        result.reason = "; ".join(reasons)
+        result.reason = _why_none_fits(variants, reasons)
         if applied is not None:  # it applies, but breaks nothing here: say so, with the diff
             variant, paths, diff, after = applied
             self._record(result, variant, paths, diff, after)
@@ -309,8 +309,11 @@ def apply_fix(fault: Fault, fix: ReferenceFix | WrongFix, tree: Path, binding: R
     return apply_edits(fix.edits, context)
 
 
-def _named(variants: list[Variant], variant: Variant, reason: str) -> str:
-    return reason if len(variants) == 1 else f"{variant.name}: {reason}"
+def _why_none_fits(variants: list[Variant], reasons: list[str]) -> str:
+    """One line: each variant's reason, named (or once, when they all say the same)."""
+    if len(set(reasons)) == 1:
+        return reasons[0]
+    return "; ".join(f"{variant.name}: {reason}" for variant, reason in zip(variants, reasons, strict=True))
 
 
 def _why_still_passing(context: CheckContext) -> str:
