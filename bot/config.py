@@ -110,11 +110,71 @@ class GitHubSettings(Strict):
 
 
 class WebSettings(Strict):
-    """The daemon's HTTP side: /healthz, /api/status, webhooks (and later the scoreboard)."""
+    """The daemon's HTTP side: the spectator board at /, the organizer view, /healthz, webhooks."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     webhook_secret_env: EnvName | None = None
+    # The organizer view (/admin) is served only when this env var holds a token.
+    organizer_token_env: EnvName | None = None
+
+
+class PagerDutySettings(Strict):
+    """PagerDuty's REST API, read for each team's service (`pagerduty_service:`)."""
+
+    api_url: str = "https://api.pagerduty.com"
+    token_env: EnvName = "PAGERDUTY_TOKEN"
+    # A PEM bundle of the CA that signed the API's certificate, for a private endpoint.
+    ca_bundle: str | None = None
+
+    @field_validator("api_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError(f"{value!r}: PagerDuty's client only speaks https:// (EU: https://api.eu.pagerduty.com)")
+        return value.rstrip("/")
+
+
+class ScoringSettings(Strict):
+    """Optional points for communication, on top of the fix rules (see `faultbot report`)."""
+
+    acknowledge_within: Duration | None = None
+    acknowledge_points: int = Field(default=0, ge=0, le=1000)
+    status_update_within: Duration | None = None
+    status_update_points: int = Field(default=0, ge=0, le=1000)
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("https://", "http://")):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+class Route(Strict):
+    """Where one audience's notifications go: a Slack channel or a webhook URL (one of them)."""
+
+    slack_channel: str | None = None
+    webhook_url: str | None = None
+
+    _url = field_validator("webhook_url")(classmethod(lambda cls, v: _http_url(v)))
+
+    @model_validator(mode="after")
+    def _one(self) -> Route:
+        if (self.slack_channel is None) == (self.webhook_url is None):
+            raise ValueError("give exactly one of slack_channel or webhook_url")
+        return self
+
+
+class NotifySettings(Strict):
+    """Notifications: hints to teams, a feed of everything to the organizers."""
+
+    slack_token_env: EnvName = "SLACK_BOT_TOKEN"
+    slack_api_url: str = "https://slack.com/api/"
+    # Sent as `Authorization: Bearer <value>` on webhook deliveries, when set.
+    webhook_token_env: EnvName | None = None
+    organizer: Route | None = None
+
+    _url = field_validator("slack_api_url")(classmethod(lambda cls, v: _http_url(v)))
 
 
 class ArgoCDSettings(Strict):
@@ -205,6 +265,8 @@ class Team(Strict):
     directory_recurse: bool = False  # ArgoCD's source.directory.recurse for a plain folder
     targets: dict[Role, str] = Field(default_factory=dict)
     scenario: ScenarioOverride = Field(default_factory=ScenarioOverride)
+    pagerduty_service: str | None = Field(default=None, min_length=1)
+    notify: Route | None = None
 
     @field_validator("path")
     @classmethod
@@ -284,6 +346,8 @@ class TeamSettings(BaseModel):
     scenario: Scenario
     path: str | None = None
     directory_recurse: bool = False
+    pagerduty_service: str | None = None
+    notify: Route | None = None
 
     def persona(self, name: str | None) -> Persona:
         """The persona of that name (the one who made a commit), or the team's first."""
@@ -304,6 +368,9 @@ class Config(Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     poll_interval: Duration = timedelta(seconds=30)
     web: WebSettings = Field(default_factory=WebSettings)
+    pagerduty: PagerDutySettings | None = None
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    notify: NotifySettings | None = None
     catalog: str | None = None
     teams: list[Team] = Field(min_length=1)
 
@@ -330,6 +397,8 @@ class Config(Strict):
             scenario=scenario,
             path=team.path,
             directory_recurse=team.directory_recurse,
+            pagerduty_service=team.pagerduty_service,
+            notify=team.notify,
         )
 
     def all_team_settings(self) -> list[TeamSettings]:
@@ -397,6 +466,9 @@ def _semantic_problems(config: Config, source: SourceMap) -> list[str]:
             )
         else:
             seen[team.name] = index
+        if team.pagerduty_service and config.pagerduty is None:
+            problems.append(f"{source.where(('teams', index, 'pagerduty_service'))}: needs a top-level `pagerduty:` "
+                            "section (api_url, token_env) to read the service")
     return problems
 
 

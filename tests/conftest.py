@@ -67,3 +67,7 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+# One headless chromium for the whole session, for tests/web and tests/app alike.
+from tests.web.browser import browser, page  # noqa: E402,F401

@@ -168,3 +168,25 @@ def test_the_example_documents_every_field() -> None:
 
     missing = sorted(name for name in fields(Config) if f"{name}:" not in text)
     assert missing == [], f"repos.yaml does not document: {missing}"
+
+
+@pytest.mark.parametrize(("extra", "team_extra", "expected"), [
+    ("", "    pagerduty_service: PABC123\n",
+     "repos.yaml:9: teams[0].pagerduty_service: needs a top-level `pagerduty:` section (api_url, token_env) to read "
+     "the service"),
+    ("pagerduty: {api_url: 'http://api.pagerduty.com'}\n", "",
+     "repos.yaml:6: pagerduty.api_url: 'http://api.pagerduty.com': PagerDuty's client only speaks https:// "
+     "(EU: https://api.eu.pagerduty.com)"),
+    ("", "    notify: {slack_channel: '#a', webhook_url: 'https://hooks.example/a'}\n",
+     "repos.yaml:9: teams[0].notify: give exactly one of slack_channel or webhook_url"),
+    ("scoring: {acknowledge_within: soon}\n", "",
+     "repos.yaml:6: scoring.acknowledge_within: 'soon' is not a duration; write it like 90s, 5m or 1h30m"),
+    ("web: {organizer_token_env: 'my token'}\n", "",
+     "repos.yaml:6: web.organizer_token_env: 'my token' is not an environment variable name (e.g. GITHUB_TOKEN)"),
+])
+def test_the_new_sections_say_what_is_wrong_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        extra: str, team_extra: str, expected: str) -> None:
+    text = GOOD.replace("teams:\n", extra + "teams:\n").replace(
+        "    url: file:///srv/git/team-a.git\n", "    url: file:///srv/git/team-a.git\n" + team_extra)
+    assert main(["validate", "--offline", "--config", str(write(tmp_path, text))]) == 2
+    assert expected in capsys.readouterr().err.splitlines()

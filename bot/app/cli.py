@@ -85,12 +85,20 @@ def validate(config_path: Path, as_json: bool, offline: bool) -> None:
 def plan(config_path: Path, as_json: bool, team_names: tuple[str, ...]) -> None:
     """Show, per team, which faults apply and the exact diff each would push (pushes nothing)."""
     from bot.app.commands import run_plan
+    from bot.app.console import schedule, schedule_table
+    from bot.config import load_config
 
     plans = run_plan(config_path, list(team_names))
     if as_json:
         emit_json({team: plan.as_json() for team, plan in plans.items()})
         return
+    config, _ = load_config(config_path)
     console = out()
+    console.rule("[bold]schedules[/bold]: what each team will get, in order (same seed, same plan)")
+    for team, plan in plans.items():
+        families = {e.fault: e.family for e in plan.entries}
+        console.print(schedule_table(schedule(config.team(team), plan.entries), families))
+        console.print()
     for team, plan in plans.items():
         if plan.problem is not None:  # one line for the team, not one per fault
             console.rule(f"[bold]{escape(team)}[/bold]: nothing to plan")
@@ -126,8 +134,8 @@ def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> 
     started = datetime.now(timezone.utc)
 
     def say(kind: str, facts: dict[str, Any]) -> None:
-        if as_json:
-            return
+        if as_json or (kind == "delivered" and facts.get("audience") != "team"):
+            return  # the organizers' feed goes to the inbox too; the console shows what teams get
         clock = str(datetime.now(timezone.utc) - started).split(".")[0]
         team = facts.get("team", "")
         line = {
@@ -137,6 +145,7 @@ def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> 
             "reverted": f"[yellow]bot revert[/yellow] {facts.get('fault')} ({facts.get('reason')})",
             "timed-out": f"[yellow]timed out[/yellow] {facts.get('fault')}",
             "hint": f"hint      {facts.get('fault')}: {facts.get('text')}",
+            "delivered": f"[cyan]to team[/cyan]   delivered: {facts.get('text')}",
             "responder-error": f"[red]responder[/red] {facts.get('error')}",
         }.get(kind, kind)
         console.print(f"{clock} {team:<8} {line}")
@@ -149,21 +158,27 @@ def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> 
             "workdir": str(result.workdir),
             "config": str(result.config_path),
             "validation": {"ok": result.validation.ok, "problems": result.validation.problems},
-            "instances": result.instances,
+            "instances": [i.as_json() for i in result.instances],
             "scoreboard": [t.as_json() for t in result.board],
-            "reports": {k: str(v) for k, v in vars(result.reports).items()} if result.reports else None,
+            "reports": {k: str(v) if isinstance(v, Path) else [str(p) for p in v]
+                        for k, v in vars(result.reports).items()} if result.reports else None,
+            "notices": result.notices,
         })
     else:
         for problem in result.validation.problems:
             console.print(f"[red]problem[/red] {problem}")
         table = Table("rank", "team", "score", "fixed", "reverts", "forward fixes", "timed out", "median time to fix",
-                      box=None, title="scoreboard (game time)")
+                      "median MTTA", box=None, title="scoreboard (game time)")
         for team in result.board:
             table.add_row(str(team.rank), team.team, str(team.score), str(team.fixed), str(team.reverts),
-                          str(team.forward_fixes), str(team.timed_out), human_duration(team.median_time_to_fix_s))
+                          str(team.forward_fixes), str(team.timed_out), human_duration(team.median_time_to_fix_s),
+                          human_duration(team.median_mtta_s))
         console.print(table)
+        hints = [n for n in result.notices if n.get("audience") == "team"]
+        console.print(f"notifications delivered to the demo inbox: {len(hints)} hints to teams, "
+                      f"{len(result.notices) - len(hints)} lines to the organizers")
         if result.reports:
-            console.print("reports: " + ", ".join(str(p) for p in vars(result.reports).values()))
+            console.print(f"reports: {result.reports.markdown.parent} (report.md/.json/.csv/.html, timeline PNGs)")
         console.print(f"repos.yaml: {result.config_path}  (try: faultbot status --cached --config {result.config_path})")
     if not result.validation.ok:
         raise SystemExit(2)
@@ -207,31 +222,25 @@ def status(config_path: Path, as_json: bool, cached: bool) -> None:
     if as_json:
         emit_json([i.as_json() for i in instances])
         return
-    tracked = any(i.deploy_tracked for i in instances)
-    columns = ["team", "fault", "state", "injected", "fix", "kind", "by", "time to fix"]
-    columns += ["recovered in", "notes"] if tracked else ["still failing"]
-    table = Table(*columns, box=None)
-    for i in instances:
-        by = (i.fixed_by.login or i.fixed_by.name or "") if i.fixed_by else ""
-        pr = f" (PR #{i.pr.number})" if i.pr else ""
-        ttf = f"{i.time_to_fix_s:.0f}s" if i.time_to_fix_s is not None else ""
-        row = [i.team, i.fault, i.state.value, (i.injected_sha or "")[:10], (i.fix_sha or "")[:10], i.fix_kind or "", by + pr, ttf]
-        if tracked:
-            ttr = f"{i.time_to_recover_s:.0f}s" if i.time_to_recover_s is not None else ""
-            notes = ", ".join([*i.anomalies, *(["stale: " + "/".join(i.stale)] if i.stale else []),
-                               *([] if i.shipped_at or not i.injected_sha else ["not shipped"])])
-            row += [ttr, notes]
-        else:
-            row.append("; ".join(i.failing)[:80])
-        table.add_row(*row)
-    out().print(table)
+    from zoneinfo import ZoneInfo
+
+    from bot.app.console import status_tables
+    from bot.config import load_config
+
+    config, _ = load_config(config_path)
+    console = out()
+    for table in status_tables(instances, ZoneInfo(config.event.timezone)):
+        console.print(table)
+        console.print()
     if not instances:
-        out().print("no faults injected yet")
+        console.print("no faults injected yet")
 
 
 @cli.command()
 @CONFIG_OPTION
-def run(config_path: Path) -> None:
+@click.option("--log-format", type=click.Choice(["auto", "human", "json"]), default="auto", show_default=True,
+              help="human lines on a terminal, JSON lines otherwise (auto), or force one.")
+def run(config_path: Path, log_format: str) -> None:
     """Run the daemon: inject, watch, time and revert, for every team, until stopped."""
     import threading
 
@@ -239,7 +248,7 @@ def run(config_path: Path) -> None:
 
     stop = threading.Event()
     install_signal_handlers(stop)
-    run_daemon(config_path, stop=stop)
+    run_daemon(config_path, stop=stop, log_format=log_format)
 
 
 @cli.command()
@@ -282,17 +291,22 @@ def resume(config_path: Path, team: str | None) -> None:
               show_default=True, help="Where to write report.md/.json/.csv/.html.")
 def report(config_path: Path, as_json: bool, out_dir: Path) -> None:
     """Score the event from its log and write the reports (Markdown, JSON, CSV, HTML)."""
+    from zoneinfo import ZoneInfo
+
     from bot.app.commands import run_status
     from bot.config import load_config
+    from bot.game.scoring import rules_from
     from bot.web.report import write_reports
 
-    instances = [i.as_json() for i in run_status(config_path, cached=True)]
+    instances = run_status(config_path, cached=True)
     config, _ = load_config(config_path)
-    paths = write_reports(instances, out_dir, config.event.name, datetime.now(timezone.utc))
+    paths = write_reports(instances, out_dir, config.event.name, datetime.now(timezone.utc),
+                          rules_from(config.scoring), ZoneInfo(config.event.timezone))
+    files = [paths.markdown, paths.json, paths.csv, paths.html, paths.timeline, *paths.team_timelines]
     if as_json:
-        emit_json({k: str(v) for k, v in vars(paths).items()})
+        emit_json({k: str(v) if isinstance(v, Path) else [str(p) for p in v] for k, v in vars(paths).items()})
     else:
-        out().print("reports: " + ", ".join(str(p) for p in vars(paths).values()))
+        out().print("reports: " + ", ".join(str(p) for p in files))
 
 
 @cli.group()

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from bot.app.compose import make_deploy_watcher, make_injector, make_watcher, open_store
-from bot.app.faults import TeamPlan, catalog_for, catalog_problems, team_plan
+from bot.app.faults import RepoPlan, catalog_for, catalog_problems, team_plan
 from bot.app.parallel import in_parallel
 from bot.app.validation import ValidationReport, validate_config
 from bot.config import TeamSettings, load_config
@@ -30,14 +30,14 @@ def run_validate(config_path: Path, *, offline: bool) -> ValidationReport:
         )
 
 
-def run_plan(config_path: Path, team_names: list[str]) -> dict[str, TeamPlan]:
+def run_plan(config_path: Path, team_names: list[str]) -> dict[str, RepoPlan]:
     """Every team's applicable faults and the exact diff each would push; nothing is pushed."""
     config, _ = load_config(config_path)
     catalog = catalog_for(config, config_path)
     teams = [config.team(n) for n in team_names] if team_names else config.all_team_settings()
-    plans: dict[str, TeamPlan] = {}
+    plans: dict[str, RepoPlan] = {}
     with tempfile.TemporaryDirectory(prefix="faultbot-plan-") as workdir:
-        def one(team: TeamSettings) -> TeamPlan:
+        def one(team: TeamSettings) -> RepoPlan:
             return team_plan(config, catalog, team, Path(workdir))
 
         for team, entries in zip(teams, in_parallel(one, teams), strict=True):

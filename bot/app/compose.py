@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from bot.app.deployroot import deploy_root
+from bot.app.paging import PagerPoller
 from bot.app.validation import token_for
 from bot.base.redact import Redactor
 from bot.catalog.faults import Catalog
@@ -26,6 +27,7 @@ from bot.deploy.probe import ProbeResult, probe
 from bot.deploy.watch import DeployWatcher
 from bot.forge.github import GitHubForge, github_auth, make_client
 from bot.game.clock import Clock, SystemClock
+from bot.pager.pagerduty import IncidentSource, PagerDuty
 from bot.repo.injector import Injector, cache_path
 from bot.repo.watcher import TeamWatcher
 from bot.repo.workspace import Credentials, TeamCache
@@ -108,3 +110,15 @@ def make_injector(config: Config, config_path: Path, team: TeamSettings, store: 
                     root=deploy_root(config, team), kubernetes_version=config.event.kubernetes_version)
 
 
+def make_pager_source(config: Config) -> IncidentSource | None:
+    """One PagerDuty client for the event (one token), if any team names a service."""
+    if config.pagerduty is None or not any(t.pagerduty_service for t in config.teams):
+        return None
+    return PagerDuty(config.pagerduty, os.environ.get(config.pagerduty.token_env, ""))
+
+
+def make_pager(team: TeamSettings, source: IncidentSource | None, store: Store, clock: Clock) -> PagerPoller | None:
+    """The team's PagerDuty poller, where it names a service."""
+    if source is None or not team.pagerduty_service:
+        return None
+    return PagerPoller(team.name, team.pagerduty_service, source, store, clock)

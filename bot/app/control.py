@@ -12,15 +12,19 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from bot.app.compose import make_injector, open_store
+from bot.app.courier import Courier, make_senders
 from bot.app.daemon import Daemon, is_halted, wait_for
 from bot.app.faults import catalog_for
+from bot.app.feed import ConsoleFeed
+from bot.app.live import LiveViews, bind_web, live_app
 from bot.app.logs import setup_logging
 from bot.catalog.faults import Catalog
 from bot.config import Config, load_config
@@ -29,10 +33,8 @@ from bot.game import events as ev
 from bot.game.clock import Clock, SystemClock
 from bot.game.events import ALL_TEAMS
 from bot.game.timeline import fold
+from bot.pager.pagerduty import IncidentSource
 from bot.store.eventlog import Store
-from bot.web.app import build_app
-from bot.web.report import render_html
-from bot.web.server import BackgroundServer
 
 
 def lock_path(config: Config, config_path: Path) -> Path:
@@ -81,30 +83,33 @@ def _load(config_path: Path) -> tuple[Config, Catalog]:
 def run_daemon(config_path: Path, *, stop: threading.Event | None = None, clock: Clock | None = None,
                web: bool = True, until_finished: bool = False, timeout: timedelta | None = None,
                on_progress: Callable[[str, dict[str, Any]], None] | None = None,
-               log_file: Path | None = None) -> Daemon:
+               log_file: Path | None = None, log_format: str = "json",
+               pager_source: IncidentSource | None = None) -> Daemon:
     """Run the daemon until `stop` is set (SIGTERM/SIGINT set it from the CLI)."""
-    setup_logging(file=log_file)
     config, catalog = _load(config_path)
+    setup_logging(file=log_file, log_format=log_format, zone=ZoneInfo(config.event.timezone))
     stop = stop or threading.Event()
     store = open_store(config, config_path)
-    with daemon_lock(config, config_path):
-        daemon = Daemon(config, config_path, store, catalog, clock or SystemClock(), on_progress)
-        daemon.prepare()
+    with daemon_lock(config, config_path), closing(store):
+        clock = clock or SystemClock()
+        daemon = Daemon(config, config_path, store, catalog, clock, on_progress, pager_source)
         server = None
-        if web:
-            secret_env = config.web.webhook_secret_env
-            teams_by_repo = {t.repo: t.name for t in config.all_team_settings() if t.repo}
-            def statuses() -> list[dict[str, Any]]:
-                return [i.as_json() for i in fold(store.events())]
-
-            def scoreboard() -> str:
-                return render_html(statuses(), config.event.name, datetime.now(timezone.utc), refresh_seconds=10)
-
-            app = build_app(daemon.health, statuses, scoreboard=scoreboard,
-                            webhook_secret=os.environ.get(secret_env) if secret_env else None,
-                            teams_by_repo=teams_by_repo, on_change=lambda team, _event: daemon.request_tick(team))
-            server = BackgroundServer(app, config.web.host, config.web.port).start()
+        if web:  # bound before anything is recorded: a busy port fails cleanly
+            views = LiveViews(config, store, catalog, clock)
+            server = bind_web(config, lambda: live_app(config, views, diff=daemon.fault_diff,
+                                                       request_tick=daemon.request_tick, health=daemon.health))
+        feed = ConsoleFeed(store).start()
+        senders = make_senders(config)
+        courier = Courier(store, clock, senders).start() if senders else None
+        daemon.prepare()
+        if server is not None:
+            server.start()
             daemon.web_url = server.url
+            feed.say(f"scoreboard at {server.url}/ (public: incidents, never faults)", url=server.url)
+            token_env = config.web.organizer_token_env
+            feed.say(f"organizer view at {server.url}/admin (token from ${token_env})" if token_env and
+                     os.environ.get(token_env) else "organizer view off: set web.organizer_token_env and that "
+                     "variable to serve /admin")
         daemon.start()
         try:
             if until_finished:
@@ -113,9 +118,12 @@ def run_daemon(config_path: Path, *, stop: threading.Event | None = None, clock:
                 stop.wait()
         finally:
             daemon.stop()
+            if courier is not None:
+                courier.stop()
             if server is not None:
                 server.stop()
-            store.close()
+            feed.stop()
+            feed.say("faultbot stopped; the game resumes where it left off at the next `faultbot run`")
     return daemon
 
 

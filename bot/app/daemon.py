@@ -25,8 +25,16 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.app.compose import make_deploy_watcher, make_injector, make_watcher, team_adapters
+from bot.app.compose import (
+    make_deploy_watcher,
+    make_injector,
+    make_pager,
+    make_pager_source,
+    make_watcher,
+    team_adapters,
+)
 from bot.app.faults import plan_team
+from bot.app.paging import PagerPoller
 from bot.app.parallel import in_parallel
 from bot.catalog.faults import Catalog
 from bot.config import Config, TeamSettings
@@ -38,6 +46,7 @@ from bot.game.engine import Act, Action, TeamView, decide
 from bot.game.events import ALL_TEAMS, Kind
 from bot.game.plan import TeamPlan, make_plan
 from bot.game.timeline import fold
+from bot.pager.pagerduty import IncidentSource
 from bot.repo.injector import InjectionRefused, Injector
 from bot.repo.watcher import TeamWatcher
 from bot.store.eventlog import Store
@@ -78,14 +87,17 @@ class TeamRuntime:
     plan: TeamPlan | None  # None until the team's repo could be read
     lock: threading.Lock
     dirty: bool = False
+    pager: PagerPoller | None = None
 
 
 class Daemon:
     """Plays every team's game: refresh, decide, act, reschedule."""
 
     def __init__(self, config: Config, config_path: Path, store: Store, catalog: Catalog, clock: Clock,
-                 on_progress: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+                 on_progress: Callable[[str, dict[str, Any]], None] | None = None,
+                 pager_source: IncidentSource | None = None) -> None:
         self.config = config
+        self.pager_source = pager_source  # the demo passes its own; otherwise built from repos.yaml
         self.config_path = config_path
         self.store = store
         self.catalog = catalog
@@ -98,6 +110,7 @@ class Daemon:
         self.last_poll_at: datetime | None = None
         self.errors: dict[str, str] = {}
         self.web_url: str | None = None
+        self._diffs: dict[tuple[str, str], str] = {}
 
     # -- start ----------------------------------------------------------------------------
 
@@ -113,6 +126,7 @@ class Daemon:
         injectors = [make_injector(self.config, self.config_path, t, self.store, self.clock, a)
                      for t, a in zip(teams, adapters, strict=True)]
         plans = in_parallel(lambda pair: self._plan_or_none(*pair), list(zip(teams, injectors, strict=True)))
+        self.pager_source = self.pager_source or make_pager_source(self.config)
         for team, shared, injector, plan in zip(teams, adapters, injectors, plans, strict=True):
             watcher = make_watcher(self.config, self.config_path, team, self.store, self.catalog, self.clock, shared)
             deploy = make_deploy_watcher(self.config, self.config_path, team, self.store, self.clock, shared)
@@ -122,7 +136,8 @@ class Daemon:
                     self._said("recovered", team=team.name, fault=recovered.fault, sha=recovered.sha)
             except FaultbotError as exc:
                 self.errors[team.name] = exc.message  # the next inject reconciles it instead
-            self.teams[team.name] = TeamRuntime(team, injector, watcher, deploy, plan, threading.Lock())
+            self.teams[team.name] = TeamRuntime(team, injector, watcher, deploy, plan, threading.Lock(),
+                                                pager=make_pager(team, self.pager_source, self.store, self.clock))
             if plan is not None:
                 log.info("plan", extra={"team": team.name, "faults": list(plan.faults),
                                         "first_delay_s": plan.first_delay.total_seconds()})
@@ -190,6 +205,8 @@ class Daemon:
             self.scheduler = None
         for runtime in self.teams.values():
             runtime.deploy.close()
+        if self.pager_source is not None:
+            self.pager_source.close()
         _RUNNING.pop(self.key, None)
 
     # -- the loop -------------------------------------------------------------------------
@@ -236,6 +253,8 @@ class Daemon:
         except FaultbotError as exc:  # retryable or not, the daemon stays up and tries again
             self.errors[name] = exc.message
             log.warning("refresh failed", extra={"team": name, "error": exc.message})
+        if runtime.pager is not None:
+            runtime.pager.refresh()  # never raises: PagerDuty's outages only make its data stale
         wakeup = None
         for _ in range(5):  # act until nothing more is due right now
             decision = decide(self._view(runtime), self.clock.now())
@@ -313,6 +332,20 @@ class Daemon:
         return {"status": "ok" if running else "stopped", "teams": len(self.teams),
                 "last_poll_at": self.last_poll_at.isoformat() if self.last_poll_at else None,
                 "errors": dict(self.errors)}
+
+    def fault_diff(self, team: str, fault: str) -> str | None:
+        """The diff a fault pushed, from the team's cached clone (organizer view); None if unknown."""
+        runtime = self.teams.get(team)
+        landed = self.store.latest(team, ev.Landed, fault)
+        if runtime is None or landed is None or not landed.parent:
+            return None
+        key = (team, landed.sha)
+        if key not in self._diffs:
+            try:
+                self._diffs[key] = runtime.injector.cache.diff(landed.parent, landed.sha)
+            except FaultbotError as exc:
+                return f"(diff unavailable: {exc.message})"
+        return self._diffs[key]
 
     def finished(self) -> bool:
         """Every team's plan is played out."""

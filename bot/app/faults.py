@@ -116,7 +116,7 @@ class PlanEntry:
 
 
 @dataclass(frozen=True)
-class TeamPlan:
+class RepoPlan:
     """What faultbot would do to one team's repo: the deployed root, and every fault's verdict."""
 
     team: str
@@ -133,14 +133,14 @@ class TeamPlan:
 
 
 def plan_team(catalog: Catalog, team: TeamSettings, tree: Path, root: DeployRoot | None = None,
-              kubernetes_version: str | None = None) -> TeamPlan:
+              kubernetes_version: str | None = None) -> RepoPlan:
     """For one team's tree: every fault of its scenario, applicable or not and why, with the diff."""
     if root is None:
         root = DeployRoot(team.path, team.directory_recurse) if team.path is not None else DeployRoot()
     index = ManifestIndex.scan(tree, root)
     notes = [str(n) for n in index.notes]
     if index.problem is not None:
-        return TeamPlan(team.name, index.deployed_root, index.reason, index.problem, notes=notes)
+        return RepoPlan(team.name, index.deployed_root, index.reason, index.problem, notes=notes)
     wanted = team.scenario.faults or [f.id for fam in team.scenario.families for f in catalog.in_family(fam)]
     faults = [catalog.get(fault_id) for fault_id in wanted]
     entries = []
@@ -151,7 +151,7 @@ def plan_team(catalog: Catalog, team: TeamSettings, tree: Path, root: DeployRoot
             team.name, fault.id, fault.family, rehearsal.breaks, rehearsal.reason, rehearsal.diff,
             sum(rehearsal.lines_changed), rehearsal.unhealthy, rehearsal.variant,
         ))
-    return TeamPlan(team.name, index.deployed_root, index.reason, None, entries, notes)
+    return RepoPlan(team.name, index.deployed_root, index.reason, None, entries, notes)
 
 
 def team_tree(config: Config, team: TeamSettings, dest: Path) -> Path:
@@ -162,13 +162,13 @@ def team_tree(config: Config, team: TeamSettings, dest: Path) -> Path:
     return clone_branch(team.git_url, team.branch, dest, Credentials(token_for(config, team)))
 
 
-def team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path) -> TeamPlan:
+def team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path) -> RepoPlan:
     """Clone the team's branch head and plan it (the root as the team's ArgoCD deploys it)."""
     tree = team_tree(config, team, workdir / team.name)
     return plan_team(catalog, team, tree, deploy_root(config, team), config.event.kubernetes_version)
 
 
-def _team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path) -> TeamPlan | None:
+def _team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path) -> RepoPlan | None:
     try:
         return team_plan(config, catalog, team, workdir)
     except FaultbotError:
@@ -206,7 +206,7 @@ def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: 
     return found
 
 
-def _judge_team(found: CatalogFindings, where: str, team: TeamSettings, plan: TeamPlan, known: set[str]) -> None:
+def _judge_team(found: CatalogFindings, where: str, team: TeamSettings, plan: RepoPlan, known: set[str]) -> None:
     found.warnings += [f"{where}: {team.name}: {note}" for note in plan.notes]
     if plan.problem is not None:
         found.problems.append(f"{where}: {team.name}: {plan.problem}")

@@ -58,6 +58,9 @@ class Kind(StrEnum):
     FRESH = "data.fresh"
     HALT = "control.halt"
     RESUME = "control.resume"
+    PAGER = "pager.incident"
+    OUTBOX = "notice.outbox_opened"
+    DELIVERED = "notice.delivered"
 
 
 class Facts:
@@ -424,6 +427,62 @@ class Fresh(Facts):
     source: str = ""
 
 
+# --- PagerDuty: how the team responded and communicated ---------------------------------------
+
+@dataclass(frozen=True)
+class Message:
+    """One piece of communication on an incident: a note or a status update."""
+
+    kind: str = "note"
+    """note | status_update."""
+    at: datetime | None = None
+    by: str | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class PagerIncident(Facts):
+    """What PagerDuty says about the incident opened for a fault on the team's service.
+
+    Recorded again whenever PagerDuty's answer changes (acknowledged, a note, resolved);
+    the latest one is the truth. Times are PagerDuty's, never the team's.
+    """
+
+    KIND: ClassVar[Kind] = Kind.PAGER
+    incident_id: str = ""
+    number: int | None = None
+    opened_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    acknowledged_by_person: bool = True
+    """False when a monitoring integration (a service, not a person) acknowledged it."""
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    messages: tuple[Message, ...] = ()
+    incidents: int = 1
+    """How many incidents opened on the service in the fault's window (the first is timed)."""
+
+
+# --- notifications: the outbox is the event log ---------------------------------------------
+
+@dataclass(frozen=True)
+class OutboxOpened(Facts):
+    """Notifications start here: events after `after_event` are delivered (once, event-wide)."""
+
+    KIND: ClassVar[Kind] = Kind.OUTBOX
+    after_event: int = 0
+
+
+@dataclass(frozen=True)
+class Delivered(Facts):
+    """A receiver acknowledged a notice (its id is the source event's id and the audience)."""
+
+    KIND: ClassVar[Kind] = Kind.DELIVERED
+    notice: str = ""
+    route: str = ""
+    receipt: str | None = None
+
+
 @dataclass(frozen=True)
 class Unrecognised(Facts):
     """An event of a kind this release does not know (written by a newer one): kept, not read."""
@@ -437,7 +496,8 @@ FACT_TYPES: dict[Kind, type[Facts]] = {
     for cls in (
         Started, PlanMade, Scheduled, Halt, Resume, Intent, Landed, PrOpened, PrBlocked, Refused, Skipped,
         Hint, Head, Branches, Fixed, Regressed, Progress, Response, RevertIntent, RevertFailed, TimedOut,
-        Halted, Tracked, Shipped, Recovered, CIRun, ProbeChanged, Anomaly, Stale, Fresh,
+        Halted, Tracked, Shipped, Recovered, CIRun, ProbeChanged, Anomaly, Stale, Fresh, PagerIncident,
+        OutboxOpened, Delivered,
     )
 }
 

@@ -1,38 +1,31 @@
 """Score a game day from fault instances: plain rules an organizer can read out loud.
 
-Pure functions over the `faultbot status --json` instance dicts (`FaultInstance.as_json()`),
-so a report can be re-scored from a saved JSON file, and so every rule is a
-milliseconds-fast test. Unknown keys are ignored and missing ones mean "not known".
+Pure functions over `FaultInstance` values (the fold of the event log), so every rule is
+a milliseconds-fast test and a report scores exactly what `status` shows.
 
-The rules (`ScoringRules` holds the numbers; `RULES_TEXT` says them in words):
+The rules (`ScoringRules` holds the numbers; `rules_text` says them in words):
 
 * **Outcome of a fault instance.**
   - *fixed* — the team fixed it: state `fixed` with `fix_kind` `revert` or `forward-fix`
-    (an unknown/missing kind on a `fixed` instance is credited as a fix without a bonus).
-  - *timed out* — the bot had to clean up or the fault was stopped: `fix_kind` `bot-revert`,
-    or state `timed-out` or `halted`. Worth 0 points. A halted fault (organizer's kill
-    switch) is counted with the time-outs because no team fix exists to credit.
+    (an unknown kind on a `fixed` instance is credited as a fix without a bonus).
+  - *timed out* — the time limit passed (the bot reverted it, or left it broken). 0 points.
+  - *halted* — the organizer's kill switch closed it. 0 points, and it is never counted
+    as a time-out: a halt is the organizer's act, not the team's failure.
   - *open* — injected (or `regressed`) and not fixed when the report was made: 0 points.
-  - *scheduled* — never injected: not counted anywhere.
-* **Points for a team fix** = `max(10, 100 - whole minutes from injection to fix)`.
-  Each full minute costs one point; a fix always earns at least 10, so a slow fix is
-  still worth more than giving up.
-* **Forward-fix bonus: +10.** A forward fix (the breakage repaired without reverting the
-  bot's commit) shows the team found the cause, not just the last suspicious commit.
-  It is small on purpose: a revert is the right first move in a real incident, and
-  the bonus never outweighs ten minutes of downtime.
-* **Regressions cost 10 each**, on any instance: a fix that was later undone (the
-  fault's checks failed again) meant the service broke twice. A re-fixed fault is
-  timed to its *last* fix, so the regression also costs its downtime.
-* **Times** are the recorded server/bot times (`injected_at` is the push the server
-  received, `fixed_at` a PR's `merged_at` or the bot's observation), never commit dates,
-  which a team controls. A bot-observed fix carries up to one poll interval of
-  uncertainty (`fixed_at_uncertainty_s`); it is shown, not subtracted, because it is the
-  same bound for every team. A negative duration (clock skew) counts as zero. A team fix
-  with no usable times earns the 10-point floor and is left out of the time totals.
+  - *scheduled* — never injected (or skipped): not counted anywhere.
+* **Points for a team fix** = `max(10, 100 - whole minutes from the fault reaching the
+  team to the fix)`. Each full minute costs one point; a fix always earns at least 10.
+* **Forward-fix bonus: +10.** A forward fix shows the team found the cause. It is small on
+  purpose: a revert is the right first move in a real incident.
+* **Regressions cost 10 each**, on any instance: the service broke twice.
+* **Communication (optional, `scoring:` in repos.yaml)**: points when the team's PagerDuty
+  incident was acknowledged within `acknowledge_within`, and when the first status update
+  was posted within `status_update_within` of the incident opening. PagerDuty's own times.
+* **Times** are server or bot-observed times, never commit dates, which a team controls.
+  A negative duration (clock skew) counts as zero. A team fix with no usable times earns
+  the 10-point floor and is left out of the time totals.
 * **Team totals.** Score = sum of points − regression penalties (it can go below zero).
-  Total and median time to fix count team fixes only — a bot-revert is not a fix time.
-  First response = the team's first commit or PR after injection, minus `injected_at`.
+  Total and median time to fix count team fixes only — a bot revert is not a fix time.
 * **Ranking.** Higher score first; ties broken by lower total time to fix; teams still
   equal share a rank (1, 1, 3) and are listed by name.
 """
@@ -40,19 +33,18 @@ The rules (`ScoringRules` holds the numbers; `RULES_TEXT` says them in words):
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from bot.game.clock import as_utc
+from bot.config import ScoringSettings
+from bot.game.timeline import FaultInstance, State
 
-RULES_VERSION = "faultbot-score/1"
+RULES_VERSION = "faultbot-score/2"
 
-BOT_FIX_KINDS = frozenset({"bot-revert"})
-STOPPED_STATES = frozenset({"timed-out", "halted"})
-OPEN_STATES = frozenset({"injected", "regressed"})
+TEAM_FIX_KINDS = frozenset({"revert", "forward-fix"})
 
 
 class Outcome(StrEnum):
@@ -60,6 +52,7 @@ class Outcome(StrEnum):
 
     fixed = "fixed"
     timed_out = "timed-out"
+    halted = "halted"
     open = "open"
     scheduled = "scheduled"
 
@@ -73,26 +66,58 @@ class ScoringRules:
     floor: int = 10
     forward_fix_bonus: int = 10
     regression_penalty: int = 10
+    acknowledge_within: timedelta | None = None
+    acknowledge_points: int = 0
+    status_update_within: timedelta | None = None
+    status_update_points: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """The rules as data, so a saved report says how it was scored."""
-        return {"version": RULES_VERSION, **asdict(self)}
+        def seconds(value: timedelta | None) -> float | None:
+            return value.total_seconds() if value is not None else None
+
+        return {"version": RULES_VERSION, "base": self.base, "per_minute": self.per_minute, "floor": self.floor,
+                "forward_fix_bonus": self.forward_fix_bonus, "regression_penalty": self.regression_penalty,
+                "acknowledge_within_s": seconds(self.acknowledge_within),
+                "acknowledge_points": self.acknowledge_points,
+                "status_update_within_s": seconds(self.status_update_within),
+                "status_update_points": self.status_update_points}
 
 
 DEFAULT_RULES = ScoringRules()
 
 
+def rules_from(settings: ScoringSettings) -> ScoringRules:
+    """The rules with repos.yaml's optional communication points."""
+    return replace(DEFAULT_RULES, acknowledge_within=settings.acknowledge_within,
+                   acknowledge_points=settings.acknowledge_points,
+                   status_update_within=settings.status_update_within,
+                   status_update_points=settings.status_update_points)
+
+
+def _minutes(value: timedelta) -> str:
+    return f"{value.total_seconds() / 60:g} min"
+
+
 def rules_text(rules: ScoringRules = DEFAULT_RULES) -> list[str]:
     """The rules in one line each, for the Markdown and HTML reports."""
-    return [
+    lines = [
         f"A fault the team fixes (revert or forward fix) scores max({rules.floor}, "
-        f"{rules.base} − {rules.per_minute} × whole minutes from injection to fix).",
+        f"{rules.base} − {rules.per_minute} × whole minutes from the fault reaching the team to the fix).",
         f"A forward fix (not a revert) earns +{rules.forward_fix_bonus}: it shows the cause was found.",
-        "A fault that timed out (the bot reverted it) or was halted scores 0; so does one still open.",
+        "A fault that timed out scores 0; so does one still open. A halted fault (the organizer's kill switch) "
+        "scores 0 and is not counted as a time-out.",
         f"Each regression (a fix later undone) costs {rules.regression_penalty}.",
-        "Teams rank by score, then by lower total time to fix.",
-        "Times are server or bot-observed times, never commit dates.",
     ]
+    if rules.acknowledge_within is not None and rules.acknowledge_points:
+        lines.append(f"Acknowledging the PagerDuty incident within {_minutes(rules.acknowledge_within)} "
+                     f"earns +{rules.acknowledge_points}.")
+    if rules.status_update_within is not None and rules.status_update_points:
+        lines.append(f"A first status update within {_minutes(rules.status_update_within)} of the incident "
+                     f"opening earns +{rules.status_update_points}.")
+    lines += ["Teams rank by score, then by lower total time to fix.",
+              "Times are server or bot-observed times (PagerDuty's for incidents), never commit dates."]
+    return lines
 
 
 @dataclass(frozen=True)
@@ -107,12 +132,16 @@ class FaultScore:
     first_response_s: float | None
     regressions: int
     points: int
+    mtta_s: float | None = None
+    first_update_s: float | None = None
+    communication_points: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON types."""
-        data = asdict(self)
-        data["outcome"] = self.outcome.value
-        return data
+        return {"team": self.team, "fault": self.fault, "outcome": self.outcome.value, "fix_kind": self.fix_kind,
+                "time_to_fix_s": self.time_to_fix_s, "first_response_s": self.first_response_s,
+                "regressions": self.regressions, "points": self.points, "mtta_s": self.mtta_s,
+                "first_update_s": self.first_update_s, "communication_points": self.communication_points}
 
 
 @dataclass(frozen=True)
@@ -133,6 +162,8 @@ class TeamScore:
     median_first_response_s: float | None
     first_response_s: tuple[float, ...] = ()
     faults: tuple[FaultScore, ...] = field(default=())
+    halted: int = 0
+    median_mtta_s: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON types (the `scoreboard` entries of report.json)."""
@@ -144,98 +175,77 @@ class TeamScore:
             "reverts": self.reverts,
             "forward_fixes": self.forward_fixes,
             "timed_out": self.timed_out,
+            "halted": self.halted,
             "open": self.open,
             "regressions": self.regressions,
             "total_time_to_fix_s": self.total_time_to_fix_s,
             "median_time_to_fix_s": self.median_time_to_fix_s,
             "median_first_response_s": self.median_first_response_s,
+            "median_mtta_s": self.median_mtta_s,
             "first_response_s": list(self.first_response_s),
             "faults": [f.as_json() for f in self.faults],
         }
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An ISO timestamp (or datetime) as an aware UTC datetime; anything else is None.
-
-    Naive times are taken as UTC, like the store does, so one odd record cannot crash a
-    report at the end of an event.
-    """
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str) and value:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    return as_utc(moment)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def _seconds_between(start: Any, end: Any) -> float | None:
-    begin, finish = parse_time(start), parse_time(end)
-    if begin is None or finish is None:
-        return None
-    return max(0.0, round((finish - begin).total_seconds(), 3))
-
-
-def outcome_of(instance: Mapping[str, Any]) -> Outcome:
+def outcome_of(instance: FaultInstance) -> Outcome:
     """The scoring outcome of one instance (see the module rules)."""
-    state = str(instance.get("state") or "scheduled")
-    kind = instance.get("fix_kind")
-    if kind in BOT_FIX_KINDS or state in STOPPED_STATES:
-        return Outcome.timed_out
-    if state == "fixed":
-        return Outcome.fixed
-    if state in OPEN_STATES:
-        return Outcome.open
+    match instance.state:
+        case State.halted:
+            return Outcome.halted
+        case State.timed_out:
+            return Outcome.timed_out
+        case State.fixed:
+            return Outcome.fixed
+        case State.injected | State.regressed:
+            return Outcome.open
     return Outcome.scheduled
 
 
-def time_to_fix_s(instance: Mapping[str, Any]) -> float | None:
-    """The recorded time to fix, or one computed from `injected_at`/`fixed_at`; never negative."""
-    recorded = _number(instance.get("time_to_fix_s"))
-    if recorded is not None:
-        return max(0.0, recorded)
-    return _seconds_between(instance.get("injected_at"), instance.get("fixed_at"))
-
-
-def first_response_s(instance: Mapping[str, Any]) -> float | None:
-    """Seconds from injection to the team's first commit or PR, if both are known."""
-    response = instance.get("first_response")
-    if not isinstance(response, Mapping):
+def first_response_s(instance: FaultInstance) -> float | None:
+    """Seconds from injection to the team's first commit, branch or PR, if both are known."""
+    response = instance.first_response
+    if response is None or response.at is None or instance.injected_at is None:
         return None
-    return _seconds_between(instance.get("injected_at"), response.get("at"))
+    return max(0.0, round((response.at - instance.injected_at).total_seconds(), 3))
 
 
-def score_instance(instance: Mapping[str, Any], rules: ScoringRules = DEFAULT_RULES) -> FaultScore:
-    """Score one instance dict."""
+def _within(seconds: float | None, limit: timedelta | None) -> bool:
+    return seconds is not None and limit is not None and seconds <= limit.total_seconds()
+
+
+def communication_points(instance: FaultInstance, rules: ScoringRules = DEFAULT_RULES) -> int:
+    """Points for acknowledging and for a first status update in time (PagerDuty's times)."""
+    points = rules.acknowledge_points if _within(instance.mtta_s, rules.acknowledge_within) else 0
+    if _within(instance.first_update_s, rules.status_update_within):
+        points += rules.status_update_points
+    return points
+
+
+def score_instance(instance: FaultInstance, rules: ScoringRules = DEFAULT_RULES) -> FaultScore:
+    """Score one fault instance."""
     outcome = outcome_of(instance)
-    kind = instance.get("fix_kind")
-    regressions = int(_number(instance.get("regressions")) or 0)
-    fix_time = time_to_fix_s(instance) if outcome is Outcome.fixed else None
+    kind = instance.fix_kind
+    fix_time = instance.time_to_fix_s if outcome is Outcome.fixed else None
     points = 0
     if outcome is Outcome.fixed:
         minutes = int(fix_time // 60) if fix_time is not None else None
         points = rules.floor if minutes is None else max(rules.floor, rules.base - rules.per_minute * minutes)
         if kind == "forward-fix":
             points += rules.forward_fix_bonus
-    points -= rules.regression_penalty * regressions
+    talk = communication_points(instance, rules) if outcome is not Outcome.scheduled else 0
+    points += talk - rules.regression_penalty * instance.regressions
     return FaultScore(
-        team=str(instance.get("team") or "?"),
-        fault=str(instance.get("fault") or "?"),
+        team=instance.team,
+        fault=instance.fault,
         outcome=outcome,
-        fix_kind=kind if isinstance(kind, str) else None,
+        fix_kind=kind,
         time_to_fix_s=fix_time,
         first_response_s=first_response_s(instance),
-        regressions=regressions,
+        regressions=instance.regressions,
         points=points,
+        mtta_s=instance.mtta_s,
+        first_update_s=instance.first_update_s,
+        communication_points=talk,
     )
 
 
@@ -262,10 +272,12 @@ def _team_score(team: str, faults: list[FaultScore]) -> TeamScore:
         median_first_response_s=_median(responses),
         first_response_s=tuple(responses),
         faults=tuple(faults),
+        halted=sum(1 for f in faults if f.outcome is Outcome.halted),
+        median_mtta_s=_median([f.mtta_s for f in faults if f.mtta_s is not None]),
     )
 
 
-def scoreboard(instances: Iterable[Mapping[str, Any]], rules: ScoringRules = DEFAULT_RULES) -> list[TeamScore]:
+def scoreboard(instances: Iterable[FaultInstance], rules: ScoringRules = DEFAULT_RULES) -> list[TeamScore]:
     """Every team that appears in `instances`, scored and ranked (see the module rules)."""
     by_team: dict[str, list[FaultScore]] = {}
     for instance in instances:

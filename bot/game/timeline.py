@@ -25,6 +25,7 @@ class State(StrEnum):
 
 
 OPEN_STATES = (State.injected, State.regressed)
+BOT = Who(name="faultbot")  # who a bot revert is by, everywhere it is shown
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class FaultInstance:
     first_response: ev.Response | None = None
     closed_at: datetime | None = None
     hints_given: tuple[int, ...] = ()
+    hints: tuple[tuple[datetime, str], ...] = ()
+    """(when, text) of every hint given: organizer-only text."""
     refusals: int = 0
     deploy_tracked: bool = False
     shipped_at: datetime | None = None
@@ -63,6 +66,9 @@ class FaultInstance:
     ci: Mapping[str, CIRun] = field(default_factory=dict)
     anomalies: tuple[str, ...] = ()
     stale: tuple[str, ...] = ()
+    pager: ev.PagerIncident | None = None
+    closed_reason: str | None = None
+    halted_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -88,6 +94,28 @@ class FaultInstance:
         if self.recovered_at is None or self.shipped_at is None:
             return None
         return round((self.recovered_at - self.shipped_at).total_seconds(), 3)
+
+    @property
+    def resolved_at(self) -> datetime | None:
+        """When the fault stopped being open: fixed, or closed by the bot (time limit, halt)."""
+        return self.fixed_at if self.state is State.fixed else self.closed_at
+
+    @property
+    def mtta_s(self) -> float | None:
+        """Seconds from PagerDuty opening the fault's incident to its first acknowledgement."""
+        pager = self.pager
+        if pager is None or pager.opened_at is None or pager.acknowledged_at is None:
+            return None
+        return round(max(0.0, (pager.acknowledged_at - pager.opened_at).total_seconds()), 3)
+
+    @property
+    def first_update_s(self) -> float | None:
+        """Seconds from the incident opening to the team's first status update on it."""
+        pager = self.pager
+        updates = [m.at for m in pager.messages if m.kind == "status_update" and m.at] if pager else []
+        if pager is None or pager.opened_at is None or not updates:
+            return None
+        return round(max(0.0, (min(updates) - pager.opened_at).total_seconds()), 3)
 
     def as_json(self) -> dict[str, Any]:
         """The `status --json` shape."""
@@ -128,12 +156,27 @@ class FaultInstance:
             "anomalies": list(self.anomalies),
             "stale": bool(self.stale),
             "stale_sources": list(self.stale),
+            "closed_reason": self.closed_reason,
+            "hints": [{"at": iso(at), "text": text} for at, text in self.hints],
+            "incident": _compact(plain(self.pager)),
+            "mtta_s": self.mtta_s,
+            "first_update_s": self.first_update_s,
         }
 
 
 def _compact(value: Any) -> Any:
     """Drop the keys a fact left empty, as the untyped log never wrote them."""
     return {k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value
+
+
+def numbered(instances: Iterable[FaultInstance]) -> list[tuple[FaultInstance, int]]:
+    """Injected instances with their incident number in their team's game (1, 2, ...), by team, then time."""
+    counts: dict[str, int] = {}
+    found = []
+    for instance in sorted((i for i in instances if i.injected_at), key=lambda i: (i.team, i.injected_at)):
+        counts[instance.team] = counts.get(instance.team, 0) + 1
+        found.append((instance, counts[instance.team]))
+    return found
 
 
 def fold(events: Iterable[Event]) -> list[FaultInstance]:
@@ -178,17 +221,23 @@ def _apply(instance: FaultInstance, event: Event) -> FaultInstance:
         case ev.Response():
             return replace(instance, first_response=facts)
         case ev.Closed():
-            closed = replace(instance, state=State.timed_out if isinstance(facts, ev.TimedOut) else State.halted,
-                             closed_at=event.at, failing=())
+            halted = isinstance(facts, ev.Halted)
+            closed = replace(instance, state=State.halted if halted else State.timed_out,
+                             closed_at=event.at, failing=(), closed_reason=facts.reason or None,
+                             halted_at=event.at if halted else instance.halted_at)
             if facts.revert_sha:
-                closed = replace(closed, fix_sha=facts.revert_sha, fix_kind="bot-revert", fixed_by=facts.fixed_by)
+                # The revert commit carries a persona's name, but it was the bot's act: never a team's.
+                closed = replace(closed, fix_sha=facts.revert_sha, fix_kind="bot-revert", fixed_by=BOT)
             return closed
         case ev.Refused():
             return replace(instance, refusals=instance.refusals + 1)
         case ev.Skipped():
             return replace(instance, state=State.skipped, closed_at=event.at)
         case ev.Hint():
-            return replace(instance, hints_given=(*instance.hints_given, facts.index))
+            return replace(instance, hints_given=(*instance.hints_given, facts.index),
+                           hints=(*instance.hints, (event.at, facts.text)))
+        case ev.PagerIncident():
+            return replace(instance, pager=facts)
         case ev.Tracked():
             return replace(instance, deploy_tracked=True)
         case ev.Shipped():

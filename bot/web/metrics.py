@@ -1,7 +1,9 @@
-"""Prometheus metrics for /metrics, computed from the event log at scrape time.
+"""Prometheus metrics for /metrics, computed from the spectator board at scrape time.
 
 A custom collector rather than counters updated in place: the log is the truth, a
-restarted daemon reports the same numbers, and nothing can drift from `status`.
+restarted daemon reports the same numbers, and nothing can drift from `status`. Labels
+are public, so they come from the spectator board: teams, incident numbers and how an
+incident ended — never a fault id.
 """
 
 from __future__ import annotations
@@ -14,50 +16,50 @@ from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from bot.web.spectator import SpectatorBoard
 
-class EventLogCollector(Collector):
-    """faultbot_* gauges from the folded fault instances and the daemon's health."""
 
-    def __init__(self, instances: Callable[[], list[dict[str, Any]]], health: Callable[[], dict[str, Any]]) -> None:
-        self.instances = instances
+class BoardCollector(Collector):
+    """faultbot_* gauges from the spectator board and the daemon's health."""
+
+    def __init__(self, board: Callable[[], SpectatorBoard], health: Callable[[], dict[str, Any]]) -> None:
+        self.board = board
         self.health = health
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """One scrape."""
-        rows = self.instances()
-        faults = GaugeMetricFamily("faultbot_faults", "Fault instances by team and state", labels=["team", "state"])
-        for (team, state), count in sorted(Counter((r["team"], r["state"]) for r in rows).items()):
-            faults.add_metric([team, state], count)
-        yield faults
-        ttf = GaugeMetricFamily("faultbot_time_to_fix_seconds", "Time to fix of each fixed fault",
-                                labels=["team", "fault", "kind"])
-        ttr = GaugeMetricFamily("faultbot_time_to_recover_seconds", "Time from shipped to recovered",
-                                labels=["team", "fault"])
-        stale = GaugeMetricFamily("faultbot_data_stale", "1 while a team's deploy/forge data is stale", labels=["team"])
-        seen: set[str] = set()
-        for row in rows:
-            if row.get("time_to_fix_s") is not None:
-                ttf.add_metric([row["team"], row["fault"], str(row.get("fix_kind"))], float(row["time_to_fix_s"]))
-            if row.get("time_to_recover_s") is not None:
-                ttr.add_metric([row["team"], row["fault"]], float(row["time_to_recover_s"]))
-            if row["team"] not in seen:
-                seen.add(row["team"])
-                stale.add_metric([row["team"]], 1.0 if row.get("stale") else 0.0)
-        yield ttf
-        yield ttr
-        yield stale
+        teams = self.board().teams
+        incidents = GaugeMetricFamily("faultbot_incidents", "Incidents by team and state", labels=["team", "state"])
+        for (team, state), count in sorted(Counter((t.team, i.state) for t in teams for i in t.incidents).items()):
+            incidents.add_metric([team, state], count)
+        yield incidents
+        score = GaugeMetricFamily("faultbot_score", "Each team's score", labels=["team"])
+        ttf = GaugeMetricFamily("faultbot_time_to_fix_seconds", "Time to fix of each fixed incident",
+                                labels=["team", "incident", "how"])
+        mtta = GaugeMetricFamily("faultbot_time_to_acknowledge_seconds", "PagerDuty time to acknowledge",
+                                 labels=["team", "incident"])
+        stale = GaugeMetricFamily("faultbot_data_stale", "1 while a team's data is stale", labels=["team"])
+        for row in teams:
+            score.add_metric([row.team], float(row.score))
+            stale.add_metric([row.team], 1.0 if row.stale else 0.0)
+            for incident in row.incidents:
+                if incident.fixed_in_s is not None:
+                    ttf.add_metric([row.team, str(incident.number), incident.how or ""], incident.fixed_in_s)
+                if incident.mtta_s is not None:
+                    mtta.add_metric([row.team, str(incident.number)], incident.mtta_s)
+        yield from (score, ttf, mtta, stale)
         health = self.health()
         up = GaugeMetricFamily("faultbot_up", "1 while the scheduler runs")
         up.add_metric([], 1.0 if health.get("status") == "ok" else 0.0)
         yield up
         errors = GaugeMetricFamily("faultbot_team_errors", "1 while a team's last refresh or action failed", labels=["team"])
-        for team in health.get("errors", {}):
-            errors.add_metric([team], 1.0)
+        for team_name in health.get("errors", {}):
+            errors.add_metric([team_name], 1.0)
         yield errors
 
 
-def render_metrics(instances: Callable[[], list[dict[str, Any]]], health: Callable[[], dict[str, Any]]) -> bytes:
+def render_metrics(board: Callable[[], SpectatorBoard], health: Callable[[], dict[str, Any]]) -> bytes:
     """The text exposition format for one scrape."""
     registry = CollectorRegistry()
-    registry.register(EventLogCollector(instances, health))
+    registry.register(BoardCollector(board, health))
     return generate_latest(registry)

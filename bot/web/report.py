@@ -1,32 +1,34 @@
-"""The after-action report: one scoring (`bot.game.scoring`), four formats for four readers.
+"""The after-action report: one scoring (`bot.game.scoring`), five formats for five readers.
 
 * Markdown — to paste into the debrief issue or chat: scoreboard, the rules, then every
-  team's timeline, with times written for people (`4m12s`, `14:04:12`).
-* JSON — for tools and for re-scoring later: the instances exactly as `status --json`
-  gives them, the scoreboard and the rules that produced it.
+  team's timeline, with times written for people (`4m12s`, `14:04:12`) in the event's
+  time zone, and links to the timeline pictures.
+* JSON — for tools: the instances exactly as `status --json` gives them, the scoreboard and
+  the rules that produced it.
 * CSV — one row per fault instance, for a spreadsheet; ISO times, seconds as numbers.
-* HTML — one self-contained page (inline CSS, no scripts, no external assets) to put on
-  a projector or a static host.
+* HTML — one self-contained page (inline CSS and pictures, no scripts, no external assets)
+  to put on a projector or a static host.
+* PNG — the timeline of the whole event and of each team (`bot.web.timeline_png`).
 
-Everything a team controls (team names come from config, but author names, PR titles and
-URLs come from git and GitHub) is treated as hostile text: HTML is autoescaped by Jinja2,
-Markdown table cells have their syntax characters escaped, CSV cells that a spreadsheet
-would run as a formula are defused, and only http(s) links are ever linked. Author
-e-mail addresses are left out: a report is often shared with every participant.
+Everything a team controls (author names, PR titles and URLs come from git and GitHub,
+names from PagerDuty) is treated as hostile text: HTML is autoescaped by Jinja2, Markdown
+table cells have their syntax characters escaped, CSV cells that a spreadsheet would run
+as a formula are defused, and only http(s) links are ever linked. Author e-mail addresses
+are left out: a report is often shared with every participant.
 
-The renderers are pure (`render_*` take instance dicts and return text) so the web server
-can serve the same pages; `write_reports` is the only function that touches the disk.
-Instance dicts may carry extra keys or lack optional ones; neither breaks a report.
+The renderers are pure (`render_*` take `FaultInstance` values and return text);
+`write_reports` is the only function that touches the disk.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +41,16 @@ from bot.game.scoring import (
     FaultScore,
     ScoringRules,
     TeamScore,
-    parse_time,
     rules_text,
     score_instance,
     scoreboard,
 )
+from bot.game.timeline import FaultInstance
+from bot.web import timeline_png
+from bot.web.humanize import DASH, UTC, LocalClock, how_it_ended, human_duration, who_fixed, zone_label
 
-DASH = "—"
+__all__ = ["human_duration", "md_escape", "render_csv", "render_html", "render_json", "render_markdown",
+           "write_reports"]
 
 CSV_COLUMNS = (
     "team", "fault", "state", "outcome", "points",
@@ -54,83 +59,34 @@ CSV_COLUMNS = (
     "fixed_at", "fixed_at_source", "fixed_at_uncertainty_s", "time_to_fix_s",
     "recovered_at", "time_to_recover_s", "regressions",
     "first_response_kind", "first_response_by", "first_response_at", "first_response_s",
+    "incident_opened_at", "mtta_s", "acknowledged_by", "first_update_s", "communication_points",
 )
 
 SCOREBOARD_HEADERS = (
-    "Rank", "Team", "Score", "Fixed", "Timed out", "Open", "Regressions",
-    "Median time to fix", "Median first response",
+    "Rank", "Team", "Score", "Fixed", "Timed out", "Halted", "Open", "Regressions",
+    "Median time to fix", "Median first response", "Median MTTA",
 )
 
 TIMELINE_HEADERS = (
-    "Fault", "State", "Injected", "Fixed", "How", "By", "PR", "Time to fix", "First response", "Points",
+    "Fault", "State", "Injected", "Fixed", "How", "By", "PR", "Time to fix", "First response", "MTTA",
+    "Updates", "Points",
 )
 
 
 @dataclass(frozen=True)
 class ReportPaths:
-    """Where `write_reports` put each format."""
+    """Where `write_reports` put each format (and the pictures)."""
 
     markdown: Path
     json: Path
     csv: Path
     html: Path
+    timeline: Path
+    team_timelines: tuple[Path, ...] = ()
 
 
-# --- formatting for people ---------------------------------------------------------
-
-
-def human_duration(seconds: float | None) -> str:
-    """`45s`, `4m12s`, `1h04m12s`; a dash when unknown. Whole seconds: nobody reads millis."""
-    if seconds is None:
-        return DASH
-    total = int(round(max(0.0, seconds)))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
-
-
-@dataclass(frozen=True)
-class _Clock:
-    """How to print instants: time of day only when the whole event fits in one UTC day."""
-
-    day: date | None
-
-    @classmethod
-    def for_instances(cls, instances: Sequence[Mapping[str, Any]]) -> _Clock:
-        days = {moment.date() for moment in (parse_time(v) for i in instances for v in _instants(i)) if moment}
-        return cls(next(iter(days)) if len(days) == 1 else None)
-
-    def show(self, value: Any) -> str:
-        moment = parse_time(value)
-        if moment is None:
-            return DASH
-        return moment.strftime("%H:%M:%S" if self.day else "%Y-%m-%d %H:%M:%S")
-
-    @property
-    def note(self) -> str:
-        return f"All times UTC, {self.day.isoformat()}." if self.day else "All times UTC."
-
-
-def _instants(instance: Mapping[str, Any]) -> list[Any]:
-    response = instance.get("first_response")
-    at = response.get("at") if isinstance(response, Mapping) else None
-    return [instance.get("injected_at"), instance.get("fixed_at"), at]
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _iso(value: Any) -> str | None:
-    """ISO 8601 in UTC when the value is a time; an unparseable string is kept as it came."""
-    moment = parse_time(value)
-    if moment is not None:
-        return moment.isoformat()
-    return value if isinstance(value, str) and value else None
+def _iso(moment: datetime | None) -> str | None:
+    return as_utc(moment).isoformat() if moment is not None else None
 
 
 def _safe_url(value: Any) -> str | None:
@@ -140,55 +96,40 @@ def _safe_url(value: Any) -> str | None:
     return None
 
 
-def _who(instance: Mapping[str, Any]) -> str:
-    if instance.get("fix_kind") == "bot-revert":
-        return "faultbot"
-    by = _mapping(instance.get("fixed_by"))
-    name, login = by.get("name"), by.get("login")
-    if name and login and name != login:
-        return f"{name} (@{login})"
-    if login:
-        return f"@{login}"
-    return str(name) if name else DASH
-
-
-def _how(instance: Mapping[str, Any]) -> str:
-    kind = instance.get("fix_kind")
-    state = instance.get("state")
-    if kind == "bot-revert":
-        return "bot revert (timed out)"
-    if state == "timed-out":
-        return "timed out"
-    if state == "halted":
-        return "halted"
-    if kind == "forward-fix":
-        return "forward fix"
-    if kind == "revert":
-        return "revert"
-    if state == "fixed":
-        return "fixed"
-    return DASH
-
-
-def _state(instance: Mapping[str, Any]) -> str:
-    state = str(instance.get("state") or "scheduled")
-    regressions = int(instance.get("regressions") or 0)
-    if regressions:
-        state += f" ({regressions} regression{'s' if regressions != 1 else ''})"
+def _state(instance: FaultInstance) -> str:
+    state = instance.state.value
+    if instance.regressions:
+        state += f" ({instance.regressions} regression{'s' if instance.regressions != 1 else ''})"
     return state
 
 
-def _pr(instance: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    pr = _mapping(instance.get("pr"))
-    number = pr.get("number")
-    return (f"#{number}" if number is not None else None, _safe_url(pr.get("url")))
+def _pr(instance: FaultInstance) -> tuple[str | None, str | None]:
+    pr = instance.pr
+    return (f"#{pr.number}", _safe_url(pr.url)) if pr is not None else (None, None)
 
 
-def _first_response(instance: Mapping[str, Any], scored: FaultScore) -> str:
+def _first_response(instance: FaultInstance, scored: FaultScore) -> str:
     if scored.first_response_s is None:
         return DASH
-    author = _mapping(instance.get("first_response")).get("author")
+    author = instance.first_response.author if instance.first_response else None
     return human_duration(scored.first_response_s) + (f" ({author})" if author else "")
+
+
+def _mtta(instance: FaultInstance) -> str:
+    pager = instance.pager
+    if instance.mtta_s is None or pager is None:
+        return "not acknowledged" if pager is not None else DASH
+    return human_duration(instance.mtta_s) + (f" ({pager.acknowledged_by})" if pager.acknowledged_by else "")
+
+
+def _updates(instance: FaultInstance) -> str:
+    pager = instance.pager
+    if pager is None:
+        return DASH
+    updates = sum(1 for m in pager.messages if m.kind == "status_update")
+    notes = len(pager.messages) - updates
+    first = f", first after {human_duration(instance.first_update_s)}" if instance.first_update_s is not None else ""
+    return f"{updates} update{'s' if updates != 1 else ''}, {notes} note{'s' if notes != 1 else ''}{first}"
 
 
 @dataclass(frozen=True)
@@ -205,12 +146,14 @@ class _Row:
     pr_url: str | None
     time_to_fix: str
     first_response: str
+    mtta: str
+    updates: str
     points: int
 
     def cells(self, pr_cell: str, escape: Callable[[str], str]) -> list[str]:
         """The cells in `TIMELINE_HEADERS` order, escaped, beside an already-formatted PR cell."""
         texts = [self.fault, self.state, self.injected, self.fixed, self.how, self.by]
-        after = [self.time_to_fix, self.first_response, str(self.points)]
+        after = [self.time_to_fix, self.first_response, self.mtta, self.updates, str(self.points)]
         return [escape(t) for t in texts] + [pr_cell] + [escape(t) for t in after]
 
 
@@ -218,9 +161,10 @@ class _Row:
 class _Section:
     team: TeamScore
     rows: list[_Row]
+    picture: str
 
 
-def _sections(instances: Sequence[Mapping[str, Any]], board: list[TeamScore], clock: _Clock,
+def _sections(instances: Sequence[FaultInstance], board: list[TeamScore], clock: LocalClock,
               rules: ScoringRules) -> list[_Section]:
     """Per-team timelines in scoreboard order; instances keep the order they came in."""
     rows: dict[str, list[_Row]] = {}
@@ -230,23 +174,30 @@ def _sections(instances: Sequence[Mapping[str, Any]], board: list[TeamScore], cl
         rows.setdefault(scored.team, []).append(_Row(
             fault=scored.fault,
             state=_state(instance),
-            injected=clock.show(instance.get("injected_at")),
-            fixed=clock.show(instance.get("fixed_at")),
-            how=_how(instance),
-            by=_who(instance) if instance.get("fix_kind") else DASH,
+            injected=clock.show(instance.injected_at),
+            fixed=clock.show(instance.fixed_at),
+            how=how_it_ended(instance),
+            by=who_fixed(instance) if instance.fix_kind else DASH,
             pr=pr,
             pr_url=pr_url,
             time_to_fix=human_duration(scored.time_to_fix_s),
             first_response=_first_response(instance, scored),
+            mtta=_mtta(instance),
+            updates=_updates(instance),
             points=scored.points,
         ))
-    return [_Section(team, rows.get(team.team, [])) for team in board]
+    return [_Section(team, rows.get(team.team, []), team_picture_name(team.team)) for team in board]
+
+
+def team_picture_name(team: str) -> str:
+    """The file name of a team's timeline picture (team names are slugs: safe in a path)."""
+    return f"timeline-{team}.png"
 
 
 def _scoreboard_cells(team: TeamScore) -> list[str]:
-    return [str(team.rank), team.team, str(team.score), str(team.fixed), str(team.timed_out),
+    return [str(team.rank), team.team, str(team.score), str(team.fixed), str(team.timed_out), str(team.halted),
             str(team.open), str(team.regressions), human_duration(team.median_time_to_fix_s),
-            human_duration(team.median_first_response_s)]
+            human_duration(team.median_first_response_s), human_duration(team.median_mtta_s)]
 
 
 # --- Markdown ------------------------------------------------------------------------
@@ -263,29 +214,30 @@ def _md_row(cells: Iterable[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def render_markdown(instances: Sequence[Mapping[str, Any]], event_name: str, generated_at: datetime,
-                    rules: ScoringRules = DEFAULT_RULES) -> str:
-    """The report as Markdown: scoreboard, rules, then each team's timeline."""
+def render_markdown(instances: Sequence[FaultInstance], event_name: str, generated_at: datetime,
+                    rules: ScoringRules = DEFAULT_RULES, zone: tzinfo = UTC) -> str:
+    """The report as Markdown: scoreboard, rules, the event's picture, then each team's timeline."""
     board = scoreboard(instances, rules)
-    clock = _Clock.for_instances(instances)
+    clock = LocalClock.for_instances(instances, zone)
     lines = [
         f"# {md_escape(event_name)} — game-day report",
         "",
-        f"Generated {_human_instant(generated_at)}. {clock.note}",
+        f"Generated {_human_instant(generated_at, zone)}. {clock.note}",
         "",
         "## Scoreboard",
         "",
         _md_row(SCOREBOARD_HEADERS),
-        _md_row(["---:", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]),
+        _md_row(["---:", "---"] + ["---:"] * (len(SCOREBOARD_HEADERS) - 2)),
     ]
     lines += [_md_row(md_escape(c) for c in _scoreboard_cells(team)) for team in board]
     if not board:
         lines += ["", "_No faults were recorded._"]
     lines += ["", "### How the score works", ""]
     lines += [f"- {line}" for line in rules_text(rules)]
-    lines += ["", "## Timeline"]
+    lines += ["", "## Timeline", "", f"![Timeline of every team]({EVENT_PICTURE})"]
     for section in _sections(instances, board, clock, rules):
-        lines += ["", f"### {md_escape(section.team.team)}", ""]
+        lines += ["", f"### {md_escape(section.team.team)}", "",
+                  f"![Timeline of {md_escape(section.team.team)}]({section.picture})", ""]
         lines += [_md_row(TIMELINE_HEADERS), _md_row(["---"] * (len(TIMELINE_HEADERS) - 1) + ["---:"])]
         for row in section.rows:
             pr = md_escape(row.pr) if row.pr else DASH
@@ -295,23 +247,24 @@ def render_markdown(instances: Sequence[Mapping[str, Any]], event_name: str, gen
     return "\n".join(lines) + "\n"
 
 
-def _human_instant(moment: datetime) -> str:
-    return as_utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _human_instant(moment: datetime, zone: tzinfo = UTC) -> str:
+    local = as_utc(moment).astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M:%S ") + zone_label(zone, moment).split(" (")[0]
 
 
 # --- JSON ----------------------------------------------------------------------------
 
 
-def render_json(instances: Sequence[Mapping[str, Any]], event_name: str, generated_at: datetime,
-                rules: ScoringRules = DEFAULT_RULES) -> dict[str, Any]:
-    """`{"event", "generated_at", "rules", "scoreboard", "instances"}`; instances unchanged."""
-    utc = as_utc(generated_at)
+def render_json(instances: Sequence[FaultInstance], event_name: str, generated_at: datetime,
+                rules: ScoringRules = DEFAULT_RULES, zone: tzinfo = UTC) -> dict[str, Any]:
+    """`{"event", "generated_at", "timezone", "rules", "scoreboard", "instances"}`; instances as `status --json`."""
     return {
         "event": event_name,
-        "generated_at": utc.isoformat(),
+        "generated_at": as_utc(generated_at).isoformat(),
+        "timezone": str(getattr(zone, "key", "UTC")),
         "rules": rules.as_json(),
         "scoreboard": [team.as_json() for team in scoreboard(instances, rules)],
-        "instances": [dict(instance) for instance in instances],
+        "instances": [instance.as_json() for instance in instances],
     }
 
 
@@ -329,42 +282,45 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def csv_row(instance: Mapping[str, Any], rules: ScoringRules = DEFAULT_RULES) -> dict[str, Any]:
+def csv_row(instance: FaultInstance, rules: ScoringRules = DEFAULT_RULES) -> dict[str, Any]:
     """One instance as a CSV row keyed by `CSV_COLUMNS` (raw values, before defusing)."""
     scored = score_instance(instance, rules)
-    by = _mapping(instance.get("fixed_by"))
-    pr = _mapping(instance.get("pr"))
-    response = _mapping(instance.get("first_response"))
+    by, pr, response, pager = instance.fixed_by, instance.pr, instance.first_response, instance.pager
     return {
         "team": scored.team,
         "fault": scored.fault,
-        "state": instance.get("state"),
+        "state": instance.state.value,
         "outcome": scored.outcome.value,
         "points": scored.points,
-        "injected_sha": instance.get("injected_sha"),
-        "injected_at": _iso(instance.get("injected_at")),
-        "shipped_at": _iso(instance.get("shipped_at")),
-        "fix_sha": instance.get("fix_sha"),
-        "fix_kind": instance.get("fix_kind"),
-        "fixed_by": by.get("name"),
-        "fixed_by_login": by.get("login"),
-        "pr_number": pr.get("number"),
-        "pr_url": _safe_url(pr.get("url")),
-        "fixed_at": _iso(instance.get("fixed_at")),
-        "fixed_at_source": instance.get("fixed_at_source"),
-        "fixed_at_uncertainty_s": instance.get("fixed_at_uncertainty_s"),
+        "injected_sha": instance.injected_sha,
+        "injected_at": _iso(instance.injected_at),
+        "shipped_at": _iso(instance.shipped_at),
+        "fix_sha": instance.fix_sha,
+        "fix_kind": instance.fix_kind,
+        "fixed_by": by.name if by else None,
+        "fixed_by_login": by.login if by else None,
+        "pr_number": pr.number if pr else None,
+        "pr_url": _safe_url(pr.url) if pr else None,
+        "fixed_at": _iso(instance.fixed_at),
+        "fixed_at_source": instance.fixed_at_source,
+        "fixed_at_uncertainty_s": instance.fixed_at_uncertainty_s,
         "time_to_fix_s": scored.time_to_fix_s,
-        "recovered_at": _iso(instance.get("recovered_at")),
-        "time_to_recover_s": instance.get("time_to_recover_s"),
+        "recovered_at": _iso(instance.recovered_at),
+        "time_to_recover_s": instance.time_to_recover_s,
         "regressions": scored.regressions,
-        "first_response_kind": response.get("kind"),
-        "first_response_by": response.get("author"),
-        "first_response_at": _iso(response.get("at")),
+        "first_response_kind": response.kind if response else None,
+        "first_response_by": response.author if response else None,
+        "first_response_at": _iso(response.at) if response else None,
         "first_response_s": scored.first_response_s,
+        "incident_opened_at": _iso(pager.opened_at) if pager else None,
+        "mtta_s": scored.mtta_s,
+        "acknowledged_by": pager.acknowledged_by if pager else None,
+        "first_update_s": scored.first_update_s,
+        "communication_points": scored.communication_points,
     }
 
 
-def render_csv(instances: Sequence[Mapping[str, Any]], rules: ScoringRules = DEFAULT_RULES) -> str:
+def render_csv(instances: Sequence[FaultInstance], rules: ScoringRules = DEFAULT_RULES) -> str:
     """One row per instance, header first, in `CSV_COLUMNS` order."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
@@ -374,30 +330,56 @@ def render_csv(instances: Sequence[Mapping[str, Any]], rules: ScoringRules = DEF
     return buffer.getvalue()
 
 
+# --- pictures ------------------------------------------------------------------------
+
+EVENT_PICTURE = "timeline.png"
+
+
+def report_label(instance: FaultInstance, number: int) -> str:
+    """How an incident is named on the report's pictures (after the event: the fault id)."""
+    return f"{number} · {instance.fault}"
+
+
+def render_pictures(instances: Sequence[FaultInstance], event_name: str, now: datetime,
+                    zone: tzinfo = UTC) -> dict[str, bytes]:
+    """{file name: PNG} for the event's timeline and each team's."""
+    teams = sorted({i.team for i in instances})
+    event = timeline_png.chart_for_event(instances, f"{event_name} — every team", now, zone,
+                                         lambda i, n: str(n), teams)
+    pictures = {EVENT_PICTURE: timeline_png.render(event).png}
+    for team in teams:
+        chart = timeline_png.chart_for_team(instances, team, f"{team} — incidents", now, zone, report_label)
+        pictures[team_picture_name(team)] = timeline_png.render(chart).png
+    return pictures
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 # --- HTML ----------------------------------------------------------------------------
 
-# The page lives in bot/web/templates/report.html; the daemon serves it live (with a refresh).
 _ENV = Environment(loader=PackageLoader("bot.web", "templates"), autoescape=True, keep_trailing_newline=True)
 
 
-def render_html(instances: Sequence[Mapping[str, Any]], event_name: str, generated_at: datetime,
-                rules: ScoringRules = DEFAULT_RULES, refresh_seconds: int | None = None) -> str:
-    """A self-contained page: inline CSS, no scripts, every value autoescaped.
-
-    With `refresh_seconds` the browser reloads it: the daemon's live scoreboard at `/`.
-    """
+def render_html(instances: Sequence[FaultInstance], event_name: str, generated_at: datetime,
+                rules: ScoringRules = DEFAULT_RULES, zone: tzinfo = UTC,
+                pictures: dict[str, bytes] | None = None) -> str:
+    """A self-contained page: inline CSS and pictures (data: URIs), no scripts, every value autoescaped."""
     board = scoreboard(instances, rules)
-    clock = _Clock.for_instances(instances)
+    clock = LocalClock.for_instances(instances, zone)
+    pictures = pictures if pictures is not None else render_pictures(instances, event_name, generated_at, zone)
     return _ENV.get_template("report.html").render(
-        refresh_seconds=refresh_seconds,
         event=event_name,
-        generated=_human_instant(generated_at),
+        generated=_human_instant(generated_at, zone),
         note=clock.note,
         headers=SCOREBOARD_HEADERS,
         board=[_scoreboard_cells(team) for team in board],
         rules=rules_text(rules),
         timeline_headers=TIMELINE_HEADERS,
         sections=_sections(instances, board, clock, rules),
+        pictures={name: _data_uri(png) for name, png in pictures.items()},
+        event_picture=EVENT_PICTURE,
         dash=DASH,
     )
 
@@ -405,15 +387,19 @@ def render_html(instances: Sequence[Mapping[str, Any]], event_name: str, generat
 # --- files ---------------------------------------------------------------------------
 
 
-def write_reports(instances: list[dict[str, Any]], out_dir: Path, event_name: str, generated_at: datetime,
-                  rules: ScoringRules = DEFAULT_RULES) -> ReportPaths:
-    """Write report.md, report.json, report.csv and report.html into `out_dir` (created)."""
+def write_reports(instances: Sequence[FaultInstance], out_dir: Path, event_name: str, generated_at: datetime,
+                  rules: ScoringRules = DEFAULT_RULES, zone: tzinfo = UTC) -> ReportPaths:
+    """Write report.md/.json/.csv/.html and the timeline PNGs into `out_dir` (created)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    pictures = render_pictures(instances, event_name, generated_at, zone)
+    for name, png in pictures.items():
+        (out_dir / name).write_bytes(png)
     paths = ReportPaths(out_dir / "report.md", out_dir / "report.json", out_dir / "report.csv",
-                        out_dir / "report.html")
-    paths.markdown.write_text(render_markdown(instances, event_name, generated_at, rules), encoding="utf-8")
-    document = render_json(instances, event_name, generated_at, rules)
+                        out_dir / "report.html", out_dir / EVENT_PICTURE,
+                        tuple(out_dir / name for name in pictures if name != EVENT_PICTURE))
+    paths.markdown.write_text(render_markdown(instances, event_name, generated_at, rules, zone), encoding="utf-8")
+    document = render_json(instances, event_name, generated_at, rules, zone)
     paths.json.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     paths.csv.write_text(render_csv(instances, rules), encoding="utf-8", newline="")
-    paths.html.write_text(render_html(instances, event_name, generated_at, rules), encoding="utf-8")
+    paths.html.write_text(render_html(instances, event_name, generated_at, rules, zone, pictures), encoding="utf-8")
     return paths

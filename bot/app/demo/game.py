@@ -1,4 +1,4 @@
-"""`faultbot demo`: a complete local rehearsal that needs no account.
+"""`faultbot demo`: a complete local rehearsal that needs no account (the game).
 
 It stands up N team repositories from examples/chat-app as real bare git repos, writes
 the repos.yaml an organizer would, validates it, then runs the real daemon on them with
@@ -8,10 +8,15 @@ play the teams the way people do:
 - one applies the fault's reference forward fix,
 - one fixes on a branch and merges it (a merge commit, as a PR merge would make),
 - one never finds it, so faultbot reverts it at the time limit.
-It ends with a scoreboard and written reports (Markdown, JSON, CSV, HTML).
+Simulated monitoring opens a PagerDuty incident a minute after each fault lands; the
+team's responder acknowledges it, writes a note and posts a status update before fixing,
+so the scoreboard shows MTTA. Hints reach the teams (and every event the organizers)
+through the daemon's real notification path, into a local inbox the demo prints from.
+It ends with a scoreboard and written reports (Markdown, JSON, CSV, HTML, PNG timelines).
 
 The responders learn that a fault landed from the bot's event log: that stands in for
-"the pager went off". Everything else (commits, pushes, detection, timing) is real.
+monitoring. The PagerDuty here is the demo's in-process one (see `pager.py` for why);
+everything else (commits, pushes, detection, timing, notification delivery) is real.
 """
 
 from __future__ import annotations
@@ -22,23 +27,25 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.app.commands import run_validate
 from bot.app.control import run_daemon
+from bot.app.demo.inbox import DemoInbox
+from bot.app.demo.pager import DemoPagerDuty
 from bot.app.faults import EXAMPLE_REPO
 from bot.app.validation import ValidationReport
 from bot.catalog.checks import RoleBinding
 from bot.catalog.faults import Catalog
 from bot.catalog.rehearsal import apply_fix, fitting_fixes, rehearse
-from bot.config import sqlite_url_for
+from bot.config import load_config, sqlite_url_for
 from bot.errors import FaultbotError
 from bot.game.clock import ScaledClock
 from bot.game.events import Kind, Landed
-from bot.game.scoring import TeamScore, scoreboard
-from bot.game.timeline import fold
+from bot.game.scoring import TeamScore, rules_from, scoreboard
+from bot.game.timeline import FaultInstance, fold
 from bot.repo.workspace import Author, LocalRepo, apply_patch, publish_directory, run_git
 from bot.store.eventlog import Store
 from bot.web.report import ReportPaths, write_reports
@@ -58,17 +65,27 @@ class DemoResult:
     workdir: Path
     config_path: Path
     validation: ValidationReport
-    instances: list[dict[str, Any]] = field(default_factory=list)
+    instances: list[FaultInstance] = field(default_factory=list)
     board: list[TeamScore] = field(default_factory=list)
     reports: ReportPaths | None = None
+    notices: list[dict[str, Any]] = field(default_factory=list)
 
 
-def write_config(workdir: Path, teams: list[tuple[str, Path]], seed: int) -> Path:
+def service_id(team: str) -> str:
+    """The demo PagerDuty service of a team."""
+    return f"PDEMO-{team}"
+
+
+def write_config(workdir: Path, teams: list[tuple[str, Path]], seed: int, inbox: DemoInbox | None = None) -> Path:
     """The repos.yaml an organizer would write for these local teams (durations in game time)."""
     lines = [
         "# Written by `faultbot demo`: local bare repositories, no accounts.",
+        "# PagerDuty and the notification inbox are the demo's own local stand-ins (bot/app/demo/):",
+        "# `faultbot run` on this file would need a real PagerDuty and PAGERDUTY_TOKEN.",
         "event: {name: faultbot demo, state: sqlite:///state.db, workdir: cache}",
         "poll_interval: 20s",
+        "pagerduty: {api_url: 'https://pagerduty.demo.invalid'}",
+        "scoring: {acknowledge_within: 5m, acknowledge_points: 10, status_update_within: 10m, status_update_points: 5}",
         "defaults:",
         "  personas:",
         "    - {name: Kenji Sato, email: k.sato@example.com}",
@@ -76,8 +93,12 @@ def write_config(workdir: Path, teams: list[tuple[str, Path]], seed: int) -> Pat
         f"  scenario: {{seed: {seed}, first_delay: 1m..3m, next_delay: 1m..2m, time_limit: 12m}}",
         "teams:",
     ]
+    if inbox is not None:
+        lines[5:5] = ["notify:", f"  organizer: {{webhook_url: '{inbox.url('organizers')}'}}"]
     for name, bare in teams:
-        lines += [f"  - name: {name}", f"    url: {bare.as_uri()}"]
+        lines += [f"  - name: {name}", f"    url: {bare.as_uri()}", f"    pagerduty_service: {service_id(name)}"]
+        if inbox is not None:
+            lines.append(f"    notify: {{webhook_url: '{inbox.url(name)}'}}")
     path = workdir / "repos.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -88,9 +109,10 @@ class Responder(threading.Thread):
 
     def __init__(self, team: str, style: str, bare: Path, store_url: str, catalog: Catalog,
                  clock: ScaledClock, workdir: Path, stop: threading.Event,
-                 say: Callable[[str, dict[str, Any]], None], seed: int) -> None:
+                 say: Callable[[str, dict[str, Any]], None], seed: int, pager: DemoPagerDuty) -> None:
         super().__init__(name=f"responder-{team}", daemon=True)
         self.team, self.style, self.bare, self.catalog, self.clock = team, style, bare, catalog, clock
+        self.pager = pager
         self.store = Store(store_url)
         self.stop_event, self.say = stop, say
         self.person = PEOPLE[STYLES.index(style) % len(PEOPLE)]
@@ -108,15 +130,40 @@ class Responder(threading.Thread):
                 if fault in self.handled:
                     continue
                 self.handled.add(fault)
+                incident = self.respond()
+                if incident is None:
+                    return
                 if self.style == "miss":
                     continue
-                minutes = self.rng.uniform(2, 6) if self.style != "forward" else self.rng.uniform(4, 9)
-                if self.stop_event.wait(minutes * 60 / self.clock.speed):
+                minutes = self.rng.uniform(0, 3) if self.style != "forward" else self.rng.uniform(2, 6)
+                if self.wait_game(minutes):
                     return
                 try:
                     self.fix(fault, event.facts.sha)
                 except FaultbotError as exc:  # a person would try again; the demo just says so
                     self.say("responder-error", {"team": self.team, "fault": fault, "error": exc.message})
+                    continue
+                self.pager.resolve(incident, self.person.name, self.clock.now())
+
+    def wait_game(self, minutes: float) -> bool:
+        """Wait some game minutes; True if the demo is stopping."""
+        return self.stop_event.wait(minutes * 60 / self.clock.speed)
+
+    def respond(self) -> str | None:
+        """Monitoring pages the team; the responder acknowledges, takes notes and tells users."""
+        if self.wait_game(1):
+            return None
+        incident = self.pager.trigger(service_id(self.team), self.clock.now())
+        if self.wait_game(self.rng.uniform(0.5, 4)):
+            return None
+        self.pager.acknowledge(incident, self.person.name, self.clock.now())
+        self.pager.write(incident, "note", self.person.name, "Looking at what changed in the last deploy",
+                         self.clock.now())
+        if self.wait_game(self.rng.uniform(0.5, 2)):
+            return None
+        self.pager.write(incident, "status_update", self.person.name,
+                         "We are investigating errors on the chat service", self.clock.now())
+        return incident
 
     def _forward_fix(self, fault: Any, tree: Path, binding: RoleBinding, variant: str) -> Any:
         """A forward fix that is not the revert on the example repo (rehearsed once per fault)."""
@@ -177,33 +224,46 @@ def run_demo(team_count: int, workdir: Path | None, *, speed: float = 60.0, seed
         bare.parent.mkdir(parents=True, exist_ok=True)
         publish_directory(EXAMPLE_REPO, bare, ORG_ADMIN)
         teams.append((name, bare))
-    config_path = write_config(root, teams, seed)
+    inbox = DemoInbox(lambda notice: say("delivered", notice)).start()
+    try:
+        return _play(root, teams, seed, speed, say, timeout, inbox)
+    finally:
+        inbox.stop()
+
+
+def _play(root: Path, teams: list[tuple[str, Path]], seed: int, speed: float,
+          say: Callable[[str, dict[str, Any]], None], timeout: timedelta, inbox: DemoInbox) -> DemoResult:
+    config_path = write_config(root, teams, seed, inbox)
     validation = run_validate(config_path, offline=False)
     result = DemoResult(root, config_path, validation)
     if not validation.ok:
         return result
-    say("validated", {"teams": team_count})
+    say("validated", {"teams": len(teams)})
+    pager = DemoPagerDuty()
     catalog = Catalog.load()
     clock = ScaledClock(speed)
     stop = threading.Event()
     store_url = sqlite_url_for(root / "state.db")
     Store(store_url).close()  # the schema exists before the responders read it
     responders = [
-        Responder(name, STYLES[i % len(STYLES)], bare, store_url, catalog, clock, root, stop, say, seed)
+        Responder(name, STYLES[i % len(STYLES)], bare, store_url, catalog, clock, root, stop, say, seed, pager)
         for i, (name, bare) in enumerate(teams)
     ]
     for responder in responders:
         responder.start()
     try:
         run_daemon(config_path, stop=stop, clock=clock, web=False, until_finished=True, timeout=timeout,
-                   on_progress=say, log_file=root / "daemon.log")
+                   on_progress=say, log_file=root / "daemon.log", pager_source=pager)
     finally:
         stop.set()
         for responder in responders:
             responder.join(timeout=10)
     store = Store(store_url)
-    result.instances = [i.as_json() for i in fold(store.events())]
+    result.instances = fold(store.events())
     store.close()
-    result.board = scoreboard(result.instances)
-    result.reports = write_reports(result.instances, root / "report", "faultbot demo", datetime.now(timezone.utc))
+    config, _ = load_config(config_path)
+    rules = rules_from(config.scoring)
+    result.board = scoreboard(result.instances, rules)
+    result.reports = write_reports(result.instances, root / "report", "faultbot demo", clock.now(), rules)
+    result.notices = list(inbox.delivered)
     return result

@@ -1,0 +1,1 @@
+"""Delivering notices: a Slack channel (slack-sdk) or a generic webhook (JSON over HTTP)."""
