@@ -24,9 +24,8 @@ RUN pip install --no-cache-dir -e '.[postgres]' \
  && useradd --uid 10001 --gid 10001 --home-dir /state --no-create-home faultbot \
  && mkdir -p /state /config && chown 10001:10001 /state
 
-# Relative `event.state` and `event.workdir` resolve under FAULTBOT_STATE_DIR instead of beside a
-# read-only config (read by faultbot once issue 13's bot side lands; until then write them in
-# repos.yaml as absolute paths: sqlite:////state/faultbot.db and /state/cache).
+# Relative `event.state` and `event.workdir` (and their defaults) resolve under FAULTBOT_STATE_DIR
+# instead of beside the read-only config; the crash log goes to the event's workdir there too.
 ENV HOME=/state \
     FAULTBOT_STATE_DIR=/state \
     PYTHONUNBUFFERED=1

@@ -180,8 +180,14 @@ class NotifySettings(Strict):
 class ArgoCDSettings(Strict):
     url: str
     token_env: EnvName = "ARGOCD_AUTH_TOKEN"
-    # A fault not deployed this long after it landed is flagged for the organizer.
+    # A fault not deployed this long after it landed is flagged for the organizer, and then
+    # either timed from its injection after all (start-clock) or reverted by the bot (revert):
+    # a red build or a paused app must not stall a team's game forever.
     ship_timeout: Duration = timedelta(minutes=10)
+    on_ship_timeout: Literal["start-clock", "revert"] = "start-clock"
+    # A fixed fault whose fix has not deployed Healthy this long after the fix stops holding
+    # back the team's next fault (flagged for the organizer).
+    recover_timeout: Duration = timedelta(minutes=20)
 
     @field_validator("url")
     @classmethod
@@ -374,9 +380,10 @@ class Config(Strict):
     catalog: str | None = None
     teams: list[Team] = Field(min_length=1)
 
-    def paths(self, config_path: Path) -> EventPaths:
-        """Where this event keeps its state and caches (relative to the config file)."""
-        base = config_path.resolve().parent
+    def paths(self, config_path: Path, state_dir: Path | None = None) -> EventPaths:
+        """Where this event keeps its state and caches: relative paths under `state_dir` when
+        given (a container's writable volume), else beside the config file."""
+        base = state_dir.resolve() if state_dir is not None else config_path.resolve().parent
         return EventPaths(state_url=resolve_url(self.event.state, base), workdir=(base / self.event.workdir).resolve())
 
     def team_settings(self, team: Team) -> TeamSettings:

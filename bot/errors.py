@@ -67,9 +67,12 @@ class GitError(FaultbotError):
         command: str = "",
         status: int | None = None,
         output: str = "",
+        stdout: str = "",
         retryable: bool | None = None,
     ) -> None:
         super().__init__(message, retryable=retryable)
         self.command = command
         self.status = status
         self.output = output
+        self.stdout = stdout
+        """What git printed for machines (`--porcelain`), where the command has such output."""

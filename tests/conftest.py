@@ -17,7 +17,14 @@ CHAT_APP = ROOT / "examples" / "chat-app"
 
 @pytest.fixture(autouse=True)
 def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test reads the developer's ~/.gitconfig or /etc/gitconfig, and git never prompts."""
+    """No test reads the developer's ~/.gitconfig or /etc/gitconfig, and git never prompts.
+
+    Every GIT_* variable of the developer's shell is dropped first, as the product drops them
+    (`bot.repo.workspace.scrubbed_env`): a GIT_AUTHOR_NAME would otherwise outrank the
+    `-c user.name=...` identities tests commit with, and a GIT_DIR would point git elsewhere.
+    """
+    for name in [n for n in os.environ if n.startswith("GIT_")]:
+        monkeypatch.delenv(name)
     home = tmp_path_factory.mktemp("git-home")
     config = home / ".gitconfig"
     config.write_text(
@@ -28,7 +35,7 @@ def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
-    for name in ("GITHUB_TOKEN", "ARGOCD_AUTH_TOKEN"):
+    for name in ("GITHUB_TOKEN", "ARGOCD_AUTH_TOKEN", "FAULTBOT_STATE_DIR"):
         monkeypatch.delenv(name, raising=False)
     yield
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -11,9 +12,18 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAT_APP = ROOT / "examples" / "chat-app"
 
 
+# The GIT_* variables tests set on purpose (the isolated config); every other one is dropped.
+KEPT_GIT_VARS = ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "GIT_TERMINAL_PROMPT")
+
+
+def git_env() -> dict[str, str]:
+    """The environment minus GIT_* (but the test isolation's): identities come from `-c` only."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in KEPT_GIT_VARS}
+
+
 def git(cwd: Path, *args: str) -> str:
     """Run git in `cwd` and return stdout; fail the test loudly on error."""
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False, env=git_env())
     if result.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {result.stderr}")
     return result.stdout.strip()

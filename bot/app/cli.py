@@ -188,13 +188,14 @@ def demo(team_count: int, speed: float, workdir: Path | None, as_json: bool) -> 
 @CONFIG_OPTION
 @JSON_OPTION
 @click.option("--dry-run", is_flag=True, help="Print the diff; push nothing.")
+@click.option("--force", is_flag=True, help="Inject even though the team has another open fault.")
 @click.argument("team")
 @click.argument("fault_id")
-def inject(config_path: Path, as_json: bool, dry_run: bool, team: str, fault_id: str) -> None:
+def inject(config_path: Path, as_json: bool, dry_run: bool, force: bool, team: str, fault_id: str) -> None:
     """Inject FAULT_ID into TEAM's repository now, as a simulated developer."""
     from bot.app.commands import run_inject
 
-    result = run_inject(config_path, team, fault_id, dry_run=dry_run)
+    result = run_inject(config_path, team, fault_id, dry_run=dry_run, force=force)
     if as_json:
         emit_json(result.as_json())
         return
@@ -261,17 +262,29 @@ def halt(config_path: Path, as_json: bool, team: str | None) -> None:
 
     result = do_halt(config_path, team)
     if as_json:
-        emit_json({"teams": result.teams, "reverted": [{"team": t, "fault": f, "sha": s} for t, f, s in result.reverted],
-                   "deferred_to_daemon": result.deferred_to_daemon, "already_halted": result.already_halted})
-        return
-    console = out()
-    if result.deferred_to_daemon:
-        console.print("[yellow]halted[/yellow]: the running daemon reverts every open fault within one poll")
-        return
-    for team_name, fault, sha in result.reverted:
-        console.print(f"[yellow]reverted[/yellow] {fault} in {team_name}" + (f" ({sha[:12]})" if sha else " (already undone)"))
-    if not result.reverted:
-        console.print("halted; no open fault to revert" + (" (already halted)" if result.already_halted else ""))
+        emit_json({"teams": [t.as_json() for t in result.teams], "deferred_to_daemon": result.deferred_to_daemon,
+                   "already_halted": result.already_halted, "ok": result.ok})
+    else:
+        console = out()
+        if result.deferred_to_daemon:
+            console.print("[yellow]halted[/yellow]: the running daemon reverts every open fault within one poll")
+        for outcome in result.teams:
+            console.print(_halt_line(outcome), markup=True, highlight=False)
+    if not result.ok:
+        raise SystemExit(2)  # only now: every team was tried first
+
+
+def _halt_line(outcome: Any) -> str:
+    """One line per team for `halt`."""
+    faults = ", ".join(f"{fault} ({sha[:12] if sha else 'already undone'})" for fault, sha in outcome.reverted)
+    if outcome.outcome == "reverted":
+        return f"{outcome.team}: [yellow]reverted[/yellow] {faults}"
+    if outcome.outcome == "nothing-open":
+        return f"{outcome.team}: nothing open"
+    if outcome.outcome == "deferred":
+        return f"{outcome.team}: halt recorded; the daemon reverts"
+    done = f" (reverted {faults} first)" if faults else ""
+    return f"{outcome.team}: [red]failed[/red]: {escape(outcome.error or 'unknown error')}{done}"
 
 
 @cli.command()
@@ -390,10 +403,13 @@ def faults_verify(repo: Path | None, config_path: Path | None, team_names: tuple
         raise SystemExit(1)
 
 
-def _crash_log(exc: BaseException) -> Path:
-    """Write the traceback where an organizer can send it to us; return its path."""
-    state_dir = Path(".faultbot")
-    state_dir.mkdir(exist_ok=True)
+def _crash_log(exc: BaseException, argv: Sequence[str]) -> Path:
+    """Write the traceback where an organizer can send it to us (the event's workdir, which
+    is writable where the config may not be); return its path."""
+    from bot.app.paths import crash_dir
+
+    state_dir = crash_dir(argv)
+    state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / "crash.log"
     with log.open("a", encoding="utf-8") as handle:
         handle.write(f"--- {datetime.now(timezone.utc).isoformat()} faultbot {__version__}\n")
@@ -403,8 +419,9 @@ def _crash_log(exc: BaseException) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI and turn errors into exit codes (0 ok, 1 bug, 2 user error)."""
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="faultbot", standalone_mode=False)
+        cli.main(args=args, prog_name="faultbot", standalone_mode=False)
     except ConfigErrors as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
@@ -424,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a crash
-        log = _crash_log(exc)
+        log = _crash_log(exc, args)
         click.echo(f"faultbot: internal error: {exc.__class__.__name__}: {exc} (traceback in {log})", err=True)
         return 1
     return 0

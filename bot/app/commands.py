@@ -64,13 +64,14 @@ def run_status(config_path: Path, *, cached: bool) -> list[FaultInstance]:
         store.close()
 
 
-def run_inject(config_path: Path, team_name: str, fault_id: str, *, dry_run: bool) -> Injection:
-    """`faultbot inject`: one fault into one team's repository (or its diff, on a dry run)."""
+def run_inject(config_path: Path, team_name: str, fault_id: str, *, dry_run: bool, force: bool = False) -> Injection:
+    """`faultbot inject`: one fault into one team's repository (or its diff, on a dry run);
+    refused while the team has another open fault, unless `force`."""
     config, _ = load_config(config_path)
     team = config.team(team_name)
     fault = catalog_for(config, config_path).get(fault_id)
     store = open_store(config, config_path)
     try:
-        return make_injector(config, config_path, team, store).inject(fault, dry_run=dry_run)
+        return make_injector(config, config_path, team, store).inject(fault, dry_run=dry_run, force=force)
     finally:
         store.close()

@@ -18,6 +18,7 @@ import httpx
 
 from bot.app.deployroot import deploy_root
 from bot.app.paging import PagerPoller
+from bot.app.paths import event_paths
 from bot.app.validation import token_for
 from bot.base.redact import Redactor
 from bot.catalog.faults import Catalog
@@ -28,15 +29,16 @@ from bot.deploy.watch import DeployWatcher
 from bot.forge.github import GitHubForge, github_auth, make_client
 from bot.game.clock import Clock, SystemClock
 from bot.pager.pagerduty import IncidentSource, PagerDuty
+from bot.repo.cache import TeamCache
 from bot.repo.injector import Injector, cache_path
 from bot.repo.watcher import TeamWatcher
-from bot.repo.workspace import Credentials, TeamCache
+from bot.repo.workspace import Credentials
 from bot.store.eventlog import Store
 
 
 def open_store(config: Config, config_path: Path) -> Store:
-    """The event's store, at the URL repos.yaml names (relative SQLite paths: beside it)."""
-    return Store(config.paths(config_path).state_url)
+    """The event's store, at the URL repos.yaml names (relative SQLite paths: see bot.app.paths)."""
+    return Store(event_paths(config, config_path).state_url)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class TeamAdapters:
     forge: GitHubForge | None
 
 
-def team_adapters(config: Config, config_path: Path, team: TeamSettings) -> TeamAdapters:
+def team_adapters(config: Config, config_path: Path, team: TeamSettings, clock: Clock | None = None) -> TeamAdapters:
     """Build the git cache and the forge for a team, authenticating once for both.
 
     A personal token (github.token_env) serves the API and HTTPS git; with a GitHub App
@@ -61,13 +63,13 @@ def team_adapters(config: Config, config_path: Path, team: TeamSettings) -> Team
     if team.uses_github or (config.github.app is not None and over_https):
         auth, current_token = github_auth(config.github, os.environ)
         if team.uses_github:
-            forge = GitHubForge(make_client(config.github, auth), team.repo or "", redactor)
+            forge = GitHubForge(make_client(config.github, auth), team.repo or "", redactor, clock or SystemClock())
         if config.github.app is not None and over_https:
             refresh = current_token  # asked per git command: PyGithub renews it before it expires
         elif config.github.app is None:
             redactor.add(current_token())
     redactor.add(git_token)
-    cache = TeamCache(cache_path(config.paths(config_path).workdir, team.name), team.git_url,
+    cache = TeamCache(cache_path(event_paths(config, config_path).workdir, team.name), team.git_url,
                       Credentials(git_token, redactor, refresh))
     return TeamAdapters(cache, forge)
 
@@ -75,7 +77,7 @@ def team_adapters(config: Config, config_path: Path, team: TeamSettings) -> Team
 def make_watcher(config: Config, config_path: Path, team: TeamSettings, store: Store, catalog: Catalog,
                  clock: Clock | None = None, adapters: TeamAdapters | None = None) -> TeamWatcher:
     """Everything one team's fix detection needs, built from repos.yaml."""
-    adapters = adapters or team_adapters(config, config_path, team)
+    adapters = adapters or team_adapters(config, config_path, team, clock)
     return TeamWatcher(team, adapters.cache, store, clock or SystemClock(), catalog, adapters.forge,
                        config.defaults.automation, config.poll_interval)
 
@@ -84,7 +86,7 @@ def make_deploy_watcher(config: Config, config_path: Path, team: TeamSettings, s
                         clock: Clock | None = None, adapters: TeamAdapters | None = None) -> DeployWatcher:
     """ArgoCD, GitHub Actions and probe tracking for a team (each only where configured)."""
     clock = clock or SystemClock()
-    adapters = adapters or team_adapters(config, config_path, team)
+    adapters = adapters or team_adapters(config, config_path, team, clock)
     argocd, closers = None, []
     prober: Callable[[], ProbeResult] | None = None
     if config.argocd is not None and team.argocd_app:
@@ -105,7 +107,7 @@ def make_deploy_watcher(config: Config, config_path: Path, team: TeamSettings, s
 def make_injector(config: Config, config_path: Path, team: TeamSettings, store: Store, clock: Clock | None = None,
                   adapters: TeamAdapters | None = None) -> Injector:
     """Everything one team's injections need, built from repos.yaml."""
-    adapters = adapters or team_adapters(config, config_path, team)
+    adapters = adapters or team_adapters(config, config_path, team, clock)
     return Injector(team, adapters.cache, store, clock or SystemClock(), adapters.forge, config.github.merge_method,
                     root=deploy_root(config, team), kubernetes_version=config.event.kubernetes_version)
 

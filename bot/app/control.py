@@ -26,6 +26,7 @@ from bot.app.faults import catalog_for
 from bot.app.feed import ConsoleFeed
 from bot.app.live import LiveViews, bind_web, live_app
 from bot.app.logs import setup_logging
+from bot.app.paths import event_paths
 from bot.catalog.faults import Catalog
 from bot.config import Config, load_config
 from bot.errors import FaultbotError
@@ -39,7 +40,7 @@ from bot.store.eventlog import Store
 
 def lock_path(config: Config, config_path: Path) -> Path:
     """The file a running daemon holds locked (one daemon per event)."""
-    workdir = config.paths(config_path).workdir
+    workdir = event_paths(config, config_path).workdir
     workdir.mkdir(parents=True, exist_ok=True)
     return workdir / "daemon.lock"
 
@@ -134,17 +135,41 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
 
 @dataclass(frozen=True)
-class HaltResult:
-    """What `halt` did."""
+class TeamHalt:
+    """What `halt` did for one team: `outcome` is reverted, nothing-open, failed or deferred."""
 
-    teams: list[str]
-    reverted: list[tuple[str, str, str | None]]
+    team: str
+    outcome: str
+    reverted: tuple[tuple[str, str | None], ...] = ()
+    """(fault, revert sha or None when the change was already gone)."""
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """For `halt --json`."""
+        return {"team": self.team, "outcome": self.outcome, "error": self.error,
+                "reverted": [{"fault": f, "sha": sha} for f, sha in self.reverted]}
+
+
+@dataclass(frozen=True)
+class HaltResult:
+    """What `halt` did, team by team."""
+
+    teams: list[TeamHalt]
     deferred_to_daemon: bool
     already_halted: bool
 
+    @property
+    def ok(self) -> bool:
+        """Every team's open faults are reverted (or none was open)."""
+        return all(t.outcome != "failed" for t in self.teams)
+
 
 def halt(config_path: Path, team: str | None = None, clock: Clock | None = None) -> HaltResult:
-    """The kill switch: stop scheduling and revert every open fault (of one team or all)."""
+    """The kill switch: stop scheduling and revert every open fault (of one team or all).
+
+    Every team is tried and reported on its own: one team's unreachable forge or conflicted
+    revert does not leave the others broken.
+    """
     config, catalog = _load(config_path)
     if team is not None:
         config.team(team)  # a one-line error for an unknown team
@@ -156,24 +181,25 @@ def halt(config_path: Path, team: str | None = None, clock: Clock | None = None)
         if not already:
             store.append(team or ALL_TEAMS, ev.Halt(), at=clock.now(), source="cli")
         if daemon_running(config, config_path):
-            return HaltResult(names, [], True, already)
-        return HaltResult(names, _revert_open(config, config_path, store, catalog, names, clock), False, already)
+            return HaltResult([TeamHalt(n, "deferred") for n in names], True, already)
+        return HaltResult([_halt_team(config, config_path, store, catalog, n, clock) for n in names], False, already)
     finally:
         store.close()
 
 
-def _revert_open(config: Config, config_path: Path, store: Store, catalog: Catalog, names: list[str],
-                 clock: Clock) -> list[tuple[str, str, str | None]]:
-    reverted = []
-    for name in names:
-        open_faults = [i for i in fold(store.events(name)) if i.is_open]
-        if not open_faults:
-            continue
+def _halt_team(config: Config, config_path: Path, store: Store, catalog: Catalog, name: str, clock: Clock) -> TeamHalt:
+    """Revert one team's open faults — every one, in the plan or injected by hand."""
+    open_faults = [i for i in fold(store.events(name)) if i.is_open]
+    if not open_faults:
+        return TeamHalt(name, "nothing-open")
+    reverted: list[tuple[str, str | None]] = []
+    try:
         injector = make_injector(config, config_path, config.team(name), store, clock)
         for instance in open_faults:
-            sha = injector.revert(catalog.get(instance.fault), instance.injected_sha or "", "halt")
-            reverted.append((name, instance.fault, sha))
-    return reverted
+            reverted.append((instance.fault, injector.revert(catalog.get(instance.fault), instance, "halt")))
+    except FaultbotError as exc:
+        return TeamHalt(name, "failed", tuple(reverted), exc.message)
+    return TeamHalt(name, "reverted", tuple(reverted))
 
 
 def resume(config_path: Path, team: str | None = None, clock: Clock | None = None) -> bool:

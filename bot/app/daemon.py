@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -64,10 +65,10 @@ def _poll_job(key: str) -> None:
         daemon.poll_all()
 
 
-def _tick_job(key: str, team: str) -> None:
+def _tick_job(key: str, team: str, source: str = "poll") -> None:
     daemon = _RUNNING.get(key)
     if daemon is not None:
-        daemon.tick(team)
+        daemon.tick(team, source)
 
 
 def is_halted(store: Store, team: str) -> bool:
@@ -87,6 +88,7 @@ class TeamRuntime:
     plan: TeamPlan | None  # None until the team's repo could be read
     lock: threading.Lock
     dirty: bool = False
+    dirty_source: str = "poll"  # what asked for the look that has to wait for the running one
     pager: PagerPoller | None = None
 
 
@@ -122,7 +124,7 @@ class Daemon:
         self.started_at = started.at
         teams = self.config.all_team_settings()
         # One cache, one GitHub client (and its rate-limit state) per team, shared by all three roles.
-        adapters = [team_adapters(self.config, self.config_path, t) for t in teams]
+        adapters = [team_adapters(self.config, self.config_path, t, self.clock) for t in teams]
         injectors = [make_injector(self.config, self.config_path, t, self.store, self.clock, a)
                      for t, a in zip(teams, adapters, strict=True)]
         plans = in_parallel(lambda pair: self._plan_or_none(*pair), list(zip(teams, injectors, strict=True)))
@@ -194,7 +196,7 @@ class Daemon:
         interval = self.config.poll_interval.total_seconds()
         speed = getattr(self.clock, "speed", 1.0)
         scheduler.add_job(_poll_job, "interval", seconds=max(0.2, interval / speed), args=[self.key],
-                          id="poll", replace_existing=True, next_run_time=datetime.now().astimezone())
+                          id="poll", replace_existing=True, next_run_time=self.clock.to_real(self.clock.now()))
         scheduler.start()
         self.scheduler = scheduler
 
@@ -217,37 +219,39 @@ class Daemon:
         # A fresh order each round: no team is always the last to be looked at.
         in_parallel(self.tick, random.sample(list(self.teams), len(self.teams)))
 
-    def tick(self, name: str) -> None:
+    def tick(self, name: str, source: str = "poll") -> None:
         """Refresh a team from its repo, decide, act, and schedule the next look.
 
         A tick asked for while one runs (a webhook during a poll) is not dropped: the
-        running tick goes round once more. One team's surprise never stops the others.
+        running tick goes round once more, and what it finds is logged with the source that
+        asked (`webhook:push`, not `poll`). One team's surprise never stops the others.
         """
         runtime = self.teams[name]
         if not runtime.lock.acquire(blocking=False):
-            runtime.dirty = True
+            runtime.dirty, runtime.dirty_source = True, source
             return
         try:
             while True:
                 runtime.dirty = False
                 try:
-                    self._tick(runtime)
+                    self._tick(runtime, source)
                 except Exception as exc:  # noqa: BLE001 - keep playing the other teams
                     self.errors[name] = f"{exc.__class__.__name__}: {exc}"
                     log.exception("tick failed", extra={"team": name})
                 if not runtime.dirty:
                     break
+                source = runtime.dirty_source
         finally:
             runtime.lock.release()
 
-    def _tick(self, runtime: TeamRuntime) -> None:
+    def _tick(self, runtime: TeamRuntime, source: str = "poll") -> None:
         name = runtime.settings.name
         if runtime.plan is None:
             runtime.plan = self._plan_or_none(runtime.settings, runtime.injector)  # unreadable at start
             if runtime.plan is None:
                 return
         try:
-            runtime.watcher.refresh()
+            runtime.watcher.refresh(source=source)
             runtime.deploy.refresh()
             self.errors.pop(name, None)
         except FaultbotError as exc:  # retryable or not, the daemon stays up and tries again
@@ -260,7 +264,8 @@ class Daemon:
             decision = decide(self._view(runtime), self.clock.now())
             acted = [a for a in decision.actions if self._act(runtime, a)]
             wakeup = decision.next_wakeup
-            if not any(a.act in (Act.inject, Act.revert, Act.time_out) for a in acted):
+            if not any(a.act in (Act.inject, Act.revert, Act.time_out, Act.start_clock, Act.recover_timeout)
+                       for a in acted):
                 break
         if wakeup is not None and self.scheduler is not None:
             real = self.clock.to_real(wakeup)
@@ -270,11 +275,15 @@ class Daemon:
     def _view(self, runtime: TeamRuntime) -> TeamView:
         assert runtime.plan is not None
         instances = {i.fault: i for i in fold(self.store.events(runtime.settings.name))}
-        hints = {f: self.catalog.get(f).hint_delays for f in runtime.plan.faults if f in self.catalog.faults}
+        hints = {f: self.catalog.get(f).hint_delays for f in instances if f in self.catalog.faults}
         assert self.started_at is not None
+        argocd = self.config.argocd
         return TeamView(runtime.plan, self.started_at, instances, hints,
                         is_halted(self.store, runtime.settings.name), self.config.event.ends_at,
-                        runtime.deploy.tracking)
+                        runtime.deploy.tracking,
+                        ship_timeout=argocd.ship_timeout if argocd else None,
+                        on_ship_timeout=argocd.on_ship_timeout if argocd else "start-clock",
+                        recover_timeout=argocd.recover_timeout if argocd else None)
 
     def _act(self, runtime: TeamRuntime, action: Action) -> bool:
         team, fault = runtime.settings.name, self.catalog.get(action.fault)
@@ -284,15 +293,19 @@ class Daemon:
                 self.store.append(team, ev.Scheduled(action.due), fault=fault.id, at=now)
             elif action.act is Act.inject:
                 try:
-                    result = runtime.injector.inject(fault)
+                    result = runtime.injector.inject(fault, force=True)  # the engine decided it is due
                 except InjectionRefused as exc:
                     self._refused(team, fault.id, exc.message, now)
                     raise
                 self._said("injected", team=team, fault=fault.id, sha=result.sha, persona=result.persona)
             elif action.act is Act.revert:
                 instance = next(i for i in fold(self.store.events(team)) if i.fault == fault.id)
-                sha = runtime.injector.revert(fault, instance.injected_sha or "", action.reason)
+                sha = runtime.injector.revert(fault, instance, action.reason)
                 self._said("reverted", team=team, fault=fault.id, sha=sha, reason=action.reason)
+            elif action.act is Act.start_clock:
+                self.store.append(team, ev.ClockStarted(at=action.due, reason=action.reason), fault=fault.id, at=now)
+            elif action.act is Act.recover_timeout:
+                self.store.append(team, ev.RecoverTimedOut(at=action.due), fault=fault.id, at=now)
             elif action.act is Act.time_out:
                 runtime.injector.close_without_revert(fault, action.reason)
                 self._said("timed-out", team=team, fault=fault.id)
@@ -319,10 +332,11 @@ class Daemon:
         log.info(kind, extra=facts)
         self.on_progress(kind, facts)
 
-    def request_tick(self, team: str) -> None:
-        """Look at a team now (a webhook said it changed); runs on the scheduler's threads."""
+    def request_tick(self, team: str, source: str = "request") -> None:
+        """Look at a team now (a webhook said it changed); runs on the scheduler's threads,
+        and what the look finds is logged with `source`."""
         if self.scheduler is not None and team in self.teams:
-            self.scheduler.add_job(_tick_job, args=[self.key, team], id=f"now:{team}", replace_existing=True)
+            self.scheduler.add_job(_tick_job, args=[self.key, team, source], id=f"now:{team}", replace_existing=True)
 
     # -- for the web side and the demo ----------------------------------------------------
 
@@ -354,9 +368,10 @@ class Daemon:
 
 
 def wait_for(predicate: Callable[[], bool], stop: threading.Event, timeout: timedelta, step: float = 0.2) -> bool:
-    """Block until predicate() holds, `stop` is set, or the timeout passes."""
-    deadline = datetime.now().timestamp() + timeout.total_seconds()
-    while not stop.is_set() and datetime.now().timestamp() < deadline:
+    """Block until predicate() holds, `stop` is set, or the timeout passes (a duration: a
+    monotonic clock, which no change of the wall clock can stretch or cut short)."""
+    deadline = time.monotonic() + timeout.total_seconds()
+    while not stop.is_set() and time.monotonic() < deadline:
         if predicate():
             return True
         stop.wait(step)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,25 @@ def rehearsal_json(rehearsal: Rehearsal) -> dict[str, Any]:
     }
 
 
+MAX_TREE_FILES = 20_000  # a team repo has hundreds; a home folder has millions
+_NOT_WALKED = {".git", "node_modules", ".venv", "__pycache__", ".pytest_cache"}
+
+
+def check_team_tree(repo: Path, max_files: int = MAX_TREE_FILES) -> None:
+    """Refuse, in one line, a folder that is no team repository: `faults verify` copies the
+    tree for its rehearsals, and pointed at a home folder it would run for minutes."""
+    if not (repo / ".git").exists():
+        raise FaultbotError(f"--repo {repo}: not a git repository (no .git here); "
+                            "pass the top folder of a clone of a team's repository")
+    seen = 0
+    for _, folders, files in os.walk(repo):
+        folders[:] = [f for f in folders if f not in _NOT_WALKED]
+        seen += len(files)
+        if seen > max_files:
+            raise FaultbotError(f"--repo {repo}: more than {max_files} files (not counting .git, node_modules, .venv); "
+                                "is this one team's repository?")
+
+
 def verify_catalog(catalog: Catalog, repo: Path, targets: Mapping[Any, str] | None = None,
                    root: DeployRoot | None = None, kubernetes_version: str | None = None) -> list[Rehearsal]:
     """Rehearse every fault with its reference and wrong fixes on `repo`."""
@@ -75,6 +95,8 @@ def verify_repos(repo: Path | None, config_path: Path | None, team_names: list[s
 
     from bot.config import load_config
 
+    if repo is not None:
+        check_team_tree(repo)
     if config_path is None:
         tree = repo or EXAMPLE_REPO
         return {str(tree): verify_catalog(Catalog.load(), tree)}

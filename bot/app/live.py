@@ -92,7 +92,7 @@ class LiveViews:
 
 
 def organizer_side(config: Config, views: LiveViews, diff: Callable[[str, str], str | None],
-                   request_tick: Callable[[str], None]) -> OrganizerSide | None:
+                   request_tick: Callable[[str, str], None]) -> OrganizerSide | None:
     """The organizer view's wiring, or None when no organizer token is configured."""
     name = config.web.organizer_token_env
     token = os.environ.get(name) if name else None
@@ -103,7 +103,7 @@ def organizer_side(config: Config, views: LiveViews, diff: Callable[[str, str], 
         def run(team: str | None) -> str:
             views.store.append(team or ALL_TEAMS, facts, at=views.clock.now(), source="web")
             for name in [team] if team else views.teams:
-                request_tick(name)  # reverts (or resumes) now, not at the next poll
+                request_tick(name, "web")  # reverts (or resumes) now, not at the next poll
             return f"{said} {team or 'every team'}"
 
         return run
@@ -114,12 +114,14 @@ def organizer_side(config: Config, views: LiveViews, diff: Callable[[str, str], 
 
 
 def live_app(config: Config, views: LiveViews, *, diff: Callable[[str, str], str | None],
-             request_tick: Callable[[str], None], health: Callable[[], dict[str, object]]) -> object:
+             request_tick: Callable[[str, str], None], health: Callable[[], dict[str, object]]) -> object:
     """The daemon's ASGI app."""
     secret_env = config.web.webhook_secret_env
     teams_by_repo = {t.repo: t.name for t in config.all_team_settings() if t.repo}
     return build_app(health, views.board, timeline_png=views.timeline_png,
                      organizer=organizer_side(config, views, diff, request_tick),
                      webhook_secret=os.environ.get(secret_env) if secret_env else None,
-                     teams_by_repo=teams_by_repo, on_change=lambda team, _event: request_tick(team))
+                     teams_by_repo=teams_by_repo,
+                     # what the look finds is logged as the webhook's (`webhook:push`), not the poll's
+                     on_change=lambda team, event: request_tick(team, f"webhook:{event}"))
 

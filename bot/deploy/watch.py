@@ -26,7 +26,7 @@ from bot.forge.github import GitHubForge
 from bot.game import events as ev
 from bot.game.clock import Clock
 from bot.game.timeline import FaultInstance, State, fold
-from bot.repo.workspace import TeamCache
+from bot.repo.cache import TeamCache
 from bot.store.eventlog import Store
 from bot.store.staleness import mark_fresh, mark_stale
 
@@ -107,9 +107,12 @@ class DeployWatcher:
         return contains
 
     def _shipped(self, instance: FaultInstance, status: AppStatus, now: datetime) -> None:
-        if instance.shipped_at is not None or instance.injected_sha is None:
+        # The commit on the branch that carries the fault: with a squash or rebase merge the
+        # injected commit itself never reaches the branch, GitHub's new commit does.
+        landed = instance.landed_sha or instance.injected_sha
+        if instance.shipped_at is not None or landed is None:
             return
-        entry = first_deploy_containing(status.history, self._contains(instance.injected_sha))
+        entry = first_deploy_containing(status.history, self._contains(landed))
         if entry is not None:
             self._append(instance, ev.Shipped(at=entry.deployed_at, revision=entry.revision, history_id=entry.id))
         elif instance.injected_at and now - instance.injected_at >= self.ship_timeout and "not-shipped" not in instance.anomalies:
@@ -145,7 +148,7 @@ class DeployWatcher:
         for instance in instances:
             if instance.state in (State.timed_out, State.halted) or instance.recovered_at is not None:
                 continue  # nothing CI can still tell us about a closed fault
-            for role, sha in (("injected", instance.injected_sha), ("fix", instance.fix_sha)):
+            for role, sha in (("injected", instance.landed_sha or instance.injected_sha), ("fix", instance.fix_sha)):
                 seen = instance.ci.get(role)
                 if sha is None or (seen is not None and seen.status == "completed"):
                     continue

@@ -16,7 +16,8 @@ class PullRequest:
     head_branch: str
     head_sha: str
     author: str
-    opened_at: datetime
+    opened_at: datetime | None
+    """GitHub's created_at (None only if GitHub did not say: never filled in with our clock)."""
     merged: bool
     merged_at: datetime | None
     merge_sha: str | None

@@ -21,7 +21,7 @@ from bot.base.redact import Redactor
 from bot.config import GitHubApp, GitHubSettings
 from bot.errors import FaultbotError
 from bot.forge import CIRun, MergeOutcome, PullRequest
-from bot.game.clock import as_utc
+from bot.game.clock import Clock, SystemClock, as_utc
 
 
 class ForgeError(FaultbotError):
@@ -118,12 +118,11 @@ def wrap(exc: GithubException, what: str, redactor: Redactor) -> ForgeError:
     return ForgeError(redactor(f"GitHub: {what}: {status} {_message(exc)}{hint}"), retryable=retryable)
 
 
-def rate_limit_reset(exc: GithubException) -> datetime | None:
-    """When GitHub says to come back: Retry-After, or X-RateLimit-Reset once Remaining is 0."""
+def rate_limit_reset(exc: GithubException, now: datetime) -> datetime | None:
+    """When GitHub says to come back: Retry-After (counted from `now`), or X-RateLimit-Reset once Remaining is 0."""
     headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
     if exc.status not in (403, 429):
         return None
-    now = datetime.now(timezone.utc)
     if headers.get("retry-after", "").isdigit():
         return now + timedelta(seconds=int(headers["retry-after"]))
     if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset", "").isdigit():
@@ -142,24 +141,26 @@ class GitHubForge:
     daemon's next poll after the reset simply succeeds.
     """
 
-    def __init__(self, client: Github, full_name: str, redactor: Redactor | None = None) -> None:
+    def __init__(self, client: Github, full_name: str, redactor: Redactor | None = None,
+                 clock: Clock | None = None) -> None:
         self.client = client
         self.full_name = full_name
         self.redactor = redactor or Redactor()
+        self.clock = clock or SystemClock()
         self.blocked_until: datetime | None = None
         self._repo: Repository | None = None
 
     def _call(self, what: str, action: Callable[[], T]) -> T:
         """Run one API interaction; GitHub's errors become one-line ForgeErrors."""
         if self.blocked_until is not None:
-            if datetime.now(timezone.utc) < self.blocked_until:
+            if self.clock.now() < self.blocked_until:
                 raise ForgeError(f"GitHub: {what}: rate limited until {self.blocked_until:%H:%M:%S}Z; not asking",
                                  retryable=True)
             self.blocked_until = None
         try:
             return action()
         except GithubException as exc:
-            self.blocked_until = rate_limit_reset(exc) or self.blocked_until
+            self.blocked_until = rate_limit_reset(exc, self.clock.now()) or self.blocked_until
             raise wrap(exc, what, self.redactor) from None
         except requests.RequestException as exc:  # unreachable, timeout, TLS: try again later
             raise ForgeError(self.redactor(f"GitHub: {what}: {exc.__class__.__name__}: {exc}"), retryable=True) from None
@@ -178,7 +179,7 @@ class GitHubForge:
             head_branch=pr.head.ref,
             head_sha=pr.head.sha,
             author=pr.user.login if pr.user else "",
-            opened_at=_utc(pr.created_at) or datetime.now(timezone.utc),
+            opened_at=_utc(pr.created_at),  # GitHub's own time, or unknown: never made up here
             merged=bool(pr.merged),
             merged_at=_utc(pr.merged_at),
             merge_sha=pr.merge_commit_sha if pr.merged else None,

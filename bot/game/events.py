@@ -51,6 +51,8 @@ class Kind(StrEnum):
     TRACKED = "deploy.tracked"
     SHIPPED = "deploy.shipped"
     RECOVERED = "deploy.recovered"
+    CLOCK_STARTED = "fault.clock_started"
+    RECOVER_TIMED_OUT = "deploy.recover_timed_out"
     CI = "ci.run"
     PROBE = "probe.changed"
     ANOMALY = "anomaly"
@@ -301,22 +303,29 @@ class Response(Facts):
 
 @dataclass(frozen=True)
 class RevertIntent(Facts):
-    """A bot revert made locally and about to be pushed."""
+    """A bot revert made locally and about to be pushed (or, for `delivery: pr`, proposed)."""
 
     KIND: ClassVar[Kind] = Kind.REVERT_INTENT
     sha: str = ""
     parent: str = ""
     persona: str = ""
     reason: str = ""
+    target: str = ""
+    """The commit it undoes: the one that landed the fault, or the team's regressing commit."""
+    delivery: str = "push"
+    branch: str = ""
+    """The branch pushed for the revert's PR (`delivery: pr`)."""
 
 
 @dataclass(frozen=True)
 class RevertFailed(Facts):
-    """A bot revert could not be made cleanly; left for the organizer."""
+    """A bot revert could not be made (a conflict, a protected branch, a refused merge):
+    recorded once and left for the organizer; the bot does not try again by itself."""
 
     KIND: ClassVar[Kind] = Kind.REVERT_FAILED
     reason: str = ""
     error: str = ""
+    target: str = ""
 
 
 @dataclass(frozen=True)
@@ -329,6 +338,8 @@ class Closed(Facts):
     fixed_by: Who | None = None
     recovered: bool = False
     note: str | None = None
+    pr: int | None = None
+    """The PR the revert was merged through (`delivery: pr`)."""
 
 
 @dataclass(frozen=True)
@@ -374,6 +385,24 @@ class Recovered(Facts):
     deployed_at: datetime | None = None
     health: str | None = None
     probe: str | None = None
+
+
+@dataclass(frozen=True)
+class ClockStarted(Facts):
+    """The team's clock started without the fault shipping: it was not deployed within
+    `argocd.ship_timeout`, so its time counts from `at` (its injection) after all."""
+
+    KIND: ClassVar[Kind] = Kind.CLOCK_STARTED
+    at: datetime | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RecoverTimedOut(Facts):
+    """A fixed fault did not recover within `argocd.recover_timeout`: the game moves on from `at`."""
+
+    KIND: ClassVar[Kind] = Kind.RECOVER_TIMED_OUT
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -496,8 +525,8 @@ FACT_TYPES: dict[Kind, type[Facts]] = {
     for cls in (
         Started, PlanMade, Scheduled, Halt, Resume, Intent, Landed, PrOpened, PrBlocked, Refused, Skipped,
         Hint, Head, Branches, Fixed, Regressed, Progress, Response, RevertIntent, RevertFailed, TimedOut,
-        Halted, Tracked, Shipped, Recovered, CIRun, ProbeChanged, Anomaly, Stale, Fresh, PagerIncident,
-        OutboxOpened, Delivered,
+        Halted, Tracked, Shipped, Recovered, ClockStarted, RecoverTimedOut, CIRun, ProbeChanged, Anomaly, Stale,
+        Fresh, PagerIncident, OutboxOpened, Delivered,
     )
 }
 

@@ -7,7 +7,9 @@ The rules (`ScoringRules` holds the numbers; `rules_text` says them in words):
 
 * **Outcome of a fault instance.**
   - *fixed* — the team fixed it: state `fixed` with `fix_kind` `revert` or `forward-fix`
-    (an unknown kind on a `fixed` instance is credited as a fix without a bonus).
+    (an unknown kind on a `fixed` instance is credited as a fix without a bonus). A fix stays
+    the team's when the fault later regressed and the bot then closed it (time limit or
+    halt): the regression costs its penalty, the fix is not wiped out.
   - *timed out* — the time limit passed (the bot reverted it, or left it broken). 0 points.
   - *halted* — the organizer's kill switch closed it. 0 points, and it is never counted
     as a time-out: a halt is the organizer's act, not the team's failure.
@@ -26,8 +28,9 @@ The rules (`ScoringRules` holds the numbers; `rules_text` says them in words):
   the 10-point floor and is left out of the time totals.
 * **Team totals.** Score = sum of points − regression penalties (it can go below zero).
   Total and median time to fix count team fixes only — a bot revert is not a fix time.
-* **Ranking.** Higher score first; ties broken by lower total time to fix; teams still
-  equal share a rank (1, 1, 3) and are listed by name.
+* **Ranking.** Higher score first; ties broken by lower total time to fix, and a team
+  that fixed nothing comes after every equal-score team that did; teams still equal share
+  a rank (1, 1, 3) and are listed by name.
 """
 
 from __future__ import annotations
@@ -189,6 +192,8 @@ class TeamScore:
 
 def outcome_of(instance: FaultInstance) -> Outcome:
     """The scoring outcome of one instance (see the module rules)."""
+    if instance.state in (State.timed_out, State.halted) and instance.fix_kind in TEAM_FIX_KINDS:
+        return Outcome.fixed  # fixed, regressed later, then closed by the bot: the fix stays the team's
     match instance.state:
         case State.halted:
             return Outcome.halted
@@ -286,7 +291,9 @@ def scoreboard(instances: Iterable[FaultInstance], rules: ScoringRules = DEFAULT
     teams = [_team_score(team, faults) for team, faults in by_team.items()]
 
     def key(team: TeamScore) -> tuple[int, float]:
-        return (-team.score, team.total_time_to_fix_s or 0.0)
+        # No fix time at all is not a time of zero: such a team ranks after equal scores that fixed things.
+        total = team.total_time_to_fix_s
+        return (-team.score, total if total is not None else float("inf"))
 
     teams.sort(key=lambda t: (key(t), t.team))
     ranked: list[TeamScore] = []

@@ -25,6 +25,7 @@ class State(StrEnum):
 
 
 OPEN_STATES = (State.injected, State.regressed)
+TEAM_FIX_KINDS = ("revert", "forward-fix")
 BOT = Who(name="faultbot")  # who a bot revert is by, everywhere it is shown
 
 
@@ -52,6 +53,15 @@ class FaultInstance:
     fixed_at_uncertainty_s: float | None = None
     pr_pending: bool = False
     regressions: int = 0
+    regressed_at: datetime | None = None
+    """When the bot saw the latest regression: a regression runs its own clock."""
+    regressed_sha: str | None = None
+    bot_revert_sha: str | None = None
+    needs_organizer: str | None = None
+    """Why the bot's revert could not be made (recorded once; the bot does not retry by itself)."""
+    clock_started: datetime | None = None
+    """Set when the clock started without the fault shipping (ship_timeout passed)."""
+    recover_timed_out_at: datetime | None = None
     failing: tuple[str, ...] = ()
     progress: tuple[int, int] | None = None
     first_response: ev.Response | None = None
@@ -77,7 +87,10 @@ class FaultInstance:
 
     @property
     def clock_started_at(self) -> datetime | None:
-        """When the team's clock starts: when the fault shipped, where deploys are tracked."""
+        """When the team's clock starts: when the fault shipped, where deploys are tracked
+        (or at injection, once it did not ship within the ship timeout)."""
+        if self.clock_started is not None:
+            return self.clock_started
         return self.shipped_at if self.deploy_tracked else self.injected_at
 
     @property
@@ -140,6 +153,9 @@ class FaultInstance:
             "fixed_at_uncertainty_s": self.fixed_at_uncertainty_s,
             "time_to_fix_s": self.time_to_fix_s,
             "regressions": self.regressions,
+            "regressed_at": iso(self.regressed_at),
+            "bot_revert_sha": self.bot_revert_sha,
+            "needs_organizer": self.needs_organizer,
             "checks_failing": list(self.failing),
             "checks_passing": list(self.progress) if self.progress else None,
             "first_response": _compact(plain(self.first_response)),
@@ -211,11 +227,14 @@ def _apply(instance: FaultInstance, event: Event) -> FaultInstance:
             return replace(instance, state=State.fixed, fix_sha=facts.sha, fix_kind=facts.kind,
                            fixed_by=facts.fixed_by, pr=facts.pr, fixed_at=facts.fixed_at or event.at,
                            fixed_at_source=facts.fixed_at_source, fixed_at_uncertainty_s=facts.uncertainty_s,
-                           pr_pending=facts.pr_lookup == "failed", failing=())
+                           pr_pending=facts.pr_lookup == "failed", failing=(), needs_organizer=None)
         case ev.Regressed():
             ci = {role: run for role, run in instance.ci.items() if role != "fix"}
             return replace(instance, state=State.regressed, regressions=instance.regressions + 1,
-                           recovered_at=None, ci=ci)
+                           regressed_at=event.at, regressed_sha=facts.sha or None, recovered_at=None,
+                           recover_timed_out_at=None, needs_organizer=None, ci=ci)
+        case ev.RevertFailed():
+            return replace(instance, needs_organizer=facts.error or "the bot's revert failed")
         case ev.Progress():
             return replace(instance, failing=tuple(facts.failing), progress=(facts.passing, facts.total))
         case ev.Response():
@@ -224,9 +243,11 @@ def _apply(instance: FaultInstance, event: Event) -> FaultInstance:
             halted = isinstance(facts, ev.Halted)
             closed = replace(instance, state=State.halted if halted else State.timed_out,
                              closed_at=event.at, failing=(), closed_reason=facts.reason or None,
-                             halted_at=event.at if halted else instance.halted_at)
-            if facts.revert_sha:
+                             halted_at=event.at if halted else instance.halted_at, needs_organizer=None,
+                             bot_revert_sha=facts.revert_sha)
+            if facts.revert_sha and instance.fix_kind not in TEAM_FIX_KINDS:
                 # The revert commit carries a persona's name, but it was the bot's act: never a team's.
+                # (After a regression the bot undoes the regression: the team's earlier fix stays theirs.)
                 closed = replace(closed, fix_sha=facts.revert_sha, fix_kind="bot-revert", fixed_by=BOT)
             return closed
         case ev.Refused():
@@ -244,6 +265,10 @@ def _apply(instance: FaultInstance, event: Event) -> FaultInstance:
             return replace(instance, shipped_at=facts.at)
         case ev.Recovered():
             return replace(instance, recovered_at=facts.at)
+        case ev.ClockStarted():
+            return replace(instance, clock_started=facts.at or event.at)
+        case ev.RecoverTimedOut():
+            return replace(instance, recover_timed_out_at=facts.at or event.at)
         case ev.CIRun():
             return replace(instance, ci={**instance.ci, facts.role: facts})
         case ev.Anomaly():

@@ -101,9 +101,12 @@ class FixDetector:
         head) only the new commits are walked: a 3-hour event with CI bumping image tags on
         every push would otherwise re-evaluate the whole history at every poll.
         """
-        fault_paths = self.repo.changed_paths(injected)
+        # The fault's own change: what landed (the pushed commit, or a squash or rebased commit
+        # GitHub made), or the injected commit where it landed through a merge commit.
+        base, fault_head = (f"{landed}^1", landed) if len(self.repo.commit_info(landed).parents) == 1 else (parent, injected)
+        change = FaultChange((injected, landed), base, fault_head, self.repo.changed_paths(fault_head))
         if not self.repo.contains(landed, head):
-            return self._rewritten(fault, binding, injected, parent, head, fault_paths, Detection(head=head))
+            return self._rewritten(fault, binding, change, head, Detection(head=head))
         if resume is not None and self.repo.has_commit(resume.head) and self.repo.contains(resume.head, head):
             detection = replace(resume, head=head, fixes=list(resume.fixes), regressions=list(resume.regressions))
             start = resume.head
@@ -127,7 +130,7 @@ class FixDetector:
                 passing = now_passing  # the tree changed, but not by the team: never their fix
                 continue
             if now_passing and not passing:
-                kind = self._kind(commit, injected, parent, fault_paths)
+                kind = self._kind(commit, change)
                 # A merge commit is GitHub's; the fix is by whoever wrote the merged branch.
                 author = self.repo.commit_info(commit.parents[1]) if len(commit.parents) > 1 else commit
                 detection.fixes.append(FixCommit(commit.sha, kind, author.author_name, author.author_email))
@@ -138,22 +141,41 @@ class FixDetector:
         detection.passing = passing
         return detection
 
-    def _rewritten(self, fault: Fault, binding: RoleBinding, injected: str, parent: str, head: str,
-                   fault_paths: list[str], detection: Detection) -> Detection:
+    def _rewritten(self, fault: Fault, binding: RoleBinding, change: FaultChange, head: str,
+                   detection: Detection) -> Detection:
         """The team rewrote history (a force-push past the fault): judge the head as it is."""
         self.repo.checkout_detached(head)
         detection.results = evaluate(fault.spec.fixed_when, CheckContext(self.repo.path, binding))
         commit = self.repo.commit_info(head)
         if all_pass(detection.results) and not is_automation(commit, self.automation):
-            kind = "revert" if self.repo.same_content(parent, head, fault_paths) else "forward-fix"
+            kind = "revert" if self._undone(change, head) else "forward-fix"
             detection.fixes.append(FixCommit(head, kind, commit.author_name, commit.author_email))
             detection.first_response = commit
         return detection
 
-    def _kind(self, commit: CommitInfo, injected: str, parent: str, fault_paths: list[str]) -> str:
-        reverted = _REVERT_MESSAGE.search(commit.message)
-        if reverted and injected.startswith(reverted.group(1)):
-            return "revert"
-        if self.repo.same_content(parent, commit.sha, fault_paths):
-            return "revert"  # every path the fault touched is back to its original content
-        return "forward-fix"
+    def _kind(self, commit: CommitInfo, change: FaultChange) -> str:
+        """A revert says so (in its message, or in a commit a merge brought in) or puts the
+        fault's own lines back; anything else that mends the checks is a forward fix."""
+        messages = [commit.message]
+        if len(commit.parents) > 1:
+            messages += self.repo.merged_messages(commit.sha)
+        for message in messages:
+            for named in _REVERT_MESSAGE.findall(message):
+                if any(sha.startswith(named) for sha in change.commits):
+                    return "revert"
+        return "revert" if self._undone(change, commit.sha) else "forward-fix"
+
+    def _undone(self, change: FaultChange, commit: str) -> bool:
+        if self.repo.same_content(change.base, commit, change.paths):
+            return True  # every path the fault touched is back to its original content
+        return self.repo.undoes(change.base, change.head, commit, change.paths)
+
+
+@dataclass(frozen=True)
+class FaultChange:
+    """The fault as a change to the branch: the commits that carry it, and its diff `base..head`."""
+
+    commits: tuple[str, ...]
+    base: str
+    head: str
+    paths: list[str]

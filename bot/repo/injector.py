@@ -29,12 +29,15 @@ from bot.catalog.manifests import DeployRoot, ManifestIndex
 from bot.catalog.rehearsal import rehearse
 from bot.catalog.roles import Roles
 from bot.config import Persona, TeamSettings
-from bot.errors import EditError, FaultbotError, GitError, RoleError
+from bot.errors import EditError, FaultbotError, RoleError
 from bot.forge import Forge
 from bot.game import events as ev
 from bot.game.clock import Clock
 from bot.game.events import Kind
-from bot.repo.workspace import Author, PushRejected, TeamCache, apply_patch
+from bot.game.timeline import FaultInstance, fold
+from bot.repo.cache import PushRefused, PushRejected, TeamCache
+from bot.repo.reverter import Reverter
+from bot.repo.workspace import Author, apply_patch
 from bot.store.eventlog import Store
 
 MAX_ATTEMPTS = 3
@@ -116,23 +119,44 @@ class Injector:
         # Observers around the push, for logging and for tests that play a teammate
         # pushing at the worst moment, or a crash right after the push.
         self.before_push = before_push or (lambda sha: None)
-        self.after_revert_push: HookFn = lambda sha: None
         self.before_commit: HookFn = lambda fault_id: None
         self.after_push = after_push or (lambda sha: None)
+        self.reverter = Reverter(team, cache, store, clock, forge, merge_method)
+
+    @property
+    def after_revert_push(self) -> HookFn:
+        """Observer of a bot revert reaching the branch."""
+        return self.reverter.after_push
+
+    @after_revert_push.setter
+    def after_revert_push(self, hook: HookFn) -> None:
+        self.reverter.after_push = hook
 
     # -- public ---------------------------------------------------------------------------
 
-    def inject(self, fault: Fault, *, dry_run: bool = False) -> Injection:
-        """Inject `fault` (or, on a dry run, show the diff it would push)."""
-        with self.cache.exclusive():
-            return self._inject(fault, dry_run=dry_run)
+    def inject(self, fault: Fault, *, dry_run: bool = False, force: bool = False) -> Injection:
+        """Inject `fault` (or, on a dry run, show the diff it would push).
 
-    def _inject(self, fault: Fault, *, dry_run: bool) -> Injection:
+        Refused while the team has another open fault, unless `force`: two breakages at once
+        overlap in the team's repo, and a fix of one can read as progress on the other. (The
+        daemon forces: its engine already decided that a second fault is due.)
+        """
+        with self.cache.exclusive():
+            return self._inject(fault, dry_run=dry_run, force=force)
+
+    def _inject(self, fault: Fault, *, dry_run: bool, force: bool) -> Injection:
         if not dry_run:
             landed = self.store.latest(self.team.name, ev.Landed, fault.id)
             if landed is not None:
                 raise InjectionRefused(
                     f"{fault.id} is already injected in {self.team.name} as {landed.sha[:12]}; nothing pushed"
+                )
+            busy = [i for i in fold(self.store.events(self.team.name)) if i.is_open]
+            if busy and not force:
+                raise InjectionRefused(
+                    f"{self.team.name} already has an open fault ({busy[0].fault}, injected "
+                    f"{busy[0].injected_at:%Y-%m-%d %H:%M}Z): a second one at once would overlap it and muddle "
+                    "whose fix is whose; nothing pushed (--force injects anyway)"
                 )
             recovered = self._recover(fault)
             if recovered is not None:
@@ -149,6 +173,12 @@ class Injector:
                                           message=choice.message, binding=binding.to_json(), variant=variant))
             try:
                 return self._deliver(fault, choice, sha, parent, binding, variant)
+            except PushRefused as exc:
+                self.cache.checkout_detached(parent)
+                raise InjectionRefused(
+                    f"{self.team.name} refuses pushes to {self._push_branch(choice)}: {exc.message}; nothing landed"
+                    + (" (a protected branch takes changes through a PR: delivery: pr)" if self.team.delivery == "push" else "")
+                ) from None
             except PushRejected:
                 if attempt == MAX_ATTEMPTS:
                     raise InjectionRefused(
@@ -156,53 +186,9 @@ class Injector:
                     ) from None
         raise AssertionError("unreachable")
 
-    def revert(self, fault: Fault, injected_sha: str, reason: str) -> str | None:
-        """Revert an open fault as its persona (time limit or halt); the revert's sha.
-
-        Crash-safe like injection: an intent is recorded before the push, and a revert whose
-        commit already reached the branch is recorded rather than made twice. Returns None
-        when the fault's change is already gone from the branch (the team beat us to it).
-        """
-        with self.cache.exclusive():
-            return self._revert(fault, injected_sha, reason)
-
-    def _revert(self, fault: Fault, injected_sha: str, reason: str) -> str | None:
-        closed = ev.TimedOut if reason == "time-limit" else ev.Halted
-        intent = self.store.latest(self.team.name, ev.RevertIntent, fault.id)
-        head = self.cache.sync(self.team.branch)
-        if intent is not None:
-            earlier = intent.sha
-            if self.cache.has_commit(earlier) and self.cache.contains(earlier, head):  # pushed before a crash
-                self._record(fault, closed(reason=reason, revert_sha=earlier, recovered=True,
-                                           fixed_by=ev.Who(name=intent.persona)))
-                return earlier
-        landed = self.store.latest(self.team.name, ev.Landed, fault.id)
-        persona = self.team.persona(landed.persona if landed else None)
-        try:
-            sha = self.cache.revert(injected_sha, Author(persona.name, persona.email))
-        except GitError as exc:
-            if (self.cache.path / ".git" / "REVERT_HEAD").exists():
-                self.cache.git("revert", "--abort")
-            self.cache.checkout_detached(head)
-            if "nothing to commit" in f"{exc.output} {exc.message}":
-                self._record(fault, closed(reason=reason, note="the fault's change was already gone"))
-                return None
-            self._record(fault, ev.RevertFailed(reason=reason, error=exc.message))
-            raise InjectionRefused(
-                f"could not revert {fault.id} in {self.team.name} cleanly ({exc.message}); left for the organizer"
-            ) from None
-        self._record(fault, ev.RevertIntent(sha=sha, parent=head, persona=persona.name, reason=reason))
-        try:
-            self.cache.push(sha, self.team.branch)
-        except PushRejected:
-            # The team pushed meanwhile — maybe their fix. Look again before reverting.
-            raise InjectionRefused(
-                f"{self.team.branch} of {self.team.name} moved while reverting {fault.id}; "
-                "the next poll checks for a fix before trying again"
-            ) from None
-        self.after_revert_push(sha)
-        self._record(fault, closed(reason=reason, revert_sha=sha, fixed_by=ev.Who(persona.name, persona.email)))
-        return sha
+    def revert(self, fault: Fault, instance: FaultInstance, reason: str) -> str | None:
+        """Revert an open fault as its persona (time limit, halt, not shipped); see Reverter."""
+        return self.reverter.revert(fault, instance, reason)
 
     def close_without_revert(self, fault: Fault, reason: str) -> None:
         """Time limit with `on_time_limit: leave`, or a halt of a fault the team already undid."""

@@ -22,8 +22,8 @@ from bot.game import events as ev
 from bot.game.clock import Clock
 from bot.game.events import Kind
 from bot.game.timeline import FaultInstance, State, fold
+from bot.repo.cache import TeamCache
 from bot.repo.detector import Detection, FixCommit, FixDetector
-from bot.repo.workspace import TeamCache
 from bot.store.eventlog import Store
 from bot.store.staleness import mark_fresh, mark_stale
 
@@ -58,6 +58,7 @@ class TeamWatcher:
         self.poll_interval = poll_interval
         self.last_checked: datetime | None = None
         self._scans: dict[str, Detection] = {}  # per fault: where the last walk stopped
+        self._searched = False  # has this process searched the history once yet?
 
     def instances(self) -> list[FaultInstance]:
         """This team's fault instances, from the log."""
@@ -78,21 +79,28 @@ class TeamWatcher:
         last = self.store.last(self.team.name, kinds=(Kind.HEAD,))
         last_head = last.facts.head if last is not None and isinstance(last.facts, ev.Head) else None
         moved = last is None or last_head != head
-        if moved:
-            self.store.append(self.team.name, ev.Head(
-                head=head, previous=last_head, previous_check_at=previous_check or (last.at if last else None),
-            ), source=source, at=now)
         tracked = [i for i in self.instances() if i.state in (State.injected, State.regressed, State.fixed)]
-        # A fix found while GitHub was unreachable still owes its PR data: look again.
-        force = force or any(i.pr_pending for i in tracked)
-        if head is None or not tracked or not (moved or force):
-            return RefreshResult(self.team.name, head, moved, [])
-        self.cache.sync(self.team.branch)
-        since = previous_check or (last.at if last else None)
-        recorded: list[Kind] = []
-        for instance in tracked:
-            recorded += self._update(instance, head, now, since, source)
-        return RefreshResult(self.team.name, head, moved, recorded)
+        # A fix found while GitHub was unreachable still owes its PR data: look again. And the
+        # first look of a process searches whatever the log says: a run killed mid-scan by an
+        # older release may have marked a head seen that it never searched.
+        force = force or not self._searched or any(i.pr_pending for i in tracked)
+        found: list[tuple[ev.Facts, str | None]] = []
+        scans: dict[str, Detection] = {}
+        if head is not None and tracked and (moved or force):
+            self.cache.sync(self.team.branch)  # a failure here records nothing: the next look scans again
+            since = previous_check or (last.at if last else None)
+            for instance in tracked:
+                scans[instance.fault] = self._scan(instance, head)
+                found += [(facts, instance.fault) for facts in self._update(instance, scans[instance.fault], now, since)]
+            self._searched = True
+        if moved:
+            # "Processed up to here", written in the same transaction as what processing found.
+            found.append((ev.Head(head=head, previous=last_head,
+                                  previous_check_at=previous_check or (last.at if last else None)), None))
+        if found:
+            self.store.append_all(self.team.name, found, source=source, at=now)
+        self._scans.update(scans)  # only once recorded: a resumed walk must not skip what was lost
+        return RefreshResult(self.team.name, head, moved, [f.KIND for f, _ in found if not isinstance(f, ev.Head)])
 
     def _new_branches(self, branches: set[str], now: datetime, source: str) -> None:
         """A branch the team creates after a fault landed is their first sign of response."""
@@ -113,46 +121,43 @@ class TeamWatcher:
                                                               at_source="observed"),
                                   fault=instance.fault, source=source, at=now)
 
-    def _update(self, instance: FaultInstance, head: str, now: datetime, since: datetime | None,
-                source: str) -> list[Kind]:
+    def _scan(self, instance: FaultInstance, head: str) -> Detection:
         fault = self.catalog.get(instance.fault)
         assert instance.injected_sha and instance.parent_sha and instance.landed_sha
         # The bot's own commits (its personas', its reverts) are never a team's fix or response.
         personas = tuple(p.email for p in self.team.personas)
         detector = FixDetector(self.cache, self.automation + personas, self._bot_shas())
-        detection = detector.scan(
+        return detector.scan(
             fault, RoleBinding.from_json(instance.binding), instance.injected_sha,
             instance.parent_sha, instance.landed_sha, head, resume=self._scans.get(instance.fault),
         )
-        self._scans[instance.fault] = detection
-        recorded: list[Kind] = []
 
-        def append(facts: ev.Facts) -> None:
-            self.store.append(self.team.name, facts, fault=instance.fault, source=source, at=now)
-            recorded.append(facts.KIND)
-
+    def _update(self, instance: FaultInstance, detection: Detection, now: datetime,
+                since: datetime | None) -> list[ev.Facts]:
+        """What a scan says changed for one fault (recorded by the caller, with the head)."""
+        found: list[ev.Facts] = []
         if instance.first_response is None:
             response = self._first_pull(instance)
             if response is None and detection.first_response is not None:
                 response = ev.Response(kind="commit", sha=detection.first_response.sha,
                                        author=detection.first_response.author_name, at=now, at_source="observed")
             if response is not None:
-                append(response)
+                found.append(response)
         passing, total = detection.progress
         if (passing, total) != (instance.progress or (-1, -1)):
-            append(ev.Progress(passing, total, tuple(detection.failing)))
+            found.append(ev.Progress(passing, total, tuple(detection.failing)))
         fix = detection.fixed
         if fix is not None and instance.state is not State.fixed:
             # Once fixed, a fault stays fixed at that commit until a team commit breaks it
             # again (REGRESSED): a later fault's fix passing these checks too is not a new fix.
-            append(self._fix_facts(fix, now, since))
+            found.append(self._fix_facts(fix, now, since))
         elif fix is not None and instance.pr_pending:
             amended = self._fix_facts(fix, instance.fixed_at or now, since)
             if not amended.pr_lookup:  # GitHub answers again: the PR's time replaces ours
-                append(replace(amended, amends="pr data was unavailable when the fix was found"))
+                found.append(replace(amended, amends="pr data was unavailable when the fix was found"))
         elif fix is None and instance.state is State.fixed and detection.regressions:
-            append(ev.Regressed(detection.regressions[-1].sha, detection.regressions[-1].after_fix))
-        return recorded
+            found.append(ev.Regressed(detection.regressions[-1].sha, detection.regressions[-1].after_fix))
+        return found
 
     def _fix_facts(self, fix: FixCommit, now: datetime, since: datetime | None) -> ev.Fixed:
         facts = ev.Fixed(
@@ -195,12 +200,19 @@ class TeamWatcher:
                      if p.number != instance.injected_pr and p.author.lower() not in {a.lower() for a in self.automation}]
         except FaultbotError:
             return None
-        if not pulls:
+        timed = [(p.opened_at, p) for p in pulls if p.opened_at is not None]  # no time, no response time
+        if not timed:
             return None
-        first = min(pulls, key=lambda p: p.opened_at)
-        return ev.Response(kind="pull_request", number=first.number, author=first.author, at=first.opened_at,
+        opened_at, first = min(timed, key=lambda pair: pair[0])
+        return ev.Response(kind="pull_request", number=first.number, author=first.author, at=opened_at,
                            at_source="github:created_at")
 
     def _bot_shas(self) -> set[str]:
-        return {e.facts.sha for e in self.store.events(self.team.name, kinds=(Kind.REVERT_INTENT,))
-                if isinstance(e.facts, ev.RevertIntent)}
+        """The bot's reverts: its own commits and what GitHub landed for them (a squash, a merge)."""
+        shas = set()
+        for event in self.store.events(self.team.name, kinds=(Kind.REVERT_INTENT, Kind.TIMED_OUT, Kind.HALTED)):
+            if isinstance(event.facts, ev.RevertIntent):
+                shas.add(event.facts.sha)
+            elif isinstance(event.facts, ev.Closed) and event.facts.revert_sha:
+                shas.add(event.facts.revert_sha)
+        return shas

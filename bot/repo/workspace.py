@@ -1,24 +1,23 @@
 """The one door to git: every git command faultbot runs goes through this module.
 
 It runs the real `git` through GitPython with the `GIT_*` variables of the caller's
-environment scrubbed (so a developer's GIT_DIR or GIT_AUTHOR_* never leaks in), hands
-an HTTPS token to git per command as an `http.extraHeader` (never in a remote URL or in
-.git/config), and redacts that token from every message it raises.
+environment scrubbed (so a developer's GIT_DIR or GIT_AUTHOR_* never leaks in), in the C
+locale (git translates its messages: a German operator's "nichts zu committen" must mean
+what "nothing to commit" means), hands an HTTPS token to git per command as an
+`http.extraHeader` (never in a remote URL or in .git/config), and redacts that token from
+every message it raises. Outcomes are read from exit codes and machine output
+(`--porcelain`, `ls-files -u`) wherever git offers them, and from text only where it does not.
 """
 
 from __future__ import annotations
 
 import base64
-import fcntl
 import os
 import shutil
 import tempfile
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import git
 
@@ -28,7 +27,8 @@ from bot.errors import GitError
 
 def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The process environment minus GIT_* variables, never prompting for credentials."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "LC_")) and k != "LANGUAGE"}
+    env["LC_ALL"] = "C"  # untranslated messages (gettext ignores LANGUAGE in the C locale)
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["GCM_INTERACTIVE"] = "never"
     env["GIT_SSH_COMMAND"] = os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
@@ -99,12 +99,14 @@ def run_git(
         )
     except git.GitCommandError as exc:
         stderr = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr)
+        stdout = exc.stdout if isinstance(exc.stdout, str) else str(exc.stdout or "")
         detail = creds.redactor(stderr.strip().removeprefix("stderr: ").strip("'").strip())
         raise GitError(
             f"{shown} failed (exit {exc.status}): {_headline(detail)}",
             command=shown,
             status=exc.status if isinstance(exc.status, int) else None,
             output=detail,
+            stdout=creds.redactor(stdout.strip().removeprefix("stdout: ").strip("'")),
             retryable=_looks_transient(detail),
         ) from None
     except git.GitCommandNotFound as exc:
@@ -238,10 +240,39 @@ class LocalRepo:
         self.git("commit", "-q", "--no-verify", "-m", message, env=author.env())
         return self.head()
 
-    def revert(self, sha: str, author: Author) -> str:
-        """`git revert` one commit (a new commit; history is never rewritten)."""
-        self.git("revert", "--no-edit", sha, env=author.env())
-        return self.head()
+    def revert(self, sha: str, author: Author) -> str | None:
+        """`git revert` one commit as a new commit (history is never rewritten); its sha, or
+        None when undoing it changes nothing (the change is already gone).
+
+        RevertConflict when it does not undo cleanly; the work tree is then left as it was.
+        Told apart by git's index and exit codes, not by its (translated) messages.
+        """
+        mainline = ["-m", "1"] if len(self.commit_info(sha).parents) > 1 else []
+        try:
+            self.git("revert", "--no-commit", *mainline, sha, env=author.env())
+        except GitError as exc:
+            conflicted = self.git("ls-files", "--unmerged").strip()
+            self._abort_revert()  # index and work tree as they were
+            if conflicted:
+                paths = sorted({line.split("\t", 1)[-1] for line in conflicted.splitlines()})
+                raise RevertConflict(f"reverting {sha[:12]} conflicts in {', '.join(paths)}",
+                                     command=exc.command, status=exc.status, output=exc.output) from None
+            raise
+        try:
+            self.git("diff", "--cached", "--quiet", "HEAD")
+        except GitError as exc:
+            if exc.status != 1:
+                raise
+            self.git("commit", "-q", "--no-verify", "--no-edit", env=author.env())  # git's own revert message
+            return self.head()
+        self._abort_revert()
+        return None
+
+    def _abort_revert(self) -> None:
+        try:
+            self.git("revert", "--abort")
+        except GitError:
+            pass  # no revert in progress (git refused before it started one)
 
     def checkout_detached(self, sha: str) -> None:
         """Put the work tree at `sha` (our own scratch/cache repos only)."""
@@ -305,6 +336,56 @@ class LocalRepo:
             raise
         return True
 
+    def merged_messages(self, merge: str) -> list[str]:
+        """The messages of the commits a merge commit brought in (its second parent's side)."""
+        parents = self.commit_info(merge).parents
+        if len(parents) < 2:
+            return []
+        raw = self.git("log", "--format=%B%x1e", f"{parents[0]}..{parents[1]}")
+        return [message.strip() for message in raw.split("\x1e") if message.strip()]
+
+    def undoes(self, base: str, change: str, commit: str, paths: Sequence[str]) -> bool:
+        """Does `commit` undo the change `base..change` at `paths`, whatever else changed there
+        since (a CI image-tag bump in the same file)?
+
+        Asked of git's own three-way merge, per path: merging "undo the change" (`change` →
+        `base`) into `commit`'s version must change nothing. It changes nothing exactly when
+        the commit already holds the old lines where the change made new ones; a forward fix
+        (other lines) conflicts or differs, and a fault still there would be taken out.
+        """
+        scratch = self.path / ".git" / "faultbot-judge"
+        scratch.mkdir(exist_ok=True)
+        try:
+            return all(self._undone_at(scratch, base, change, commit, path) for path in paths)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _undone_at(self, scratch: Path, base: str, change: str, commit: str, path: str) -> bool:
+        before, after, now = (self.content(rev, path) for rev in (base, change, commit))
+        if before is None or after is None or now is None:
+            return now == before  # the change added or deleted the file: undone when that is undone
+        files = []
+        for name, text in (("now", now), ("after", after), ("before", before)):
+            file = scratch / name
+            file.write_text(text, encoding="utf-8", errors="surrogateescape")
+            files.append(str(file))
+        try:
+            merged = self.git("merge-file", "-p", "-q", *files)
+        except GitError as exc:
+            if exc.status is not None and exc.status > 0:
+                return False  # conflicts: the commit changed those lines some other way
+            raise
+        return merged == now
+
+    def content(self, rev: str, path: str) -> str | None:
+        """A file's text at a commit (None where it does not exist)."""
+        try:
+            return self.git("cat-file", "-p", f"{rev}:{path}")
+        except GitError as exc:
+            if exc.status == 128:
+                return None
+            raise
+
     def changed_lines(self, base: str, head: str) -> tuple[int, int]:
         """(added, removed) line counts between two commits."""
         added = removed = 0
@@ -337,93 +418,5 @@ def publish_directory(source: Path, bare: Path, author: Author, branch: str = "m
         return repo.head()
 
 
-class _PathLock:
-    """A lock on one cache directory: re-entrant within a thread, exclusive across threads
-    (RLock) and across processes (flock on a side file), so `faultbot status` or `inject`
-    run by hand never check out a tree under the running daemon's feet."""
-
-    def __init__(self) -> None:
-        self.rlock = threading.RLock()
-        self.depth = 0
-        self.handle: IO[str] | None = None
-
-
-_PATH_LOCKS: dict[Path, _PathLock] = {}
-_PATH_LOCKS_GUARD = threading.Lock()
-
-
-@contextmanager
-def exclusive(path: Path) -> Iterator[None]:
-    """Hold the lock of the cache at `path` (see _PathLock)."""
-    key = path.resolve()
-    with _PATH_LOCKS_GUARD:
-        entry = _PATH_LOCKS.setdefault(key, _PathLock())
-    with entry.rlock:
-        if entry.depth == 0:
-            key.parent.mkdir(parents=True, exist_ok=True)
-            entry.handle = open(f"{key}.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held across the block
-            fcntl.flock(entry.handle, fcntl.LOCK_EX)
-        entry.depth += 1
-        try:
-            yield
-        finally:
-            entry.depth -= 1
-            if entry.depth == 0 and entry.handle is not None:
-                fcntl.flock(entry.handle, fcntl.LOCK_UN)
-                entry.handle.close()
-                entry.handle = None
-
-
-class PushRejected(GitError):
-    """The remote refused a push because the branch moved (non-fast-forward)."""
-
-
-class TeamCache(LocalRepo):
-    """A team's repository cached on our disk: cloned once (partial where the server allows),
-    then fetched. Only our own cache's work tree and tracking refs are ever reset here;
-    pushes to the team never force and never rewrite.
-    """
-
-    def __init__(self, path: Path, url: str, credentials: Credentials | None = None) -> None:
-        super().__init__(path)
-        self.url = url
-        self.credentials = credentials or Credentials()
-
-    def exclusive(self) -> AbstractContextManager[None]:
-        """Hold this cache for a whole read-modify sequence (sync, edit, commit, push)."""
-        return exclusive(self.path)
-
-    def remote(self, *args: str) -> str:
-        """A git command that talks to the team's remote (token handed over per command)."""
-        return run_git(args, cwd=self.path, credentials=self.credentials, url=self.url)
-
-    def sync(self, branch: str) -> str:
-        """Clone or fetch, then put the work tree at the remote branch head; return its sha."""
-        if not (self.path / ".git").is_dir():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            run_git(
-                ["clone", "-q", "--no-checkout", "--filter=blob:none", "--", self.url, str(self.path)],
-                credentials=self.credentials, url=self.url,
-            )
-        self.remote("fetch", "-q", "--prune", self.url, f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
-        head = self.git("rev-parse", f"refs/remotes/origin/{branch}").strip()
-        self.checkout_detached(head)
-        return head
-
-    def remote_head(self, branch: str) -> str | None:
-        """The branch head on the remote right now (one `ls-remote`)."""
-        return remote_head(self.url, branch, self.credentials)
-
-    def remote_heads(self) -> dict[str, str]:
-        """Every branch on the remote right now (one `ls-remote`)."""
-        return remote_heads(self.url, self.credentials)
-
-    def push(self, sha: str, branch: str) -> None:
-        """Push `sha` to `branch` without force; PushRejected if the branch has moved on."""
-        try:
-            self.remote("push", self.url, f"{sha}:refs/heads/{branch}")
-        except GitError as exc:
-            text = f"{exc.output} {exc.message}".lower()
-            if any(word in text for word in ("non-fast-forward", "fetch first", "[rejected]", "stale info")):
-                raise PushRejected(exc.message, command=exc.command, status=exc.status, output=exc.output) from None
-            raise
+class RevertConflict(GitError):
+    """`git revert` of a commit conflicts with what the branch holds now."""

@@ -8,7 +8,7 @@ derived from it (`Store.events_for`, and the engine's fold over them).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -61,6 +61,22 @@ class Store:
             session.add(row)
             session.flush()
             return _event(row)
+
+    def append_all(self, team: str, entries: Sequence[tuple[Facts, str | None]], *, source: str = "bot",
+                   at: datetime) -> list[Event]:
+        """Record several events (facts, fault) in one transaction: all of them or none.
+
+        The watcher writes "processed up to this head" together with what processing it
+        found, so a crash between the two cannot leave a head marked seen but never searched.
+        """
+        with Session(self.engine) as session, session.begin():
+            rows = []
+            for facts, fault in entries:
+                kind, clean = encode(facts)
+                rows.append(EventRow(at=as_utc(at), team=team, fault=fault, kind=kind, source=source, facts=clean))
+            session.add_all(rows)
+            session.flush()
+            return [_event(row) for row in rows]
 
     def events(self, team: str | None = None, fault: str | None = None, kinds: tuple[Kind, ...] = ()) -> list[Event]:
         """Events in the order they were recorded, optionally filtered."""

@@ -42,6 +42,7 @@ def test_faults_verify_passes_on_the_example_and_fails_on_a_broken_repo(tmp_path
     assert all(r["reason"] for r in results if not r["ok"])
     broken = tmp_path / "repo"
     shutil.copytree(CHAT_APP, broken)
+    git(broken, "init", "-q")  # a clone of a team's repository, as `--repo` wants
     service = broken / "k8s" / "frontend-service.yaml"
     service.write_text(service.read_text().replace("targetPort: http", "targetPort: 9999"))
     assert main(["faults", "verify", "--repo", str(broken)]) == 1

@@ -83,7 +83,7 @@ def start(tmp_path: Path, forge: Forge, argocd: ArgoCDServer, probe_url: str | N
     config_path = write_config(
         tmp_path, f"    repo: {forge.full_name}\n    url: {url}\n    argocd_app: {APP}\n{probe}",
         extra=f"github: {{api_url: '{forge.github.api_url}', request_interval: 0s}}\n"
-              f"argocd: {{url: '{argocd.url}', ship_timeout: 1s}}\n",
+              f"argocd: {{url: '{argocd.url}', ship_timeout: 2m}}\n",
     )
     config, _ = load_config(config_path)
     store = open_store(config, config_path)

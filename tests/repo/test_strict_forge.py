@@ -1,9 +1,9 @@
-"""faultbot against test doubles as strict as GitHub: the bugs they expose (issues 15 and 16).
+"""faultbot against test doubles as strict as GitHub: the bugs they exposed (issues 15 and 16).
 
-Each test is an expected failure (`xfail(strict=True)`) naming the issue item it proves;
-the fix of that item must turn it green (pytest then reports XPASS as a failure, and the
-mark comes off). Where a test's subject is not issue 16 item 1, it serves git without
-filter support, so the partial-clone bug does not hide the one it is about.
+A test still marked as an expected failure (`xfail(strict=True)`) names the issue item it
+proves; the fix of that item must turn it green (pytest then reports XPASS as a failure, and
+the mark comes off). Where a test's subject is not the clone itself (issue 16 item 1), it
+serves git without filter support, so that one path does not hide another.
 """
 
 from __future__ import annotations
@@ -77,9 +77,6 @@ def full_clone_forge(tmp_path: Path) -> Iterator[Forge]:
 
 # -- issue 16 item 1 ----------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "issue 16 item 1: TeamCache.sync clones with --filter=blob:none, then checkout_detached runs git without "
-    "the token, so git's lazy blob fetch goes to GitHub unauthenticated"))
 def test_inject_over_https_with_a_token_never_reaches_the_forge_without_it(
     tmp_path: Path, github_like: Forge, token: str
 ) -> None:
@@ -93,9 +90,6 @@ def test_inject_over_https_with_a_token_never_reaches_the_forge_without_it(
 
 # -- issue 16 item 5 ----------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "issue 16 item 5: bot reverts push straight to the branch even for delivery: pr teams; GitHub refuses "
-    "the push to a protected main ('protected branch hook declined'), which the code does not recognise"))
 def test_halt_reverts_a_pr_team_fault_through_a_pull_request(
     tmp_path: Path, full_clone_forge: Forge, token: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -136,9 +130,6 @@ def _pr_game(tmp_path: Path, forge: Forge, method: str, argocd_url: str | None =
     return config, result.landed_sha
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "issue 16 item 4: with squash or rebase merges the injected commit never reaches main; shipping is "
-    "looked for by the injected sha instead of landed_sha, so the fault never ships"))
 @pytest.mark.parametrize("method", ["squash", "rebase"])
 def test_a_squash_or_rebase_merged_fault_ships_when_argocd_deploys_main(
     tmp_path: Path, full_clone_forge: Forge, token: str, method: str

@@ -17,16 +17,12 @@ BOT_TOKEN = "ghs_faultbot-token"
 MEMBER_TOKEN = "ghp_alice-token"
 MEMBER_LOGIN = "alice"
 
-ISSUE_16_ITEM_1 = (
-    "issue 16 item 1: against a partial clone served as GitHub serves it, faultbot's later git commands "
-    "(checkout) fetch missing blobs without the token: 'could not read Username'"
-)
 # Smart-HTTP servers to run a faultbot test against when its subject is not the clone itself:
-# GitHub's (partial clone; fails until issue 16 item 1 is fixed, then drop the mark) and a git
-# server without filter support (git falls back to a full clone), which keeps the test's real
-# subject guarded meanwhile. Use as `@pytest.mark.parametrize("<forge fixture>", GIT_SERVERS, indirect=True)`.
+# GitHub's (partial clones, the token asked for on every request, lazy blob fetches included)
+# and a git server without filter support (git falls back to a full clone). Use as
+# `@pytest.mark.parametrize("<forge fixture>", GIT_SERVERS, indirect=True)`.
 GIT_SERVERS = [
-    pytest.param(True, id="github-partial-clone", marks=pytest.mark.xfail(strict=True, reason=ISSUE_16_ITEM_1)),
+    pytest.param(True, id="github-partial-clone"),
     pytest.param(False, id="no-filter-server"),
 ]
 

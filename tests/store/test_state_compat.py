@@ -28,7 +28,8 @@ from bot.game.timeline import fold
 from bot.store.eventlog import Store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "state-0.1"
-NEW_KEYS = {"closed_reason", "hints", "incident", "mtta_s", "first_update_s"}
+NEW_KEYS = {"closed_reason", "hints", "incident", "mtta_s", "first_update_s",
+            "regressed_at", "bot_revert_sha", "needs_organizer"}
 
 
 def copy_state(tmp_path: Path, name: str) -> Path:
