@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from bot.app.compose import make_injector, make_watcher, open_store
-from bot.app.demo import ORG_ADMIN, write_config
+from bot.app.demo.game import ORG_ADMIN, write_config
 from bot.app.faults import EXAMPLE_REPO
 from bot.catalog.faults import Catalog
 from bot.config import load_config

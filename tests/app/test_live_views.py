@@ -38,10 +38,10 @@ def submit(page: WebDriver, button: WebElement) -> None:
 class Served:
     def __init__(self, event: LiveEvent) -> None:
         self.event = event
-        self.ticks: list[str] = []
+        self.ticks: list[tuple[str, str]] = []
         views = LiveViews(event.config, event.store, event.catalog, event.clock)
         app = live_app(event.config, views, diff=lambda team, fault: DIFF if fault in OPEN_OR_FUTURE else "",
-                       request_tick=self.ticks.append, health=lambda: {"status": "ok", "errors": {}})
+                       request_tick=lambda team, source: self.ticks.append((team, source)), health=lambda: {"status": "ok", "errors": {}})
         self.server = BackgroundServer(app).start()
         self.url = self.server.url
 
@@ -112,7 +112,7 @@ def test_the_organizer_signs_in_sees_everything_and_halts_a_team(served: Served,
     assert "(halted)" not in page.find_element(By.ID, "team-team-a").text
     halts = served.event.store.events("team-b", kinds=(ev.Kind.HALT,))
     assert [(e.source, e.facts.by) for e in halts] == [("web", "organizer (web)")]  # type: ignore[attr-defined]
-    assert served.ticks == ["team-b"]  # the daemon is asked to revert now, not at the next poll
+    assert served.ticks == [("team-b", "web")]  # the daemon is asked to revert now, not at the next poll
 
     submit(page, page.find_element(By.CSS_SELECTOR, "#resume-all button"))
     assert page.find_element(By.ID, "flash").text == "resumed every team"
