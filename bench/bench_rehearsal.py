@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from bot.catalog.faults import Catalog
-from bot.catalog.yamlread import _read as _parse_documents
 from bot.catalog.rehearsal import rehearse, rehearse_many
+from bot.catalog.yamlread import _read as _parse_documents
 from bot.repo.workspace import apply_patch
 
 ROOT = Path(__file__).resolve().parents[1]

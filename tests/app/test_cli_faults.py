@@ -63,6 +63,23 @@ def test_faults_verify_for_a_team_uses_its_path_and_targets(tmp_path: Path, caps
     assert main(["faults", "verify", "--team", "pod"]) == 2  # --team needs --config
 
 
+def test_a_forward_fix_that_is_the_revert_here_is_reported_not_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """On argocd-guestbook the Service already targets the container's port number, so that
+    reference fix writes back the original text: a note, and the fault still counts as proven."""
+    tree = tmp_path / "book"
+    shutil.copytree(realworld_source("argocd-guestbook"), tree)
+    git(tree, "init", "-q")
+    assert main(["faults", "verify", "--repo", str(tree), "--json"]) == 0
+    (results,) = json.loads(capsys.readouterr().out).values()
+    target = next(r for r in results if r["fault"] == "web-unreachable/service-targetport-wrong")
+    same = [f for f in target["fixes"] if f.get("same_as_revert")]
+    assert target["ok"] and [f["name"] for f in same] == ["point targetPort at the container's port number"], target
+    assert main(["faults", "verify", "--repo", str(tree)]) == 0
+    text = capsys.readouterr().out
+    assert "ok   web-unreachable/service-targetport-wrong" in text
+    assert "note: fix \"point targetPort at the container's port number\" restores the original tree on this repo" in text
+
+
 def test_plan_text_shows_the_same_reason_as_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Reasons hold YAML paths like `spec.ports[0].targetPort`: Rich must not eat the brackets."""
     remote = make_team_repo(tmp_path, "book", source=realworld_source("argocd-guestbook"))
