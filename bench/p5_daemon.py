@@ -1,9 +1,10 @@
 """P5: the daemon at N teams — its memory, and one idle poll round (nothing changed anywhere).
 
 `faultbot run` plays N teams over smart HTTP, nothing due for hours (first_delay 10h), so
-every poll round is idle. A round starts at the daemon's own `last_poll_at` (/healthz) and
-ends with the last git request of that round answered at the forge (the git server stamps
-each request it answers); the first round is skipped (it follows start-up).
+every poll round is idle. Each team has its own poll job, all firing together; a round is
+one firing for every team, from the earliest `last_poll_began_at` to the latest
+`last_polled_at` of the teams (/healthz `polls`: the daemon's own observations, taken once
+every team has been polled again); the first round is skipped (it follows start-up).
 faultbot: the idle round; RSS (VmRSS of the process) after the rounds, and its peak (VmHWM);
 baseline: N x `git ls-remote` at 4 parallel, run between the daemon's rounds.
 
@@ -20,7 +21,6 @@ from typing import Any
 import httpx
 
 from bench.harness import (
-    BASELINE_LOGIN,
     DaemonProcess,
     Row,
     TeamRemote,
@@ -39,18 +39,6 @@ from bench.harness import (
 )
 
 
-class Stamped(list):  # type: ignore[type-arg]
-    """The git server's request list, with the wall-clock moment each request was answered."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.times: list[float] = []
-
-    def append(self, item: Any) -> None:
-        self.times.append(time.time())
-        super().append(item)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common_flags(parser, teams=20)
@@ -64,8 +52,6 @@ def main() -> None:
         poll = 1
     print(f"P5: daemon with {args.teams} teams, poll {poll}s; {machine_note()}")
     with scratch_dir("p5d", args.keep) as scratch, open_world(scratch, args.teams, partial_clone=args.partial_clone) as world:
-        stamped = Stamped()
-        world.git_http.requests = stamped  # answered requests now carry their time
         port = free_port()
         scenario = one_fault("10h") if args.quick else "{first_delay: 10h..10h}"  # --quick: plan one fault only
         config = write_config(scratch / "event", world, world.teams, scenario=scenario,
@@ -81,7 +67,7 @@ def main() -> None:
             wait_until(lambda: bool(health().get("last_poll_at")), 1800, "the daemon's first poll", step=0.2,
                        alive=daemon.check_alive)
             ready = time.perf_counter() - started
-            rounds, lines = measure(args.rounds, health, stamped, world.teams, poll, daemon)
+            rounds, lines = measure(args.rounds, health, world.teams, poll, daemon)
             rss, peak = daemon.rss_mb()
     print(f"  ready (start-up + planning {args.teams} teams) in {ready:.1f}s; RSS {rss:.0f} MB, peak {peak:.0f} MB")
     report(Row("P5-daemon-round", f"daemon, {args.teams} teams: idle poll round", median(rounds), median(lines), "s",
@@ -90,37 +76,36 @@ def main() -> None:
                "≤ 150 MB at 500 teams", 1, f"peak {peak:.0f} MB; ready in {ready:.1f}s"))
 
 
-def measure(rounds: int, health: Any, stamped: Stamped, teams: list[TeamRemote], poll: int,
+def measure(rounds: int, health: Any, teams: list[TeamRemote], poll: int,
             daemon: DaemonProcess) -> tuple[list[float], list[float]]:
     """Per idle round: its duration, then one baseline batch of ls-remotes while the daemon waits."""
     ours: list[float] = []
     theirs: list[float] = []
-    seen = str(health().get("last_poll_at"))
+
+    def polls() -> dict[str, dict[str, Any]]:
+        return dict(health().get("polls") or {})
+
+    def everyone_once() -> bool:  # the start-up round, skipped
+        now = polls()
+        return len(now) == len(teams) and all(p["last_polled_at"] for p in now.values())
+
+    wait_until(everyone_once, poll * 3 + 60, "every team's first poll", step=0.1, alive=daemon.check_alive)
+    seen = {team: poll_["last_polled_at"] for team, poll_ in polls().items()}
     while len(ours) < rounds:
-        wait_until(lambda last=seen: str(health().get("last_poll_at")) != last, poll * 3 + 60, "the next round", step=0.1,
-                   alive=daemon.check_alive)
-        seen = str(health().get("last_poll_at"))
-        round_start = datetime.fromisoformat(seen).timestamp()
+        def everyone_again(last: dict[str, Any] = seen) -> bool:
+            now = polls()
+            return len(now) == len(teams) and all(p["last_polled_at"] not in (None, last.get(t)) for t, p in now.items())
 
-        def answered(since: float = round_start) -> list[float]:
-            return [t for t, r in zip(list(stamped.times), list(stamped), strict=False)
-                    if r.user != BASELINE_LOGIN and t >= since]
-
-        count = -1
-
-        def quiet() -> bool:  # no new request of the round for half a second
-            nonlocal count
-            now = len(answered())
-            settled = now == count and now >= len(teams)
-            count = now
-            return settled
-
-        wait_until(quiet, poll * 3 + 60, "the round to finish", step=0.5, alive=daemon.check_alive)
-        ours.append(max(answered()) - round_start)
+        wait_until(everyone_again, poll * 3 + 60, "the next round", step=0.1, alive=daemon.check_alive)
+        snapshot = polls()
+        seen = {team: poll_["last_polled_at"] for team, poll_ in snapshot.items()}
+        began = min(datetime.fromisoformat(p["last_poll_began_at"]).timestamp() for p in snapshot.values())
+        ended = max(datetime.fromisoformat(p["last_polled_at"]).timestamp() for p in snapshot.values())
+        ours.append(ended - began)
         start = time.perf_counter()
         in_parallel(lambda team: git("ls-remote", team.url, "refs/heads/main"), teams)
         theirs.append(time.perf_counter() - start)
-        if str(health().get("last_poll_at")) != seen:
+        if any(p["last_polled_at"] != seen[t] for t, p in polls().items()):
             print("  (the next round began during the baseline: raise --poll)")
     return ours, theirs
 

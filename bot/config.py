@@ -9,22 +9,28 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    HttpUrl,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from bot.base.durations import Duration, DurationRange, Range
+from bot.base.redact import redact_url
+from bot.base.refnames import branch_name_problem
 from bot.base.yamlsource import SourceMap, plain_data
 from bot.catalog.roles import DERIVED_ROLES, Role
 from bot.errors import ConfigError, ConfigErrors, FaultbotError
@@ -34,6 +40,25 @@ _GITHUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
 _SCP_URL = re.compile(r"^[\w.-]+@[\w.-]+:[^/].*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+def _valid_branch(value: str) -> str:
+    problem = branch_name_problem(value)
+    if problem:
+        raise ValueError(f"{value!r} is not a valid branch name: it {problem}")
+    return value
+
+
+def _has_credentials(url: str) -> bool:
+    """A password or token in the URL (`https://user:tok@`, `https://tok@`); `git@host:` is a user, not a secret."""
+    if url.startswith(("https://", "http://")):
+        return "@" in urlsplit(url).netloc
+    if "://" in url:
+        return ":" in urlsplit(url).netloc.rpartition("@")[0]
+    return False
 
 
 def is_git_url(url: str) -> bool:
@@ -197,6 +222,22 @@ class ArgoCDSettings(Strict):
         return value.rstrip("/")
 
 
+class Timeouts(Strict):
+    """How long faultbot waits on a forge before giving up on one call (the next poll tries again):
+    one team's hung forge must never hold up the others."""
+
+    git: Duration = timedelta(minutes=5)  # one git command, wall clock; then its process group is killed
+    stall: Duration = timedelta(seconds=60)  # a git transfer below 1 KB/s for this long is abandoned
+    http: Duration = timedelta(seconds=15)  # one GitHub or ArgoCD API request
+
+    @field_validator("git", "stall", "http")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() < 1:
+            raise ValueError("must be at least 1s")
+        return value
+
+
 class Persona(Strict):
     name: str = Field(min_length=1)
     email: str
@@ -236,7 +277,7 @@ class ScenarioOverride(Strict):
 
 
 class Defaults(Strict):
-    branch: str = "main"
+    branch: Annotated[str, AfterValidator(lambda v: _valid_branch(v))] = "main"
     delivery: Literal["push", "pr"] = "push"
     personas: list[Persona] = Field(
         default_factory=lambda: [Persona(name="Kenji Sato", email="k.sato@example.com")],
@@ -254,6 +295,17 @@ class Probe(Strict):
     expect_status: int = Field(default=200, ge=100, le=599)
     expect_text: str | None = None
     timeout: Duration = timedelta(seconds=5)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            _HTTP_URL.validate_python(value)
+        except ValidationError:
+            raise ValueError(f"{value!r} is not an http(s) URL (e.g. https://team-a.example.com/)") from None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL (e.g. https://team-a.example.com/)")
+        return value
 
 
 class Team(Strict):
@@ -310,13 +362,27 @@ class Team(Strict):
             raise ValueError(
                 f"{value!r} is not a git URL; use file://, ssh://, https:// or user@host:path"
             )
+        if value is not None and _has_credentials(value):
+            # git would keep them in the cached clone's .git/config, in plain text.
+            raise ValueError(
+                f"{redact_url(value)} has credentials in it; remove them and put the token in the "
+                "environment variable that github.token_env names (default GITHUB_TOKEN)"
+            )
         return value
 
     @field_validator("branch")
     @classmethod
     def _branch_name(cls, value: str | None) -> str | None:
-        if value is not None and (not value or value.startswith("-") or " " in value or ".." in value):
-            raise ValueError(f"{value!r} is not a valid branch name")
+        return _valid_branch(value) if value is not None else None
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_inside(cls, value: dict[Role, str]) -> dict[Role, str]:
+        for role, spec in value.items():
+            path = spec if role.is_directory or "#" not in spec else spec.rpartition("#")[0]
+            pure = PurePosixPath(path.replace("\\", "/"))
+            if pure.is_absolute() or ".." in pure.parts:
+                raise ValueError(f"{role}: {spec!r} points outside the repository; use a path inside it (e.g. k8s/)")
         return value
 
     @model_validator(mode="after")
@@ -373,6 +439,7 @@ class Config(Strict):
     argocd: ArgoCDSettings | None = None
     defaults: Defaults = Field(default_factory=Defaults)
     poll_interval: Duration = timedelta(seconds=30)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
     web: WebSettings = Field(default_factory=WebSettings)
     pagerduty: PagerDutySettings | None = None
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)

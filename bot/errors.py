@@ -76,3 +76,7 @@ class GitError(FaultbotError):
         self.output = output
         self.stdout = stdout
         """What git printed for machines (`--porcelain`), where the command has such output."""
+
+
+class UnsafeYaml(FaultbotError):
+    """A YAML file faultbot did not write is too large, or its aliases expand too far (an alias bomb)."""

@@ -12,7 +12,7 @@ from packaging.requirements import Requirement
 from tests.conftest import ROOT
 
 TOOLS = {"ruff", "mypy", "import-linter", "check-jsonschema"}  # run by the suite as commands, never imported
-LOCAL = {"bot", "tests", "chat", "conftest", "__future__"}  # ours (chat: examples/chat-app's backend)
+LOCAL = {"bot", "tests", "bench", "chat", "conftest", "__future__"}  # ours (chat: examples/chat-app's backend)
 
 
 def third_party_imports(*folders: str) -> set[str]:

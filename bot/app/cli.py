@@ -313,8 +313,11 @@ def report(config_path: Path, as_json: bool, out_dir: Path) -> None:
 
     instances = run_status(config_path, cached=True)
     config, _ = load_config(config_path)
-    paths = write_reports(instances, out_dir, config.event.name, datetime.now(timezone.utc),
-                          rules_from(config.scoring), ZoneInfo(config.event.timezone))
+    try:
+        paths = write_reports(instances, out_dir, config.event.name, datetime.now(timezone.utc),
+                              rules_from(config.scoring), ZoneInfo(config.event.timezone))
+    except OSError as exc:
+        raise FaultbotError(f"report --out {out_dir}: cannot write there: {exc.strerror}; choose another folder") from None
     files = [paths.markdown, paths.json, paths.csv, paths.html, paths.timeline, *paths.team_timelines]
     if as_json:
         emit_json({k: str(v) if isinstance(v, Path) else [str(p) for p in v] for k, v in vars(paths).items()})

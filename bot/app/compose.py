@@ -19,13 +19,14 @@ import httpx
 from bot.app.deployroot import deploy_root
 from bot.app.paging import PagerPoller
 from bot.app.paths import event_paths
-from bot.app.validation import token_for
+from bot.app.validation import git_limits, token_for
 from bot.base.redact import Redactor
 from bot.catalog.faults import Catalog
 from bot.config import Config, TeamSettings
 from bot.deploy.argocd import ArgoCD, token_from_env
 from bot.deploy.probe import ProbeResult, probe
 from bot.deploy.watch import DeployWatcher
+from bot.errors import FaultbotError
 from bot.forge.github import GitHubForge, github_auth, make_client
 from bot.game.clock import Clock, SystemClock
 from bot.pager.pagerduty import IncidentSource, PagerDuty
@@ -38,7 +39,23 @@ from bot.store.eventlog import Store
 
 def open_store(config: Config, config_path: Path) -> Store:
     """The event's store, at the URL repos.yaml names (relative SQLite paths: see bot.app.paths)."""
-    return Store(event_paths(config, config_path).state_url)
+    try:
+        return Store(event_paths(config, config_path).state_url)
+    except FaultbotError as exc:
+        raise FaultbotError(f"{config_path.name}: {exc.message}") from None
+
+
+def ensure_workdir(config: Config, config_path: Path) -> Path:
+    """The event's workdir (caches, the daemon's lock), created if missing; one line if it cannot be."""
+    workdir = event_paths(config, config_path).workdir
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FaultbotError(
+            f"{config_path.name}: event.workdir: cannot create {workdir}: {exc.strerror}; "
+            "choose a folder faultbot may write to"
+        ) from None
+    return workdir
 
 
 @dataclass(frozen=True)
@@ -57,20 +74,22 @@ def team_adapters(config: Config, config_path: Path, team: TeamSettings, clock: 
     personal tokens. Every token is registered with the redactor before first use.
     """
     redactor = Redactor()
+    workdir = ensure_workdir(config, config_path)
     over_https = team.git_url.startswith(("https://", "http://"))
     git_token = None if config.github.app is not None and over_https else token_for(config, team)
     forge, refresh = None, None
     if team.uses_github or (config.github.app is not None and over_https):
         auth, current_token = github_auth(config.github, os.environ)
         if team.uses_github:
-            forge = GitHubForge(make_client(config.github, auth), team.repo or "", redactor, clock or SystemClock())
+            forge = GitHubForge(make_client(config.github, auth, config.timeouts.http.total_seconds()),
+                                team.repo or "", redactor, clock or SystemClock())
         if config.github.app is not None and over_https:
             refresh = current_token  # asked per git command: PyGithub renews it before it expires
         elif config.github.app is None:
             redactor.add(current_token())
     redactor.add(git_token)
-    cache = TeamCache(cache_path(event_paths(config, config_path).workdir, team.name), team.git_url,
-                      Credentials(git_token, redactor, refresh))
+    cache = TeamCache(cache_path(workdir, team.name), team.git_url,
+                      Credentials(git_token, redactor, refresh), limits=git_limits(config))
     return TeamAdapters(cache, forge)
 
 
@@ -90,10 +109,12 @@ def make_deploy_watcher(config: Config, config_path: Path, team: TeamSettings, s
     argocd, closers = None, []
     prober: Callable[[], ProbeResult] | None = None
     if config.argocd is not None and team.argocd_app:
-        argocd = ArgoCD.from_settings(config.argocd, token_from_env(config.argocd, os.environ), clock=clock)
+        argocd = ArgoCD.from_settings(config.argocd, token_from_env(config.argocd, os.environ), clock=clock,
+                                      timeout=config.timeouts.http.total_seconds())
         closers.append(argocd.close)
     if team.probe is not None:
-        spec, client = team.probe, httpx.Client(follow_redirects=True)
+        # Each probe passes its own timeout (probe.timeout); this one bounds anything else.
+        spec, client = team.probe, httpx.Client(follow_redirects=True, timeout=config.timeouts.http.total_seconds())
 
         def prober() -> ProbeResult:
             return probe(client, spec, clock)

@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from bot.app.compose import make_injector, open_store
+from bot.app.compose import ensure_workdir, make_injector, open_store
 from bot.app.courier import Courier, make_senders
 from bot.app.daemon import Daemon, is_halted, wait_for
 from bot.app.faults import catalog_for
 from bot.app.feed import ConsoleFeed
 from bot.app.live import LiveViews, bind_web, live_app
 from bot.app.logs import setup_logging
-from bot.app.paths import event_paths
 from bot.catalog.faults import Catalog
 from bot.config import Config, load_config
 from bot.errors import FaultbotError
@@ -40,9 +39,7 @@ from bot.store.eventlog import Store
 
 def lock_path(config: Config, config_path: Path) -> Path:
     """The file a running daemon holds locked (one daemon per event)."""
-    workdir = event_paths(config, config_path).workdir
-    workdir.mkdir(parents=True, exist_ok=True)
-    return workdir / "daemon.lock"
+    return ensure_workdir(config, config_path) / "daemon.lock"
 
 
 @contextmanager
@@ -91,38 +88,39 @@ def run_daemon(config_path: Path, *, stop: threading.Event | None = None, clock:
     setup_logging(file=log_file, log_format=log_format, zone=ZoneInfo(config.event.timezone))
     stop = stop or threading.Event()
     store = open_store(config, config_path)
-    with daemon_lock(config, config_path), closing(store):
+    with closing(store), daemon_lock(config, config_path):
         clock = clock or SystemClock()
         daemon = Daemon(config, config_path, store, catalog, clock, on_progress, pager_source)
         server = None
-        if web:  # bound before anything is recorded: a busy port fails cleanly
+        if web:  # bound before anything is recorded: a busy port leaves the event untouched
             views = LiveViews(config, store, catalog, clock)
             server = bind_web(config, lambda: live_app(config, views, diff=daemon.fault_diff,
                                                        request_tick=daemon.request_tick, health=daemon.health))
         feed = ConsoleFeed(store).start()
         senders = make_senders(config)
         courier = Courier(store, clock, senders).start() if senders else None
-        daemon.prepare()
-        if server is not None:
-            server.start()
-            daemon.web_url = server.url
-            feed.say(f"scoreboard at {server.url}/ (public: incidents, never faults)", url=server.url)
-            token_env = config.web.organizer_token_env
-            feed.say(f"organizer view at {server.url}/admin (token from ${token_env})" if token_env and
-                     os.environ.get(token_env) else "organizer view off: set web.organizer_token_env and that "
-                     "variable to serve /admin")
-        daemon.start()
         try:
+            daemon.prepare()
+            if server is not None:
+                server.start()
+                daemon.web_url = server.url
+                feed.say(f"scoreboard at {server.url}/ (public: incidents, never faults)", url=server.url)
+                token_env = config.web.organizer_token_env
+                feed.say(f"organizer view at {server.url}/admin (token from ${token_env})" if token_env and
+                         os.environ.get(token_env) else "organizer view off: set web.organizer_token_env and that "
+                         "variable to serve /admin")
+            daemon.start()
             if until_finished:
                 wait_for(daemon.finished, stop, timeout or timedelta(hours=24))
             else:
                 stop.wait()
         finally:
+            # Stop taking work first (webhooks), then the daemon (its ticks), then what reads the log.
+            if server is not None:
+                server.stop()
             daemon.stop()
             if courier is not None:
                 courier.stop()
-            if server is not None:
-                server.stop()
             feed.stop()
             feed.say("faultbot stopped; the game resumes where it left off at the next `faultbot run`")
     return daemon

@@ -1,18 +1,22 @@
 """`faultbot run`: the daemon that plays the game for every team, unattended.
 
-APScheduler 3 drives it with a persistent job store in the state database: a poll job
-every `poll_interval`, and per team a one-shot `tick` job at the engine's next wake-up
-(a fault due, a time limit, a hint). Jobs coalesce and have a generous misfire grace,
-so a daemon restarted after downtime catches up once. It can never fire a fault twice
-because the truth is the event log, not the job store: every tick re-derives the team's
-state from the log, and injections and reverts are crash-safe (see injector.py).
+APScheduler 3 drives it with a persistent job store in the state database: per team a poll
+job every `poll_interval` and a one-shot `tick` job at the engine's next wake-up (a fault
+due, a time limit, a hint), plus one small job that notices a halt or resume at once. Jobs
+coalesce and have a generous misfire grace, so a daemon restarted after downtime catches up
+once. It can never fire a fault twice because the truth is the event log, not the job
+store: every tick re-derives the team's state from the log, and injections and reverts are
+crash-safe (see injector.py).
+
+Teams are played independently: each has its own poll job and there is no round that waits
+for every team, so a team whose forge hangs delays only itself (every git and HTTP call is
+bounded, see repos.yaml `timeouts:`), and `health()` says which team has not been polled.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
 import signal
 import threading
 import time
@@ -22,7 +26,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -35,8 +38,10 @@ from bot.app.compose import (
     team_adapters,
 )
 from bot.app.faults import plan_team
+from bot.app.health import TeamPolls, health_report
 from bot.app.paging import PagerPoller
-from bot.app.parallel import in_parallel
+from bot.app.paths import event_paths
+from bot.app.schedule import SHUTDOWN_GRACE_SECONDS, drop_job, make_scheduler, shut_down
 from bot.catalog.faults import Catalog
 from bot.config import Config, TeamSettings
 from bot.deploy.watch import DeployWatcher
@@ -59,16 +64,20 @@ CRASH_ENV = "FAULTBOT_CRASH_AT"  # test hook: kill -9 ourselves at a named phase
 
 
 def _poll_job(key: str) -> None:
-    """Module-level so the persistent job store can reference it by name."""
-    daemon = _RUNNING.get(key)
-    if daemon is not None:
-        daemon.poll_all()
+    """The one poll for all teams of earlier releases: a job store they wrote may still hold it."""
 
 
 def _tick_job(key: str, team: str, source: str = "poll") -> None:
+    """Module-level (like every job) so the persistent job store can reference it by name."""
     daemon = _RUNNING.get(key)
     if daemon is not None:
         daemon.tick(team, source)
+
+
+def _controls_job(key: str) -> None:
+    daemon = _RUNNING.get(key)
+    if daemon is not None:
+        daemon.watch_controls()
 
 
 def is_halted(store: Store, team: str) -> bool:
@@ -88,6 +97,10 @@ class TeamRuntime:
     plan: TeamPlan | None  # None until the team's repo could be read
     lock: threading.Lock
     dirty: bool = False
+    reconciled: bool = False  # intents a crash left open were looked for on the remote
+    last_polled_at: datetime | None = None  # the last tick that reached the team's forge
+    last_poll_began: datetime | None = None  # ... began then
+    polling_since: datetime | None = None  # a tick running now began then
     dirty_source: str = "poll"  # what asked for the look that has to wait for the running one
     pager: PagerPoller | None = None
 
@@ -109,57 +122,67 @@ class Daemon:
         self.teams: dict[str, TeamRuntime] = {}
         self.scheduler: BackgroundScheduler | None = None
         self.started_at: datetime | None = None
-        self.last_poll_at: datetime | None = None
+        self.running_since: datetime | None = None
         self.errors: dict[str, str] = {}
         self.web_url: str | None = None
+        self.stopping = threading.Event()
+        self._busy = threading.Condition()
+        self._ticks_running = 0
+        self._controls_seen: int | None = None
         self._diffs: dict[tuple[str, str], str] = {}
 
     # -- start ----------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Record the event's start (once), build every team's adapters and plan."""
+        """Record the event's start (once) and build every team's adapters.
+
+        Nothing here talks to a forge: each team is planned (and its crash-left intents
+        reconciled) in its own first tick, so a forge that hangs at start-up delays only its team.
+        """
+        self.pager_source = self.pager_source or make_pager_source(self.config)
+        for team in self.config.all_team_settings():
+            # One cache, one GitHub client (and its rate-limit state) per team, shared by all three roles.
+            shared = team_adapters(self.config, self.config_path, team, self.clock)
+            injector = make_injector(self.config, self.config_path, team, self.store, self.clock, shared)
+            watcher = make_watcher(self.config, self.config_path, team, self.store, self.catalog, self.clock, shared)
+            deploy = make_deploy_watcher(self.config, self.config_path, team, self.store, self.clock, shared)
+            self._install_crash_hook(injector)
+            self.teams[team.name] = TeamRuntime(team, injector, watcher, deploy, self._recorded_plan(team),
+                                                threading.Lock(),
+                                                pager=make_pager(team, self.pager_source, self.store, self.clock))
+        # Recorded once everything could be built: a missing token leaves the event unstarted.
         started = self.store.last(ALL_TEAMS, kinds=(Kind.STARTED,))
         if started is None:
             started = self.store.append(ALL_TEAMS, ev.Started(), at=self.clock.now())
         self.started_at = started.at
-        teams = self.config.all_team_settings()
-        # One cache, one GitHub client (and its rate-limit state) per team, shared by all three roles.
-        adapters = [team_adapters(self.config, self.config_path, t, self.clock) for t in teams]
-        injectors = [make_injector(self.config, self.config_path, t, self.store, self.clock, a)
-                     for t, a in zip(teams, adapters, strict=True)]
-        plans = in_parallel(lambda pair: self._plan_or_none(*pair), list(zip(teams, injectors, strict=True)))
-        self.pager_source = self.pager_source or make_pager_source(self.config)
-        for team, shared, injector, plan in zip(teams, adapters, injectors, plans, strict=True):
-            watcher = make_watcher(self.config, self.config_path, team, self.store, self.catalog, self.clock, shared)
-            deploy = make_deploy_watcher(self.config, self.config_path, team, self.store, self.clock, shared)
-            self._install_crash_hook(injector)
-            try:
-                for recovered in injector.reconcile(self.catalog):  # intents a crash left between push and record
-                    self._said("recovered", team=team.name, fault=recovered.fault, sha=recovered.sha)
-            except FaultbotError as exc:
-                self.errors[team.name] = exc.message  # the next inject reconciles it instead
-            self.teams[team.name] = TeamRuntime(team, injector, watcher, deploy, plan, threading.Lock(),
-                                                pager=make_pager(team, self.pager_source, self.store, self.clock))
-            if plan is not None:
-                log.info("plan", extra={"team": team.name, "faults": list(plan.faults),
-                                        "first_delay_s": plan.first_delay.total_seconds()})
+
+    def _recorded_plan(self, team: TeamSettings) -> TeamPlan | None:
+        recorded = self.store.last(team.name, kinds=(Kind.PLAN,))
+        if recorded is not None and isinstance(recorded.facts, ev.PlanMade):  # a restart keeps its plan
+            return TeamPlan.from_facts(team.name, recorded.facts)
+        return None
 
     def _plan_or_none(self, team: TeamSettings, injector: Injector) -> TeamPlan | None:
         """The team's plan, or None (and the error shown in /healthz) if its repo cannot be read
         yet: one unreachable repo must not keep the other teams from starting."""
         try:
-            return self._plan(team, injector)
+            plan = self._plan(team, injector)
         except FaultbotError as exc:
             self.errors[team.name] = exc.message
             log.error("cannot plan team yet", extra={"team": team.name, "error": exc.message})
             return None
+        log.info("plan", extra={"team": team.name, "faults": list(plan.faults),
+                                "first_delay_s": plan.first_delay.total_seconds()})
+        return plan
 
     def _plan(self, team: TeamSettings, injector: Injector) -> TeamPlan:
-        recorded = self.store.last(team.name, kinds=(Kind.PLAN,))
-        if recorded is not None and isinstance(recorded.facts, ev.PlanMade):  # a restart keeps its plan
-            return TeamPlan.from_facts(team.name, recorded.facts)
-        injector.cache.sync(team.branch)
-        entries = plan_team(self.catalog, team, injector.cache.path, injector.root, injector.kubernetes_version).entries
+        recorded = self._recorded_plan(team)
+        if recorded is not None:
+            return recorded
+        with injector.cache.exclusive():
+            injector.cache.sync(team.branch)
+            entries = plan_team(self.catalog, team, injector.cache.path, injector.root,
+                                injector.kubernetes_version).entries
         applicable: dict[str, list[str]] = {}
         for entry in entries:
             if entry.applicable:
@@ -185,39 +208,51 @@ class Daemon:
             injector.after_revert_push = die
 
     def start(self) -> None:
-        """Start the scheduler (jobs persist in the state database)."""
+        """Start the scheduler (jobs persist in the state database): a poll job per team."""
         _RUNNING[self.key] = self
-        scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=self.store.url, tablename="faultbot_jobs")},
-            executors={"default": ThreadPoolExecutor(max(2, min(8, len(self.teams))))},
-            job_defaults={"coalesce": True, "misfire_grace_time": 6 * 3600, "max_instances": 1},
-            timezone="UTC",
-        )
-        interval = self.config.poll_interval.total_seconds()
-        speed = getattr(self.clock, "speed", 1.0)
-        scheduler.add_job(_poll_job, "interval", seconds=max(0.2, interval / speed), args=[self.key],
-                          id="poll", replace_existing=True, next_run_time=self.clock.to_real(self.clock.now()))
+        self.running_since = self.clock.now()
+        scheduler = make_scheduler(SQLAlchemyJobStore(url=self.store.url, tablename="faultbot_jobs"), len(self.teams))
+        now = self.clock.to_real(self.clock.now())
+        for name in self.teams:
+            scheduler.add_job(_tick_job, "interval", seconds=self.poll_seconds(), args=[self.key, name],
+                              id=f"poll:{name}", replace_existing=True, next_run_time=now)
+        # A halt is looked for a few times per poll interval: the kill switch waits on no poll.
+        scheduler.add_job(_controls_job, "interval", seconds=min(1.0, max(0.2, self.poll_seconds() / 4)),
+                          args=[self.key], id="controls", replace_existing=True, next_run_time=now)
         scheduler.start()
+        drop_job(scheduler, "poll")  # one poll for every team, as earlier releases scheduled it
         self.scheduler = scheduler
 
-    def stop(self) -> None:
-        """Stop the scheduler; jobs stay in the store for the next start."""
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=True)
-            self.scheduler = None
+    def poll_seconds(self) -> float:
+        """The real seconds between two polls of a team (the clock may run fast in a demo)."""
+        speed = getattr(self.clock, "speed", 1.0)
+        return max(0.2, self.config.poll_interval.total_seconds() / speed)
+
+    def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        """Stop cleanly, in an order that cannot deadlock (see bot.app.schedule): take no new
+        work, let running ticks finish for at most `grace` seconds, then shut the scheduler
+        down. Jobs stay in the store for the next start."""
+        self.stopping.set()
+        scheduler, self.scheduler = self.scheduler, None
+        abandoned = 0
+        if scheduler is not None:
+            abandoned = shut_down(scheduler, self.wait_idle, event_paths(self.config, self.config_path).workdir, grace)
         for runtime in self.teams.values():
             runtime.deploy.close()
         if self.pager_source is not None:
             self.pager_source.close()
         _RUNNING.pop(self.key, None)
+        log.info("stopped", extra={"abandoned_ticks": abandoned})
+
+    def wait_idle(self, seconds: float) -> int:
+        """Wait until no tick runs (or `seconds` pass); how many still run."""
+        deadline = time.monotonic() + seconds
+        with self._busy:
+            while self._ticks_running and time.monotonic() < deadline:
+                self._busy.wait(max(0.0, deadline - time.monotonic()))
+            return self._ticks_running
 
     # -- the loop -------------------------------------------------------------------------
-
-    def poll_all(self) -> None:
-        """One round over every team (a few at a time: each is mostly git and HTTP waits)."""
-        self.last_poll_at = self.clock.now()
-        # A fresh order each round: no team is always the last to be looked at.
-        in_parallel(self.tick, random.sample(list(self.teams), len(self.teams)))
 
     def tick(self, name: str, source: str = "poll") -> None:
         """Refresh a team from its repo, decide, act, and schedule the next look.
@@ -226,10 +261,14 @@ class Daemon:
         running tick goes round once more, and what it finds is logged with the source that
         asked (`webhook:push`, not `poll`). One team's surprise never stops the others.
         """
-        runtime = self.teams[name]
+        runtime = self.teams.get(name)
+        if runtime is None or self.stopping.is_set():  # a team no longer in repos.yaml; or shutting down
+            return
         if not runtime.lock.acquire(blocking=False):
             runtime.dirty, runtime.dirty_source = True, source
             return
+        with self._busy:
+            self._ticks_running += 1
         try:
             while True:
                 runtime.dirty = False
@@ -238,22 +277,46 @@ class Daemon:
                 except Exception as exc:  # noqa: BLE001 - keep playing the other teams
                     self.errors[name] = f"{exc.__class__.__name__}: {exc}"
                     log.exception("tick failed", extra={"team": name})
-                if not runtime.dirty:
+                if not runtime.dirty or self.stopping.is_set():
                     break
                 source = runtime.dirty_source
         finally:
+            runtime.polling_since = None
             runtime.lock.release()
+            with self._busy:
+                self._ticks_running -= 1
+                self._busy.notify_all()
+
+    def watch_controls(self) -> None:
+        """A halt or resume since the last look: look at the teams it names now, not at their
+        next poll, so the kill switch reverts each team as soon as that team can be reached."""
+        controls = self.store.events(kinds=(Kind.HALT, Kind.RESUME))
+        latest = controls[-1].id if controls else 0
+        if self._controls_seen is None or latest == self._controls_seen:
+            self._controls_seen = latest
+            return
+        fresh = [e for e in controls if e.id > self._controls_seen]
+        self._controls_seen = latest
+        names = set(self.teams) if any(e.team == ALL_TEAMS for e in fresh) else {e.team for e in fresh}
+        for name in sorted(names & set(self.teams)):
+            self.request_tick(name, "control")
 
     def _tick(self, runtime: TeamRuntime, source: str = "poll") -> None:
         name = runtime.settings.name
+        runtime.polling_since = self.clock.now()
+        if not runtime.reconciled and not self._reconcile(runtime):
+            return  # an intent may have landed: act on nothing until that is known
         if runtime.plan is None:
             runtime.plan = self._plan_or_none(runtime.settings, runtime.injector)  # unreadable at start
             if runtime.plan is None:
                 return
+        if self.stopping.is_set():  # shutting down: finish what runs, start nothing new
+            return
         try:
             runtime.watcher.refresh(source=source)
             runtime.deploy.refresh()
             self.errors.pop(name, None)
+            runtime.last_polled_at, runtime.last_poll_began = self.clock.now(), runtime.polling_since
         except FaultbotError as exc:  # retryable or not, the daemon stays up and tries again
             self.errors[name] = exc.message
             log.warning("refresh failed", extra={"team": name, "error": exc.message})
@@ -261,16 +324,35 @@ class Daemon:
             runtime.pager.refresh()  # never raises: PagerDuty's outages only make its data stale
         wakeup = None
         for _ in range(5):  # act until nothing more is due right now
+            if self.stopping.is_set():
+                return
             decision = decide(self._view(runtime), self.clock.now())
             acted = [a for a in decision.actions if self._act(runtime, a)]
             wakeup = decision.next_wakeup
             if not any(a.act in (Act.inject, Act.revert, Act.time_out, Act.start_clock, Act.recover_timeout)
                        for a in acted):
                 break
-        if wakeup is not None and self.scheduler is not None:
+        scheduler = self.scheduler
+        if wakeup is not None and scheduler is not None and not self.stopping.is_set():
             real = self.clock.to_real(wakeup)
-            self.scheduler.add_job(_tick_job, "date", run_date=real, args=[self.key, name],
-                                   id=f"tick:{name}", replace_existing=True)
+            scheduler.add_job(_tick_job, "date", run_date=real, args=[self.key, name],
+                              id=f"tick:{name}", replace_existing=True)
+
+    def _reconcile(self, runtime: TeamRuntime) -> bool:
+        """Record every fault whose intent reached the remote before a crash (once per start).
+
+        Waits on the team's cache lock first, which a push left running by a killed faultbot
+        still holds: the remote is looked at only once that push has its answer.
+        """
+        try:
+            for recovered in runtime.injector.reconcile(self.catalog):
+                self._said("recovered", team=runtime.settings.name, fault=recovered.fault, sha=recovered.sha)
+        except FaultbotError as exc:
+            self.errors[runtime.settings.name] = exc.message
+            log.warning("reconcile failed", extra={"team": runtime.settings.name, "error": exc.message})
+            return False
+        runtime.reconciled = True
+        return True
 
     def _view(self, runtime: TeamRuntime) -> TeamView:
         assert runtime.plan is not None
@@ -333,19 +415,21 @@ class Daemon:
         self.on_progress(kind, facts)
 
     def request_tick(self, team: str, source: str = "request") -> None:
-        """Look at a team now (a webhook said it changed); runs on the scheduler's threads,
-        and what the look finds is logged with `source`."""
-        if self.scheduler is not None and team in self.teams:
-            self.scheduler.add_job(_tick_job, args=[self.key, team, source], id=f"now:{team}", replace_existing=True)
+        """Look at a team now (a webhook said it changed, a halt came); runs on the scheduler's
+        threads, and what the look finds is logged with `source`."""
+        scheduler = self.scheduler
+        if scheduler is not None and team in self.teams and not self.stopping.is_set():
+            scheduler.add_job(_tick_job, args=[self.key, team, source], id=f"now:{team}", replace_existing=True)
 
     # -- for the web side and the demo ----------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """For /healthz."""
-        running = self.scheduler is not None and self.scheduler.running
-        return {"status": "ok" if running else "stopped", "teams": len(self.teams),
-                "last_poll_at": self.last_poll_at.isoformat() if self.last_poll_at else None,
-                "errors": dict(self.errors)}
+        """For /healthz: per team, how long since it was last polled (see bot.app.health)."""
+        scheduler = self.scheduler
+        polls = [TeamPolls(name, r.last_polled_at, r.polling_since, r.last_poll_began) for name, r in self.teams.items()]
+        return health_report(running=scheduler is not None and scheduler.running, teams=polls,
+                             errors=dict(self.errors), now=self.clock.now(), running_since=self.running_since,
+                             poll_interval=self.config.poll_interval)
 
     def fault_diff(self, team: str, fault: str) -> str | None:
         """The diff a fault pushed, from the team's cached clone (organizer view); None if unknown."""

@@ -147,10 +147,11 @@ class RepoPlan:
     problem: str | None = None  # one line when nothing can be read (Helm, several overlays)
     entries: list[PlanEntry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # files not read, read with repairs, not modelled
+    refused: list[str] = field(default_factory=list)  # files refused on purpose (alias bombs, huge): `path: why`
 
     def as_json(self) -> dict[str, Any]:
         """`plan --json` shape for one team."""
-        return {"root": self.root, "how": self.how, "problem": self.problem, "notes": self.notes,
+        return {"root": self.root, "how": self.how, "problem": self.problem, "notes": self.notes, "refused": self.refused,
                 "faults": [e.as_json() for e in self.entries]}
 
 
@@ -160,9 +161,9 @@ def plan_team(catalog: Catalog, team: TeamSettings, tree: Path, root: DeployRoot
     if root is None:
         root = DeployRoot(team.path, team.directory_recurse) if team.path is not None else DeployRoot()
     index = ManifestIndex.scan(tree, root)
-    notes = [str(n) for n in index.notes]
+    notes = [str(n) for n in index.notes if n.kind != "refused"]
     if index.problem is not None:
-        return RepoPlan(team.name, index.deployed_root, index.reason, index.problem, notes=notes)
+        return RepoPlan(team.name, index.deployed_root, index.reason, index.problem, notes=notes, refused=index.problems)
     wanted = team.scenario.faults or [f.id for fam in team.scenario.families for f in catalog.in_family(fam)]
     faults = [catalog.get(fault_id) for fault_id in wanted]
     entries = []
@@ -173,15 +174,15 @@ def plan_team(catalog: Catalog, team: TeamSettings, tree: Path, root: DeployRoot
             team.name, fault.id, fault.family, rehearsal.breaks, rehearsal.reason, rehearsal.diff,
             sum(rehearsal.lines_changed), rehearsal.unhealthy, rehearsal.variant,
         ))
-    return RepoPlan(team.name, index.deployed_root, index.reason, None, entries, notes)
+    return RepoPlan(team.name, index.deployed_root, index.reason, None, entries, notes, index.problems)
 
 
 def team_tree(config: Config, team: TeamSettings, dest: Path) -> Path:
     """Fetch the team's branch head into `dest` (a shallow clone) and return its path."""
-    from bot.app.validation import token_for
+    from bot.app.validation import git_limits, token_for
     from bot.repo.workspace import Credentials, clone_branch
 
-    return clone_branch(team.git_url, team.branch, dest, Credentials(token_for(config, team)))
+    return clone_branch(team.git_url, team.branch, dest, Credentials(token_for(config, team)), git_limits(config))
 
 
 def team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path) -> RepoPlan:
@@ -230,6 +231,7 @@ def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: 
 
 def _judge_team(found: CatalogFindings, where: str, team: TeamSettings, plan: RepoPlan, known: set[str]) -> None:
     found.warnings += [f"{where}: {team.name}: {note}" for note in plan.notes]
+    found.problems += [f"{where}: {team.name}'s repo: {refused}; faultbot ignores that file" for refused in plan.refused]
     if plan.problem is not None:
         found.problems.append(f"{where}: {team.name}: {plan.problem}")
         return

@@ -14,7 +14,14 @@ from bot.app.parallel import in_parallel
 from bot.base.yamlsource import SourceMap
 from bot.config import Config, TeamSettings
 from bot.errors import FaultbotError, GitError
+from bot.repo.gitprocess import GitLimits
 from bot.repo.workspace import Credentials, describe_url, remote_head
+
+
+def git_limits(config: Config) -> GitLimits:
+    """repos.yaml's `timeouts:` as the bounds of one git command."""
+    return GitLimits(wall_seconds=config.timeouts.git.total_seconds(),
+                     stall_seconds=int(config.timeouts.stall.total_seconds()))
 
 
 @dataclass
@@ -71,7 +78,36 @@ def check_tokens(config: Config, source: SourceMap) -> list[str]:
             f"{source.where(('argocd', 'token_env'))}: environment variable "
             f"{config.argocd.token_env} is not set; export it or remove the argocd: section"
         )
-    return problems
+    return problems + check_service_tokens(config, source)
+
+
+def check_service_tokens(config: Config, source: SourceMap) -> list[str]:
+    """PagerDuty, Slack, webhook and organizer secrets the config names but the environment lacks.
+
+    Each would otherwise surface mid-event: MTTA never read, hints never delivered, every webhook
+    refused, or no organizer view (and so no web kill switch).
+    """
+    teams = config.all_team_settings()
+    needed: list[tuple[tuple[str, ...], str, str]] = []
+    if config.pagerduty and any(t.pagerduty_service for t in teams):
+        needed.append((("pagerduty", "token_env"), config.pagerduty.token_env,
+                       "PagerDuty cannot be read, so no MTTA"))
+    notify = config.notify
+    routes = [t.notify for t in teams] + [notify.organizer if notify else None]
+    if any(r is not None and r.slack_channel for r in routes):
+        env = notify.slack_token_env if notify else "SLACK_BOT_TOKEN"
+        needed.append((("notify", "slack_token_env"), env, "Slack notifications cannot be sent"))
+    if notify and notify.webhook_token_env:
+        needed.append((("notify", "webhook_token_env"), notify.webhook_token_env,
+                       "webhook notifications would go out without their token"))
+    if config.web.webhook_secret_env:
+        needed.append((("web", "webhook_secret_env"), config.web.webhook_secret_env,
+                       "GitHub's webhook deliveries cannot be verified and are refused"))
+    if config.web.organizer_token_env:
+        needed.append((("web", "organizer_token_env"), config.web.organizer_token_env,
+                       "the organizer view (/admin) and its kill switch are not served"))
+    return [f"{source.where(path)}: environment variable {env} is not set; {effect}"
+            for path, env, effect in needed if not os.environ.get(env)]
 
 
 def check_reachable(config: Config, source: SourceMap, team: TeamSettings) -> list[str]:
@@ -79,7 +115,7 @@ def check_reachable(config: Config, source: SourceMap, team: TeamSettings) -> li
     index = team_index(config, team.name)
     where_repo = source.where(("teams", index, "url" if config.teams[index].url else "repo"))
     try:
-        sha = remote_head(team.git_url, team.branch, Credentials(token_for(config, team)))
+        sha = remote_head(team.git_url, team.branch, Credentials(token_for(config, team)), git_limits(config))
     except GitError as exc:
         return [f"{where_repo}: cannot reach {describe_url(team.git_url)}: {exc.output.splitlines()[0] if exc.output else exc.message}"]
     except FaultbotError as exc:  # no credentials to try with (already reported by check_tokens)
@@ -101,7 +137,8 @@ def check_argocd_apps(config: Config, source: SourceMap) -> list[str]:
     from bot.deploy.argocd import ArgoCD
 
     problems = []
-    with ArgoCD.from_settings(config.argocd, os.environ[config.argocd.token_env], attempts=2, base_delay=0.2) as argocd:
+    with ArgoCD.from_settings(config.argocd, os.environ[config.argocd.token_env], attempts=2, base_delay=0.2,
+                              timeout=config.timeouts.http.total_seconds()) as argocd:
         for index, team in enumerate(config.all_team_settings()):
             if not team.argocd_app:
                 continue

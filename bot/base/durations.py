@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pydantic import BeforeValidator, PlainSerializer
 _PART = re.compile(r"(\d+)(h|m|s)")
 _UNITS = {"h": 3600, "m": 60, "s": 1}
 _HOW = "write it like 90s, 5m or 1h30m"
+MAX_DURATION = timedelta(days=366)
 
 
 def parse_duration(text: str | int | float) -> timedelta:
@@ -20,9 +22,9 @@ def parse_duration(text: str | int | float) -> timedelta:
     if isinstance(text, bool):
         raise ValueError(f"{text!r} is not a duration; {_HOW}")
     if isinstance(text, (int, float)):
-        if text < 0:
-            raise ValueError(f"{text!r} is negative; {_HOW}")
-        return timedelta(seconds=text)
+        if not math.isfinite(text) or text < 0:
+            raise ValueError(f"{text!r} is not a duration; {_HOW}")
+        return _bounded(float(text), text)
     compact = str(text).strip().lower().replace(" ", "")
     if not compact:
         raise ValueError(f"empty duration; {_HOW}")
@@ -39,6 +41,13 @@ def parse_duration(text: str | int | float) -> timedelta:
         pos = match.end()
     if pos != len(compact):
         raise ValueError(f"{text!r} is not a duration; {_HOW}")
+    return _bounded(seconds, text)
+
+
+def _bounded(seconds: float, text: object) -> timedelta:
+    # A year is far beyond any game day; past it, timedelta itself overflows soon after.
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{text!r} is longer than {MAX_DURATION.days} days; {_HOW}")
     return timedelta(seconds=seconds)
 
 

@@ -13,9 +13,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from bot.errors import ConfigError, FaultbotError
+from bot.base.yamlguard import check_text, read_bounded
+from bot.errors import ConfigError, FaultbotError, UnsafeYaml
 
 Loc = Sequence[str | int]
 
@@ -42,16 +43,28 @@ class SourceMap:
     def load(cls, path: Path, error: type[FaultbotError] = ConfigError) -> SourceMap:
         """Parse `path`; a syntax error becomes one line naming the file and line."""
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_bounded(path)
+            check_text(text)
+        except IsADirectoryError:
+            raise error(f"{path.name}: is a folder, not a file; pass the YAML file itself") from None
         except OSError as exc:
-            raise error(f"{path.name}: cannot read: {exc.strerror}") from exc
+            raise error(f"{path.name}: cannot read: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            line = text_line(exc.object, exc.start)
+            raise error(f"{path.name}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8") from None
+        except UnsafeYaml as exc:
+            raise error(f"{path.name}: {exc.message}") from None
         try:
             root = YAML(typ="rt").load(text)
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else 1
             problem = exc.problem or exc.context or "invalid YAML"
-            raise error(f"{path.name}:{line}: invalid YAML: {problem}") from exc
+            raise error(f"{path.name}:{line}: invalid YAML: {_printable(problem)}") from None
+        except YAMLError as exc:  # a reader error (control characters) carries no mark of its own
+            raise error(f"{path.name}:{_line_of_reader_error(exc, text)}: invalid YAML: {_printable(str(exc).splitlines()[0])}") from None
+        except RecursionError:
+            raise error(f"{path.name}: nested too deeply to read") from None
         return cls(path, root)
 
     def line_of(self, loc: Loc) -> int:
@@ -73,6 +86,21 @@ class SourceMap:
         field = format_loc(loc)
         head = f"{self.path.name}:{self.line_of(loc)}"
         return f"{head}: {field}" if field else head
+
+
+def text_line(raw: bytes, offset: int) -> int:
+    """1-based line of a byte offset."""
+    return raw.count(b"\n", 0, offset) + 1
+
+
+def _printable(message: str) -> str:
+    """A parser's message with control characters shown as escapes (one line, nothing hidden)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
+def _line_of_reader_error(exc: YAMLError, text: str) -> int:
+    position = getattr(exc, "position", None)
+    return text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
 
 
 def plain_data(node: Any) -> Any:

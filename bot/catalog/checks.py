@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from bot.base.yamlguard import read_bounded
 from bot.catalog.binding import CheckContext, CheckFailed
 from bot.catalog.binding import RoleBinding as RoleBinding  # re-exported: the injector and detector bind through here
 from bot.catalog.faultspec import (
@@ -40,6 +41,7 @@ from bot.catalog.netpol import flow_allowed
 from bot.catalog.roles import Role, service_address
 from bot.catalog.traffic_checks import TRAFFIC_CHECKS, kubernetes_accepts, network_source, replicas_of
 from bot.catalog.yamlpath import get_values, parse_path
+from bot.errors import UnsafeYaml
 
 
 class Status(StrEnum):
@@ -326,15 +328,17 @@ def _yaml_value(check: YamlValue, ctx: CheckContext) -> str:
 def _text(check: Text, ctx: CheckContext) -> str:
     base = check.path if check.path is not None else ctx.directory(check.role)  # type: ignore[arg-type]
     root = ctx.tree / base
+    if not root.resolve().is_relative_to(ctx.tree.resolve()):
+        raise _Fail(f"{base} is outside the repository; nothing there is read")
     files = files_matching(root, check.glob)
     pattern = re.compile(check.pattern, re.MULTILINE)
     hits = []
     for file in files:
         try:
-            if pattern.search(file.read_text(encoding="utf-8")):
+            if pattern.search(read_bounded(file)):
                 hits.append(file.relative_to(ctx.tree).as_posix())
-        except UnicodeDecodeError:
-            continue
+        except (UnicodeDecodeError, UnsafeYaml):
+            continue  # binary or huge: no text to match
     where = f"{base}/{check.glob}" if root.is_dir() else base
     if check.present and not hits:
         raise _Fail(f"/{check.pattern}/ is not found in {where}")

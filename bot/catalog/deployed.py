@@ -23,6 +23,7 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from bot.base.yamlguard import read_bounded
 from bot.catalog.kustomize import (
     GeneratedObject,
     KustomizeBuild,
@@ -35,6 +36,7 @@ from bot.catalog.kustomize import (
 )
 from bot.catalog.manifests import SKIP_DIRS, Resource, dig
 from bot.catalog.yamlread import read_yaml
+from bot.errors import UnsafeYaml
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 CLUSTER_SCOPED = frozenset({
@@ -136,8 +138,8 @@ def _argocd_source_path(tree: Path) -> tuple[str, str] | None:
         if file.suffix not in (".yaml", ".yml"):
             continue
         try:
-            read = read_yaml(file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
+            read = read_yaml(read_bounded(file))
+        except (OSError, UnicodeDecodeError, UnsafeYaml):
             continue
         for doc in read.documents:
             if isinstance(doc.data, dict) and doc.data.get("kind") == "Application" and str(doc.data.get("apiVersion", "")).startswith("argoproj.io/"):
@@ -187,7 +189,10 @@ def _prefer_shallowest(tree: Path, found: DeployedSet, default_namespace: str) -
 
 def _objects(tree: Path, rel: str, scope: Scope | None, default_namespace: str, notes: list[Note]) -> list[Resource]:
     try:
-        read = read_yaml((tree / rel).read_text(encoding="utf-8"))
+        read = read_yaml(read_bounded(tree / rel))
+    except UnsafeYaml as exc:
+        notes.append(Note(NoteKind.refused, rel, exc.message))
+        return []
     except (OSError, UnicodeDecodeError) as exc:
         notes.append(Note(NoteKind.unreadable, rel, f"cannot read: {exc}"))
         return []
@@ -195,6 +200,9 @@ def _objects(tree: Path, rel: str, scope: Scope | None, default_namespace: str, 
         notes.append(Note(NoteKind.repaired, rel, f"read with trailing TABs ignored on line(s) {_ranges(read.repaired_lines)} (kubectl accepts them)"))
     found = []
     for doc in read.documents:
+        if doc.problem is not None and doc.problem.refused:
+            notes.append(Note(NoteKind.refused, rel, doc.problem.message))
+            continue
         if doc.problem is not None:
             notes.append(Note(NoteKind.unreadable, rel, f"{doc.problem}; kubectl may accept it, faultbot cannot read it"))
             continue

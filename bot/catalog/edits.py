@@ -17,6 +17,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.nativetypes import NativeEnvironment
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot.base.yamlguard import read_bounded
 from bot.catalog.faultspec import (
     ConnectionSet,
     Edit,
@@ -34,7 +35,7 @@ from bot.catalog.rewrite import rewrite
 from bot.catalog.roles import Role, Roles
 from bot.catalog.yamledit import YamlFile, plain, to_roundtrip
 from bot.catalog.yamlpath import Step, format_path, parse_path, walk
-from bot.errors import EditError, GitError
+from bot.errors import EditError, GitError, UnsafeYaml
 
 
 class _Templates(NativeEnvironment, SandboxedEnvironment):
@@ -185,10 +186,18 @@ def _locate(document: Any, path: str, *, allow_missing: bool) -> tuple[Any, Any]
     return places[0]
 
 
+def _team_text(path: Path, shown: str) -> str:
+    """A team file's text, bounded: a team repository is not trusted input."""
+    try:
+        return read_bounded(path)
+    except (UnicodeDecodeError, UnsafeYaml) as exc:
+        raise EditError(f"{shown}: {exc.message if isinstance(exc, UnsafeYaml) else 'not UTF-8 text'}") from None
+
+
 def _yaml_edit(context: EditContext, role: Role, action: Any) -> list[str]:
     resource = _single_resource(context, role)
     file_path = safe_path(context.tree, resource.path)
-    yaml_file = YamlFile(file_path.read_text(encoding="utf-8"))
+    yaml_file = YamlFile(_team_text(file_path, resource.path))
     document = yaml_file.document(resource.doc_index)
     action(document, {"resource": plain(dict(resource.body)), **context.variables()})
     file_path.write_text(yaml_file.render(), encoding="utf-8")
@@ -248,7 +257,7 @@ def _set_kustomization_entry(tree: Path, file: Path, *, present: bool) -> list[s
     kustomization = _kustomization_in(tree, file.parent)
     if kustomization is None:
         return []
-    yaml_file = YamlFile(kustomization.read_text(encoding="utf-8"))
+    yaml_file = YamlFile(_team_text(kustomization, kustomization.relative_to(tree).as_posix()))
     document = yaml_file.document(len(yaml_file.parts) - 1 if not yaml_file.parts[0].strip() else 0)
     resources = document.data.get("resources") if isinstance(document.data, dict) else None
     if resources is None:
@@ -323,9 +332,9 @@ def _text_replace(edit: TextReplace, context: EditContext) -> list[str]:
     total = 0
     for file in files:
         try:
-            text = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            continue
+            text = read_bounded(file)
+        except (UnicodeDecodeError, UnsafeYaml):
+            continue  # binary or huge: not a file a person would edit this way
         found = len(pattern.findall(text))
         if found:
             hits.append((file, text))

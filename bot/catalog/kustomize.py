@@ -24,9 +24,11 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from bot.base.yamlguard import read_bounded
 from bot.catalog.locations import Location
 from bot.catalog.manifests import KUSTOMIZATION_NAMES
 from bot.catalog.yamlread import read_yaml
+from bot.errors import UnsafeYaml
 
 # Fields that change deployed objects in ways this module does not apply.
 NOT_MODELLED = (
@@ -42,6 +44,7 @@ class NoteKind(StrEnum):
     """What a note tells the organizer about the deployed set."""
 
     unreadable = "unreadable"  # a file kubectl may accept but faultbot cannot parse
+    refused = "refused"  # not read on purpose: too large, or a YAML alias bomb (bot.base.yamlguard)
     repaired = "repaired"  # read after ignoring trailing TABs (kubectl accepts them)
     missing = "missing"  # a listed file or folder does not exist
     remote = "remote"  # a remote base (URL): not fetched
@@ -174,11 +177,17 @@ def reached_files(tree: Path, kfile: Path) -> set[str]:
 
 def _load_spec(walk: _Walk, kfile: Path, rel: str) -> tuple[Mapping[str, Any], int] | None:
     try:
-        read = read_yaml(kfile.read_text(encoding="utf-8"))
+        read = read_yaml(read_bounded(kfile))
+    except UnsafeYaml as exc:
+        walk.note(NoteKind.refused, rel, exc.message)
+        return None
     except (OSError, UnicodeDecodeError) as exc:
         walk.note(NoteKind.unreadable, rel, f"cannot read: {exc}")
         return None
     for doc in read.documents:
+        if doc.problem is not None and doc.problem.refused:
+            walk.note(NoteKind.refused, rel, doc.problem.message)
+            return None
         if doc.problem is not None:
             walk.note(NoteKind.unreadable, rel, f"{doc.problem}; kustomize would refuse it too")
             return None
@@ -272,9 +281,9 @@ def _generate(
             walk.note(NoteKind.missing, rel, f"{key} {name!r}: file {file_name!r} does not exist")
             continue
         try:
-            entries.append(GeneratedEntry(file_key, source.read_text(encoding="utf-8"), Location(source_rel)))
-        except (OSError, UnicodeDecodeError):
-            continue  # a binary file holds no host names
+            entries.append(GeneratedEntry(file_key, read_bounded(source), Location(source_rel)))
+        except (OSError, UnicodeDecodeError, UnsafeYaml):
+            continue  # a binary (or huge) file holds no host names
     options = {**(spec.get("generatorOptions") or {}), **(generator.get("options") or {})}
     hashed = not options.get("disableNameSuffixHash", False)
     behavior = str(generator.get("behavior") or "create")
@@ -295,8 +304,13 @@ def _env_file_entries(walk: _Walk, folder: Path, rel: str, env_file: str) -> lis
     if source_rel is None or not source.is_file():
         walk.note(NoteKind.missing, rel, f"env file {env_file!r} does not exist (kustomize would refuse to build)")
         return []
+    try:
+        text = read_bounded(source)
+    except (OSError, UnicodeDecodeError, UnsafeYaml) as exc:
+        walk.note(NoteKind.unreadable, rel, f"env file {env_file!r}: cannot read: {exc}")
+        return []
     entries = []
-    for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#") or "=" not in stripped:
             continue

@@ -129,6 +129,11 @@ class ManifestIndex:
     deployed_root: str = ""
     deploy: DeployRoot = field(default_factory=DeployRoot)  # what it was asked to read
 
+    @property
+    def problems(self) -> list[str]:
+        """Files refused on purpose, `path: why` (too large, an alias bomb): validate fails on them."""
+        return [f"{n.path}: {n.message}" for n in self.notes if n.kind == "refused"]
+
     @classmethod
     def scan(cls, root: Path, deploy: DeployRoot | None = None) -> ManifestIndex:
         """Index what a checked-out tree deploys from `deploy.path` (discovered when None)."""

@@ -167,6 +167,8 @@ class Roles:
         spec = self.targets[role]
         if role.is_directory:
             folder = self.index.root / spec
+            if not folder.resolve().is_relative_to(self.index.root.resolve()):  # `..`, or a symlink out
+                raise RoleError(f"role {role}: targets says {spec!r}, which is outside the repository")
             if not folder.is_dir():
                 raise RoleError(f"role {role}: targets says {spec!r}, which is not a directory of the repo")
             return RoleTarget(role, directory=spec.strip("/"), how="targets:")

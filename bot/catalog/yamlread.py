@@ -21,7 +21,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from bot.base.yamlguard import check_text
 from bot.catalog.manifests import split_documents
+from bot.errors import UnsafeYaml
 
 MAX_REPAIRS = 10_000  # one per line at most; a bound so a pathological file cannot loop
 
@@ -32,6 +34,7 @@ class YamlProblem:
 
     line: int
     message: str
+    refused: bool = False  # not read on purpose (too large, an alias bomb): bot.base.yamlguard
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
@@ -72,6 +75,10 @@ def read_yaml(text: str) -> ReadFile:
 
 @lru_cache(maxsize=2048)
 def _read(text: str) -> ReadFile:
+    try:
+        check_text(text)  # team repositories are not trusted: no alias bombs, nothing huge
+    except UnsafeYaml as exc:
+        return ReadFile((ReadDocument(0, None, 1, problem=YamlProblem(1, exc.message, refused=True)),))
     documents = []
     first_line = 1
     for index, part in enumerate(split_documents(text)):
@@ -99,7 +106,7 @@ def repaired_text(text: str) -> tuple[str, tuple[int, ...]]:
             ending = lines[line][len(lines[line].rstrip("\r\n")):]
             lines[line] = lines[line].rstrip("\r\n").rstrip(" \t") + ending
             repaired.append(line + 1)
-        except YAMLError:
+        except (YAMLError, RecursionError):
             break
     return "".join(lines), tuple(repaired)
 
@@ -121,6 +128,8 @@ def _read_part(index: int, part: str, first_line: int) -> ReadDocument:
         return ReadDocument(index, None, first_line, problem=YamlProblem(line, message))
     except YAMLError as exc:
         return ReadDocument(index, None, first_line, problem=YamlProblem(first_line, str(exc).splitlines()[0]))
+    except RecursionError:
+        return ReadDocument(index, None, first_line, problem=YamlProblem(first_line, "nested too deeply to read"))
     return ReadDocument(index, data, first_line, tuple(first_line + line - 1 for line in repaired))
 
 

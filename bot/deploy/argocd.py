@@ -87,15 +87,16 @@ class ArgoCD:
 
     @classmethod
     def from_settings(cls, settings: ArgoCDSettings, token: str, *, redactor: Redactor | None = None,
-                      **options: Any) -> ArgoCD:
+                      timeout: float = 10.0, **options: Any) -> ArgoCD:
         """A client for repos.yaml's `argocd:` section with the token read by the caller.
 
-        `options` are the constructor's (clock, attempts, base_delay, max_delay, sleep, rng).
+        `timeout` bounds each request (seconds); `options` are the constructor's (clock, attempts,
+        base_delay, max_delay, sleep, rng).
         The returned object owns its HTTP client: close it (or use it as a context manager).
         """
         redactor = redactor or Redactor()
         redactor.add(token)
-        argocd = cls(make_http_client(settings, token), redactor=redactor,
+        argocd = cls(make_http_client(settings, token, timeout=timeout), redactor=redactor,
                      token_hint=f"check the token in ${settings.token_env}", **options)
         argocd._owns_client = True
         return argocd

@@ -86,15 +86,15 @@ def _app_auth(
     return installation, current_token
 
 
-def make_client(settings: GitHubSettings, auth: Auth.Auth) -> Github:
-    """A PyGithub client for github.com or a GitHub Enterprise `api_url`."""
+def make_client(settings: GitHubSettings, auth: Auth.Auth, timeout: float = 15.0) -> Github:
+    """A PyGithub client for github.com or a GitHub Enterprise `api_url` (`timeout`: per request, seconds)."""
     interval = settings.request_interval.total_seconds()
     return Github(
         base_url=settings.api_url,
         auth=auth,
         seconds_between_requests=interval or None,
         seconds_between_writes=interval or None,
-        timeout=15,
+        timeout=max(1, round(timeout)),
         retry=None,
     )
 

@@ -6,52 +6,14 @@ Every git command here still goes through `bot.repo.workspace.run_git`, the one 
 
 from __future__ import annotations
 
-import fcntl
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import IO
 
 from bot.errors import GitError
+from bot.repo.cachelock import exclusive, held_lock_fds
+from bot.repo.gitprocess import DEFAULT_LIMITS, GitLimits
 from bot.repo.workspace import Credentials, LocalRepo, remote_head, remote_heads, run_git
-
-
-class _PathLock:
-    """A lock on one cache directory: re-entrant within a thread, exclusive across threads
-    (RLock) and across processes (flock on a side file), so `faultbot status` or `inject`
-    run by hand never check out a tree under the running daemon's feet."""
-
-    def __init__(self) -> None:
-        self.rlock = threading.RLock()
-        self.depth = 0
-        self.handle: IO[str] | None = None
-
-
-_PATH_LOCKS: dict[Path, _PathLock] = {}
-_PATH_LOCKS_GUARD = threading.Lock()
-
-
-@contextmanager
-def exclusive(path: Path) -> Iterator[None]:
-    """Hold the lock of the cache at `path` (see _PathLock)."""
-    key = path.resolve()
-    with _PATH_LOCKS_GUARD:
-        entry = _PATH_LOCKS.setdefault(key, _PathLock())
-    with entry.rlock:
-        if entry.depth == 0:
-            key.parent.mkdir(parents=True, exist_ok=True)
-            entry.handle = open(f"{key}.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held across the block
-            fcntl.flock(entry.handle, fcntl.LOCK_EX)
-        entry.depth += 1
-        try:
-            yield
-        finally:
-            entry.depth -= 1
-            if entry.depth == 0 and entry.handle is not None:
-                fcntl.flock(entry.handle, fcntl.LOCK_UN)
-                entry.handle.close()
-                entry.handle = None
 
 
 class PushRejected(GitError):
@@ -105,11 +67,13 @@ class TeamCache(LocalRepo):
     so fix search never waits on a lazy blob fetch, and only the first checkout makes one.
     """
 
-    def __init__(self, path: Path, url: str, credentials: Credentials | None = None, partial: bool = True) -> None:
+    def __init__(self, path: Path, url: str, credentials: Credentials | None = None, partial: bool = True,
+                 limits: GitLimits = DEFAULT_LIMITS) -> None:
         super().__init__(path)
         self.url = url
         self.credentials = credentials or Credentials()
         self.partial = partial
+        self.limits = limits  # every command is bounded (repos.yaml `timeouts:`)
 
     def exclusive(self) -> AbstractContextManager[None]:
         """Hold this cache for a whole read-modify sequence (sync, edit, commit, push)."""
@@ -117,8 +81,10 @@ class TeamCache(LocalRepo):
 
     def git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         """Run git in the cache, always with the token: in a partial clone any command that
-        reads a blob (checkout, diff, revert, apply) may fetch it from the remote."""
-        return run_git(args, cwd=self.path, credentials=self.credentials, url=self.url, env=env)
+        reads a blob (checkout, diff, revert, apply) may fetch it from the remote. Bounded, and
+        inheriting the cache lock where this thread holds it (see bot.repo.cachelock)."""
+        return run_git(args, cwd=self.path, credentials=self.credentials, url=self.url, env=env,
+                       limits=self.limits, keep_fds=held_lock_fds(self.path))
 
     def remote(self, *args: str) -> str:
         """A git command that talks to the team's remote (token handed over per command)."""
@@ -131,7 +97,7 @@ class TeamCache(LocalRepo):
             blobs = ["--filter=blob:none"] if self.partial else []
             run_git(
                 ["clone", "-q", "--no-checkout", *blobs, "--", self.url, str(self.path)],
-                credentials=self.credentials, url=self.url,
+                credentials=self.credentials, url=self.url, limits=self.limits, keep_fds=held_lock_fds(self.path),
             )
         self.remote("fetch", "-q", "--prune", self.url, f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
         head = self.git("rev-parse", f"refs/remotes/origin/{branch}").strip()
@@ -140,11 +106,11 @@ class TeamCache(LocalRepo):
 
     def remote_head(self, branch: str) -> str | None:
         """The branch head on the remote right now (one `ls-remote`)."""
-        return remote_head(self.url, branch, self.credentials)
+        return remote_head(self.url, branch, self.credentials, self.limits)
 
     def remote_heads(self) -> dict[str, str]:
         """Every branch on the remote right now (one `ls-remote`)."""
-        return remote_heads(self.url, self.credentials)
+        return remote_heads(self.url, self.credentials, self.limits)
 
     def push(self, sha: str, branch: str) -> None:
         """Push `sha` to `branch` without force; PushRejected if the branch has moved on,

@@ -9,6 +9,9 @@ The order of effects is what makes a crash safe:
 5. record that it landed, with the time the bot saw the server accept it.
 A crash between 4 and 5 leaves an intent whose commit is already on the remote; the next
 `inject` (or the daemon on start) finds it there and records it instead of committing again.
+A push still running when faultbot was killed holds the team cache's lock until git has the
+forge's answer (workspace.py), so that look at the remote happens only once the push ended;
+and any commit of ours for the fault found on the branch counts, whichever intent it was.
 """
 
 from __future__ import annotations
@@ -165,7 +168,14 @@ class Injector:
             raise InjectionRefused(f"team {self.team.name} uses delivery: pr, which needs `repo: owner/name` on GitHub")
         choice = choose(self.team, fault)
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            parent, sha, diff, binding, variant = self._commit(fault, choice)
+            try:
+                parent, sha, diff, binding, variant = self._commit(fault, choice)
+            except InjectionRefused:
+                # "Already broken" may be our own earlier push, landed after we stopped waiting for it.
+                recovered = None if dry_run else self._recover(fault)
+                if recovered is not None:
+                    return recovered
+                raise
             if dry_run:
                 return self._result(fault, choice, sha, parent, None, diff=diff, dry_run=True, variant=variant)
             self._record(fault, ev.Intent(sha=sha, parent=parent, branch=self._push_branch(choice),
@@ -180,6 +190,9 @@ class Injector:
                     + (" (a protected branch takes changes through a PR: delivery: pr)" if self.team.delivery == "push" else "")
                 ) from None
             except PushRejected:
+                recovered = self._recover(fault)  # the branch moved: maybe under an earlier push of ours
+                if recovered is not None:
+                    return recovered
                 if attempt == MAX_ATTEMPTS:
                     raise InjectionRefused(
                         f"{self.team.branch} of {self.team.name} kept moving; gave up after {MAX_ATTEMPTS} tries, nothing pushed"
@@ -276,24 +289,35 @@ class Injector:
                             pr_number=pull.number, pr_url=pull.url, variant=variant)
 
     def _recover(self, fault: Fault) -> Injection | None:
-        """After a crash: an intent whose commit already reached the branch is recorded, not redone."""
-        intent = self.store.latest(self.team.name, ev.Intent, fault.id)
-        if intent is None:
+        """After a crash or a push whose answer never came: a commit of ours for this fault that
+        reached the branch is recorded as landed, not made again.
+
+        Every intent of the fault is looked for, not only the latest: a push that timed out
+        can land after a later attempt recorded its own intent (issue 15 item 2).
+        """
+        intents = [e.facts for e in self.store.events(self.team.name, fault.id, (Kind.INTENT,))
+                   if isinstance(e.facts, ev.Intent)]
+        if not intents:
             return None
-        sha, branch = intent.sha, intent.branch
         self.cache.sync(self.team.branch)
-        if intent.delivery == "pr" and self.forge is not None:
+        latest = intents[-1]
+        if latest.delivery == "pr" and self.forge is not None:
             # A squash or rebase merge leaves our commit out of main's history: ask GitHub.
-            pull = self.forge.find_pull_request(branch)
-            if pull is not None and pull.merged and pull.head_sha == sha:
-                return self._landed_from_intent(fault, intent, pull.merged_at, pull.merge_sha, pull.number, pull.url)
-        if self.cache.has_commit(sha) and self.cache.contains(sha, f"refs/remotes/origin/{self.team.branch}"):
-            return self._landed_from_intent(fault, intent, self.clock.now(), sha, None, None)
-        if intent.delivery == "pr" and self.forge is not None:
-            remote = self.cache.remote_head(branch)
-            if remote == sha:  # the branch got pushed; carry on with the PR
-                choice = Choice(self.team.persona(intent.persona), intent.message, branch)
-                return self._merge(fault, choice, sha, intent.parent, RoleBinding.from_json(intent.binding), intent.variant)
+            pull = self.forge.find_pull_request(latest.branch)
+            if pull is not None and pull.merged:
+                merged = next((i for i in reversed(intents) if i.sha == pull.head_sha), None)
+                if merged is not None:
+                    return self._landed_from_intent(fault, merged, pull.merged_at, pull.merge_sha, pull.number, pull.url)
+        tip = f"refs/remotes/origin/{self.team.branch}"
+        for intent in reversed(intents):
+            if self.cache.has_commit(intent.sha) and self.cache.contains(intent.sha, tip):
+                return self._landed_from_intent(fault, intent, self.clock.now(), intent.sha, None, None)
+        if latest.delivery == "pr" and self.forge is not None:
+            remote = self.cache.remote_head(latest.branch)
+            if remote == latest.sha:  # the branch got pushed; carry on with the PR
+                choice = Choice(self.team.persona(latest.persona), latest.message, latest.branch)
+                return self._merge(fault, choice, latest.sha, latest.parent, RoleBinding.from_json(latest.binding),
+                                   latest.variant)
         return None
 
     def _landed_from_intent(self, fault: Fault, intent: ev.Intent, at: datetime | None,

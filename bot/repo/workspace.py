@@ -23,6 +23,7 @@ import git
 
 from bot.base.redact import Redactor, redact_url
 from bot.errors import GitError
+from bot.repo.gitprocess import DEFAULT_LIMITS, GitLimits, config_env, execute
 
 
 def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -87,31 +88,45 @@ def run_git(
     credentials: Credentials | None = None,
     url: str = "",
     env: Mapping[str, str] | None = None,
+    limits: GitLimits = DEFAULT_LIMITS,
+    keep_fds: Sequence[int] = (),
 ) -> str:
-    """Run one git command; raise GitError (redacted, with status and output) on failure."""
+    """Run one git command; raise GitError (redacted, with status and output) on failure.
+
+    Every command is bounded: git abandons a stalled transfer itself (`limits.stall_seconds`)
+    and the whole process group is killed past `limits.wall_seconds`.
+    """
     creds = credentials or Credentials()
     command = ["git", *args]
     shown = creds.redactor(" ".join(command))
+    auth = creds.git_env(url)
+    pairs = [*_config_pairs(auth), *limits.config()]
+    extra = {k: v for k, v in {**(env or {}), **auth}.items() if not k.startswith("GIT_CONFIG_")}
     try:
-        output = git.Git(str(cwd) if cwd else None).execute(
-            command, env=scrubbed_env({**(env or {}), **creds.git_env(url)}), stdout_as_string=True,
-            with_extended_output=False,
-        )
-    except git.GitCommandError as exc:
-        stderr = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr)
-        stdout = exc.stdout if isinstance(exc.stdout, str) else str(exc.stdout or "")
-        detail = creds.redactor(stderr.strip().removeprefix("stderr: ").strip("'").strip())
-        raise GitError(
-            f"{shown} failed (exit {exc.status}): {_headline(detail)}",
-            command=shown,
-            status=exc.status if isinstance(exc.status, int) else None,
-            output=detail,
-            stdout=creds.redactor(stdout.strip().removeprefix("stdout: ").strip("'")),
-            retryable=_looks_transient(detail),
-        ) from None
+        done = execute(command, cwd=cwd, env=scrubbed_env({**extra, **config_env(pairs)}), limits=limits,
+                       keep_fds=keep_fds)
     except git.GitCommandNotFound as exc:
         raise GitError("git is not installed or not on PATH") from exc
-    return str(output)
+    if done.timed_out:
+        raise GitError(f"{shown} gave no answer within {limits.wall_seconds:g}s; stopped it (the forge may be down)",
+                       command=shown, status=None, output=creds.redactor(done.stderr), retryable=True)
+    if done.status != 0:
+        detail = creds.redactor(done.stderr.strip())
+        raise GitError(
+            f"{shown} failed (exit {done.status}): {_headline(detail)}",
+            command=shown,
+            status=done.status,
+            output=detail,
+            stdout=creds.redactor(done.stdout),
+            retryable=_looks_transient(detail),
+        )
+    return done.stdout
+
+
+def _config_pairs(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The GIT_CONFIG_KEY/VALUE pairs of an environment, in order."""
+    count = int(env.get("GIT_CONFIG_COUNT", "0"))
+    return [(env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"]) for i in range(count)]
 
 
 def _headline(stderr: str) -> str:
@@ -129,13 +144,15 @@ def _looks_transient(stderr: str) -> bool:
     permanent = ("authentication failed", "403", "401", "not found", "does not appear")
     if any(word in lowered for word in permanent):
         return False
-    return any(word in lowered for word in ("timed out", "could not resolve", "connection", "502", "503"))
+    transient = ("timed out", "too slow", "could not resolve", "connection", "502", "503", "504", "500", "rpc failed")
+    return any(word in lowered for word in transient)
 
 
-def remote_head(url: str, branch: str, credentials: Credentials | None = None) -> str | None:
+def remote_head(url: str, branch: str, credentials: Credentials | None = None,
+                limits: GitLimits = DEFAULT_LIMITS) -> str | None:
     """The sha of `branch` on the remote (one cheap `git ls-remote`), or None if absent."""
     output = run_git(
-        ["ls-remote", "--heads", "--", url, f"refs/heads/{branch}"], credentials=credentials, url=url
+        ["ls-remote", "--heads", "--", url, f"refs/heads/{branch}"], credentials=credentials, url=url, limits=limits
     )
     for line in output.splitlines():
         sha, _, ref = line.partition("\t")
@@ -144,9 +161,10 @@ def remote_head(url: str, branch: str, credentials: Credentials | None = None) -
     return None
 
 
-def remote_heads(url: str, credentials: Credentials | None = None) -> dict[str, str]:
+def remote_heads(url: str, credentials: Credentials | None = None,
+                 limits: GitLimits = DEFAULT_LIMITS) -> dict[str, str]:
     """Every branch on the remote and its sha (one `git ls-remote --heads`)."""
-    output = run_git(["ls-remote", "--heads", "--", url], credentials=credentials, url=url)
+    output = run_git(["ls-remote", "--heads", "--", url], credentials=credentials, url=url, limits=limits)
     heads = {}
     for line in output.splitlines():
         sha, _, ref = line.partition("\t")
@@ -396,12 +414,14 @@ class LocalRepo:
         return added, removed
 
 
-def clone_branch(url: str, branch: str, dest: Path, credentials: Credentials | None = None) -> Path:
+def clone_branch(url: str, branch: str, dest: Path, credentials: Credentials | None = None,
+                 limits: GitLimits = DEFAULT_LIMITS) -> Path:
     """A shallow clone of one branch (for reading a team's tree: plan, validate)."""
     run_git(
         ["clone", "-q", "--depth", "1", "--single-branch", "--branch", branch, "--", url, str(dest)],
         credentials=credentials,
         url=url,
+        limits=limits,
     )
     return dest
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, Integer, String, create_engine, event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from bot.base.redact import redact_url
 from bot.errors import FaultbotError
 from bot.game.clock import as_utc
 from bot.game.events import Event, Facts, Kind, decode, encode
@@ -49,8 +52,14 @@ class Store:
         except Exception as exc:  # bad URL or missing driver: a config problem, said plainly
             raise FaultbotError(f"event.state: cannot open {url!r}: {exc}") from exc
         if url.startswith("sqlite"):
+            _check_sqlite_path(url)
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        _Base.metadata.create_all(self.engine)
+        try:
+            _Base.metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:  # unreachable server, bad credentials, read-only file...
+            self.engine.dispose()
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise FaultbotError(f"event.state: cannot open {redact_url(url)}: {reason}") from None
 
     def append(self, team: str, facts: Facts, *, fault: str | None = None, source: str = "bot",
                at: datetime) -> Event:
@@ -110,6 +119,19 @@ class Store:
 
 def _event(row: EventRow) -> Event:
     return Event(row.id, as_utc(row.at), row.team, row.fault, row.source, decode(row.kind, row.facts or {}))
+
+
+def _check_sqlite_path(url: str) -> None:
+    """A SQLite file whose folder is missing, or that is a folder: say so before SQLite says
+    "unable to open database file"."""
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    if path.is_dir():
+        raise FaultbotError(f"event.state: {path} is a folder; name a file in it, e.g. sqlite:///{path / 'faultbot.db'}")
+    if not path.parent.is_dir():
+        raise FaultbotError(f"event.state: the folder {path.parent} does not exist; create it or change event.state")
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -50,8 +50,13 @@ class BoardCollector(Collector):
         yield from (score, ttf, mtta, stale)
         health = self.health()
         up = GaugeMetricFamily("faultbot_up", "1 while the scheduler runs")
-        up.add_metric([], 1.0 if health.get("status") == "ok" else 0.0)
+        up.add_metric([], 0.0 if health.get("status", "stopped") == "stopped" else 1.0)
         yield up
+        age = GaugeMetricFamily("faultbot_team_poll_age_seconds", "Seconds since the team's forge was last polled",
+                                labels=["team"])
+        for team, poll in sorted(health.get("polls", {}).items()):
+            age.add_metric([team], float(poll.get("age_s") or 0.0))
+        yield age
         errors = GaugeMetricFamily("faultbot_team_errors", "1 while a team's last refresh or action failed", labels=["team"])
         for team_name in health.get("errors", {}):
             errors.add_metric([team_name], 1.0)

@@ -23,8 +23,8 @@ class BackgroundServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self._socket.bind((host, port))
-        except OSError:
-            self._socket.close()  # a busy port must not leak the socket
+        except OSError:  # a busy port: the caller says so in one line; the socket must not leak
+            self._socket.close()
             raise
         self.host = host
         self.port: int = self._socket.getsockname()[1]

@@ -4,6 +4,11 @@ Per GitHub's docs: the header is `sha256=` + the hex HMAC-SHA256 of the raw body
 with the webhook secret, compared in constant time. An unsigned or wrongly signed
 delivery is rejected with 401 and changes nothing. Only `push` and `pull_request`
 events for a repository listed in the config trigger anything.
+
+Anyone can POST here, so in this order (issue 15 item 6): a body over GitHub's own 25 MB cap
+is refused (413) before it is read, by its Content-Length or while it streams in; the
+signature is checked on the raw bytes; then the JSON and its shape (bot.web.payloads). Every
+refusal is a JSON answer and one JSON log line, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,15 +16,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.web.payloads import shape_problem
+
 SIGNATURE_HEADER = "x-hub-signature-256"
 HANDLED_EVENTS = ("push", "pull_request")
+MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB and sends nothing larger
+log = logging.getLogger("faultbot.webhooks")
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -34,29 +44,34 @@ def verify(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(signature(secret, body), header)
 
 
-def team_for(payload: Mapping[str, Any], teams_by_repo: Mapping[str, str]) -> str | None:
+def team_for(payload: Any, teams_by_repo: Mapping[str, str]) -> str | None:
     """The team whose repository the delivery is about (by `repository.full_name`)."""
-    repository = payload.get("repository") or {}
-    name = str(repository.get("full_name") or "").lower()
-    return teams_by_repo.get(name)
+    repository = payload.get("repository") if isinstance(payload, Mapping) else None
+    name = repository.get("full_name") if isinstance(repository, Mapping) else None
+    return teams_by_repo.get(name.lower()) if isinstance(name, str) else None
 
 
 def webhook_route(secret: str, teams_by_repo: Mapping[str, str], on_change: Callable[[str, str], None],
-                  path: str = "/webhooks/github") -> Route:
+                  path: str = "/webhooks/github", max_body: int = MAX_BODY) -> Route:
     """A Starlette route for GitHub deliveries; `on_change(team, event)` runs for relevant ones."""
     lowered = {k.lower(): v for k, v in teams_by_repo.items()}
 
     async def receive(request: Request) -> JSONResponse:
-        body = await request.body()
-        if not verify(secret, body, request.headers.get(SIGNATURE_HEADER)):
-            return JSONResponse({"error": "bad or missing X-Hub-Signature-256"}, status_code=401)
         event = request.headers.get("x-github-event", "")
+        body = await _bounded_body(request, max_body)
+        if body is None:
+            return _refuse(413, f"body larger than {max_body} bytes (GitHub sends at most 25 MB)", event)
+        if not verify(secret, body, request.headers.get(SIGNATURE_HEADER)):
+            return _refuse(401, "bad or missing X-Hub-Signature-256", event)
         if event == "ping":
             return JSONResponse({"ok": True, "event": "ping"})
         try:
             payload = json.loads(body)
-        except ValueError:
-            return JSONResponse({"error": "body is not JSON"}, status_code=400)
+        except (ValueError, RecursionError):
+            return _refuse(400, "body is not JSON", event)
+        problem = shape_problem(event, payload)
+        if problem is not None:
+            return _refuse(400, problem, event)
         team = team_for(payload, lowered)
         if event not in HANDLED_EVENTS or team is None:
             return JSONResponse({"ok": True, "ignored": event or "unknown"}, status_code=202)
@@ -64,3 +79,25 @@ def webhook_route(secret: str, teams_by_repo: Mapping[str, str], on_change: Call
         return JSONResponse({"ok": True, "team": team, "event": event}, status_code=202)
 
     return Route(path, receive, methods=["POST"])
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None as soon as it is known to exceed `limit` (nothing more is read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    except ClientDisconnect:
+        return b""
+    return b"".join(chunks)
+
+
+def _refuse(status: int, reason: str, event: str) -> JSONResponse:
+    log.warning("webhook refused", extra={"status": status, "reason": reason, "github_event": event or None})
+    return JSONResponse({"error": reason}, status_code=status)

@@ -4,6 +4,8 @@ folder that is no team repository instead of copying it for minutes."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -53,7 +55,10 @@ def test_a_crash_is_logged_in_the_events_workdir(tmp_path: Path, monkeypatch: py
     config = read_only_config(tmp_path, remote.url)
     state = tmp_path / "state"
     state.mkdir()
-    (state / "faultbot.db").write_text("this is not a database\n")  # an unexpected failure deep inside
+    # An unexpected failure deep inside: a SQLite file whose events table is not ours (a file
+    # that is no database at all is a one-line error now, issue 15 item 7).
+    with closing(sqlite3.connect(state / "faultbot.db")) as db:
+        db.execute("CREATE TABLE faultbot_events (something_else TEXT)")
     monkeypatch.setenv("FAULTBOT_STATE_DIR", str(state))
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()

@@ -107,3 +107,30 @@ def test_the_argocd_apps_source_path_is_the_deployed_root(tmp_path: Path, monkey
         config.write_text(team + f"argocd: {{url: '{argocd.url}'}}\n", encoding="utf-8")
         report = run_validate(config, offline=False)
     assert report.ok, report.problems
+
+
+SERVICES = """pagerduty: {api_url: "https://127.0.0.1:9/"}
+notify: {organizer: {slack_channel: "#organizers"}}
+web: {webhook_secret_env: HOOK_SECRET, organizer_token_env: ORG_TOKEN}
+"""
+SERVICE_ENVS = {"PAGERDUTY_TOKEN": "pd", "SLACK_BOT_TOKEN": "xoxb-1", "HOOK_SECRET": "s3", "ORG_TOKEN": "o"}
+
+
+@pytest.mark.parametrize("unset", sorted(SERVICE_ENVS))
+def test_validate_names_each_missing_service_secret(unset: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PagerDuty, Slack, webhook or organizer secret the file names but the shell lacks is one line each."""
+    remote = make_team_repo(tmp_path)
+    path = config_for(tmp_path, remote, extra="    pagerduty_service: PABC123\n")
+    path.write_text(SERVICES + path.read_text(encoding="utf-8"), encoding="utf-8")
+    for name, value in SERVICE_ENVS.items():
+        monkeypatch.setenv(name, value)
+    assert main(["validate", "--config", str(path), "--json"]) == 0, capsys.readouterr()
+    capsys.readouterr()
+    monkeypatch.delenv(unset)
+    assert main(["validate", "--config", str(path), "--json"]) == 2
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert len(problems) == 1 and f"environment variable {unset} is not set" in problems[0], problems
+    field = {"PAGERDUTY_TOKEN": "pagerduty.token_env", "SLACK_BOT_TOKEN": "notify.slack_token_env",
+             "HOOK_SECRET": "web.webhook_secret_env", "ORG_TOKEN": "web.organizer_token_env"}[unset]
+    assert problems[0].startswith("repos.yaml:") and field in problems[0], problems

@@ -60,7 +60,10 @@ def test_a_fix_found_because_of_a_webhook_is_logged_with_the_webhooks_source(
             from bot.app.daemon import _RUNNING
 
             web_url = next(d.web_url for d in _RUNNING.values() if d.web_url)
-            body = json.dumps({"ref": "refs/heads/main", "repository": {"full_name": forge.full_name}}).encode()
+            after = run_git("rev-parse", "HEAD", cwd=work).stdout.decode().strip()
+            # The fields of a push delivery faultbot reads (bot/web/payloads.py: what GitHub always sends).
+            body = json.dumps({"ref": "refs/heads/main", "after": after,
+                               "repository": {"full_name": forge.full_name}}).encode()
             answer = httpx.post(f"{web_url}/webhooks/github", content=body, timeout=10, headers={
                 "X-GitHub-Event": "push", "X-Hub-Signature-256": signature(SECRET, body)})
             assert answer.status_code == 202

@@ -77,7 +77,8 @@ def test_every_old_event_decodes_to_its_type(tmp_path: Path) -> None:
 
 def test_the_daemon_starts_on_an_old_job_table(tmp_path: Path) -> None:
     """0.1's jobs name `bot.daemon:_poll_job`, which moved: the scheduler drops them and the
-    daemon adds its own (jobs are derived from the log, so nothing is lost)."""
+    daemon adds its own (jobs are derived from the log, so nothing is lost). With no team
+    prepared, its own is the job that watches for a halt; each team adds a `poll:<team>`."""
     config_path = copy_state(tmp_path, "demo")
     config, _ = load_config(config_path)
     store = Store(config.paths(config_path).state_url)
@@ -87,7 +88,7 @@ def test_the_daemon_starts_on_an_old_job_table(tmp_path: Path) -> None:
     store.close()
     with create_engine(sqlite_url_for(tmp_path / "demo.db")).connect() as connection:
         jobs = [row[0] for row in connection.execute(text("select id from faultbot_jobs"))]
-    assert jobs == ["poll"]
+    assert jobs == ["controls"]
 
 
 class _Fixed:

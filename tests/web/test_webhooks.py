@@ -87,7 +87,7 @@ def test_a_good_delivery_leads_to_detection_without_the_poll(tmp_path: Path) -> 
     git(game.remote.clone, "push", "-q", "origin", "main")
     app = Starlette(routes=[webhook_route(SECRET, {"pd-cup/team-a": "team-a"},
                                           lambda team, event: game.watcher.refresh(source="webhook"))])
-    body = json.dumps({"ref": "refs/heads/main", "repository": {"full_name": "pd-cup/team-a"}}).encode()
+    body = json.dumps({"ref": "refs/heads/main", "after": game.remote.head(), "repository": {"full_name": "pd-cup/team-a"}}).encode()
     response = Client(app).post("/webhooks/github", content=body, headers={
         "X-GitHub-Event": "push", "X-Hub-Signature-256": signature(SECRET, body)})
     assert response.status_code == 202

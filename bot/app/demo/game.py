@@ -21,6 +21,7 @@ everything else (commits, pushes, detection, timing, notification delivery) is r
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import tempfile
@@ -56,6 +57,7 @@ STYLES = ("revert", "forward", "branch", "miss")
 PEOPLE = (Author("Ana Ruiz", "ana@team.example"), Author("Ben Okafor", "ben@team.example"),
           Author("Chen Wei", "chen@team.example"), Author("Dina Kowalski", "dina@team.example"))
 MARKER = ".faultbot-demo"
+DEMO_PAGER_TOKEN_ENV = "FAULTBOT_DEMO_PAGERDUTY_TOKEN"
 
 
 @dataclass
@@ -81,10 +83,10 @@ def write_config(workdir: Path, teams: list[tuple[str, Path]], seed: int, inbox:
     lines = [
         "# Written by `faultbot demo`: local bare repositories, no accounts.",
         "# PagerDuty and the notification inbox are the demo's own local stand-ins (bot/app/demo/):",
-        "# `faultbot run` on this file would need a real PagerDuty and PAGERDUTY_TOKEN.",
+        "# `faultbot run` on this file would need a real PagerDuty and its token.",
         "event: {name: faultbot demo, state: sqlite:///state.db, workdir: cache}",
         "poll_interval: 20s",
-        "pagerduty: {api_url: 'https://pagerduty.demo.invalid'}",
+        f"pagerduty: {{api_url: 'https://pagerduty.demo.invalid', token_env: {DEMO_PAGER_TOKEN_ENV}}}",
         "scoring: {acknowledge_within: 5m, acknowledge_points: 10, status_update_within: 10m, status_update_points: 5}",
         "defaults:",
         "  personas:",
@@ -234,6 +236,8 @@ def run_demo(team_count: int, workdir: Path | None, *, speed: float = 60.0, seed
 def _play(root: Path, teams: list[tuple[str, Path]], seed: int, speed: float,
           say: Callable[[str, dict[str, Any]], None], timeout: timedelta, inbox: DemoInbox) -> DemoResult:
     config_path = write_config(root, teams, seed, inbox)
+    # validate wants the token the file names; the demo's pager is in-process and reads none.
+    os.environ.setdefault(DEMO_PAGER_TOKEN_ENV, "demo")
     validation = run_validate(config_path, offline=False)
     result = DemoResult(root, config_path, validation)
     if not validation.ok:

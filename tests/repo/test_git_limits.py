@@ -1,0 +1,73 @@
+"""Every git command is bounded (issue 15 item 1): a forge that hangs costs one command, not the daemon.
+
+Against the smart-HTTP double made to hang: git's own low-speed limit abandons a stalled
+transfer, and the wall-clock cap kills the whole process group (git and git-remote-http).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.base.redact import Redactor
+from bot.errors import GitError
+from bot.repo.gitprocess import GitLimits
+from bot.repo.workspace import Credentials, remote_head, run_git
+from tests.gitrepos import make_team_repo
+from tests.servers.forge import BOT_TOKEN
+from tests.servers.git_http import serve_git_http
+
+
+def _processes_naming(text: str) -> list[str]:
+    """Command lines of live processes that mention `text` (a git left talking to a URL)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def test_a_stalled_transfer_is_abandoned_by_git_itself(tmp_path: Path) -> None:
+    make_team_repo(tmp_path / "forge", "team")
+    with serve_git_http(tmp_path / "forge", BOT_TOKEN, partial_clone=False) as server:
+        server.outage.hang(30, only="/team")
+        with pytest.raises(GitError) as caught:
+            remote_head(server.url_for("team"), "main", Credentials(BOT_TOKEN, Redactor()),
+                        GitLimits(wall_seconds=60, stall_seconds=1))
+        assert server.outage.served, "the hang was never dealt: the test proves nothing"
+    error = caught.value
+    assert error.status is not None and error.status != 0  # git gave up on its own, not our cap
+    assert "too slow" in error.output.lower() and error.retryable
+    assert BOT_TOKEN not in error.message + error.output
+
+
+def test_past_the_wall_clock_cap_the_whole_process_group_is_killed(tmp_path: Path) -> None:
+    make_team_repo(tmp_path / "forge", "team")
+    with serve_git_http(tmp_path / "forge", BOT_TOKEN, partial_clone=False) as server:
+        url = server.url_for("team")
+        server.outage.hang(30, only="/team")
+        with pytest.raises(GitError) as caught:
+            remote_head(url, "main", Credentials(BOT_TOKEN, Redactor()), GitLimits(wall_seconds=1, stall_seconds=60))
+        assert server.outage.served
+        assert _processes_naming(url) == []  # git-remote-http went with git
+    assert "gave no answer within 1s" in caught.value.message and caught.value.retryable
+
+
+def test_the_limits_travel_in_the_environment_beside_the_token(tmp_path: Path) -> None:
+    credentials = Credentials("ghs_a-token-for-the-test", Redactor())
+    limits = GitLimits(wall_seconds=9, stall_seconds=7, stall_bytes=123)
+    url = "https://git.example.invalid/team.git"
+
+    def value(key: str) -> str:
+        return run_git(["config", "--get", key], cwd=tmp_path, credentials=credentials, url=url, limits=limits).strip()
+
+    assert value("http.lowSpeedTime") == "7" and value("http.lowSpeedLimit") == "123"
+    assert value("http.extraHeader").startswith("Authorization: Basic ")
+    assert value("credential.helper") == ""
