@@ -7,8 +7,9 @@
 # the only places written.
 FROM python:3.12-slim
 
+# chromium and iproute2 serve the behavioural checks (a real browser; a network namespace for a team's code).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
+ && apt-get install -y --no-install-recommends git openssh-client ca-certificates chromium iproute2 \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

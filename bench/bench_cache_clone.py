@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from bot.app.compose import make_injector, make_watcher, open_store, team_adapters
-from bot.app.demo import write_config
+from bot.app.demo.game import write_config
 from bot.app.faults import EXAMPLE_REPO
 from bot.catalog.faults import Catalog
 from bot.config import load_config

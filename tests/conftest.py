@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog.behaviour import Runner
 from tests.gitrepos import make_team_repo
 from tests.postgres import PostgresServer, PostgresUnavailable
 
@@ -38,6 +39,41 @@ def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     for name in ("GITHUB_TOKEN", "ARGOCD_AUTH_TOKEN", "FAULTBOT_STATE_DIR"):
         monkeypatch.delenv(name, raising=False)
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_verdicts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Behavioural verdicts of the whole run in one file: the CLI run in-process, the daemon
+    and the catalog tests share one sandbox (one chromium) and never judge a tree twice."""
+    path = tmp_path_factory.mktemp("verdicts") / "verdicts.jsonl"
+    saved = os.environ.get("FAULTBOT_VERDICTS")
+    os.environ["FAULTBOT_VERDICTS"] = str(path)
+    yield path
+    if saved is None:
+        os.environ.pop("FAULTBOT_VERDICTS", None)
+    else:
+        os.environ["FAULTBOT_VERDICTS"] = saved
+
+
+def require_chromium() -> str:
+    """Debian's chromium for the browser checks: skip without it here, fail in CI."""
+    from bot.sandbox.browser import find_chromium
+
+    found = find_chromium()
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs Debian's chromium for the browser checks")
+        pytest.skip("Debian's chromium is not installed here (apt-get install chromium); CI installs it")
+    return found
+
+
+@pytest.fixture(scope="session")
+def behaviour(session_verdicts: Path) -> Runner:
+    """The sandbox runner the commands use (shared chromium, session verdict cache)."""
+    from bot.app.compose import behaviour_runner
+
+    require_chromium()
+    return behaviour_runner()
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ ROWS = {
     "bench/p5_validate_plan.py": ["P5-validate", "P5-plan"],
     "bench/p5_daemon.py": ["P5-daemon-round", "P5-daemon-rss"],
 }
-EARLIER = ["bench/bench_fix_search.py", "bench/bench_rehearsal.py", "bench/bench_validate.py", "bench/bench_postgres.py"]
+EARLIER = ["bench/bench_fix_search.py", "bench/bench_rehearsal.py", "bench/bench_validate.py", "bench/bench_postgres.py",
+           "bench/bench_behaviour.py"]
 
 
 def run(args: list[str]) -> subprocess.CompletedProcess[str]:

@@ -36,14 +36,16 @@ def test_the_helpers_commit_as_asked_whatever_the_shell_says(tmp_path: Path, mon
     assert git(remote.clone, "log", "-1", "--format=%ad", "--date=format:%Y", "main") != "2001"
 
 
-def test_tests_that_commit_as_a_team_member_pass_with_a_developers_identity_exported() -> None:
+def test_tests_that_commit_as_a_team_member_pass_with_a_developers_identity_exported(tmp_path: Path) -> None:
     """The autouse fixture drops them before any test runs: run a few real tests in a shell that has them."""
     nodes = [
         "tests/repo/test_detect.py::test_revert_is_detected_as_revert[web-unreachable/service-selector-typo]",
         "tests/repo/test_detect.py::test_a_re_break_after_the_fix_is_a_regression",
     ]
     env = {**os.environ, **DEVELOPER}
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", *nodes], cwd=ROOT, env=env,
+    # Its own basetemp: pytest would otherwise prune the oldest runs' temp folders, which may be in use.
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", f"--basetemp={tmp_path / 'inner'}", *nodes],
+                            cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "2 passed" in result.stdout

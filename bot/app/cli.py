@@ -375,35 +375,58 @@ def faults_show(fault_id: str, as_json: bool) -> None:
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="A repos.yaml: verify on its teams' repos, with their targets: and path:.")
 @click.option("--team", "team_names", multiple=True, help="With --config: only this team (repeatable).")
+@click.option("--catalog", type=click.Path(path_type=Path, file_okay=False), default=None, help="Another catalog folder.")
 @JSON_OPTION
-def faults_verify(repo: Path | None, config_path: Path | None, team_names: tuple[str, ...], as_json: bool) -> None:
-    """Prove every fault: applies, breaks its own checks, every reference fix mends it, every wrong fix does not."""
-    from bot.app.faults import verify_failed, verify_repos
+def faults_verify(repo: Path | None, config_path: Path | None, team_names: tuple[str, ...], catalog: Path | None,
+                  as_json: bool) -> None:
+    """Prove every fault both ways: it breaks its checks, every reference fix mends them, every wrong fix does not."""
+    from bot.app.faults import print_verification, verify_failed, verify_repos
+    from bot.catalog.faults import Catalog
 
     if team_names and config_path is None:
         raise click.UsageError("--team needs --config")
-    runs = verify_repos(repo, config_path, list(team_names))
+    runs = verify_repos(repo, config_path, list(team_names), Catalog.load(catalog) if catalog is not None else None)
     if as_json:
         from bot.app.faults import rehearsal_json
 
         emit_json({name: [rehearsal_json(r) for r in results] for name, results in runs.items()})
     else:
-        console = out()
-        for name, results in runs.items():
-            console.rule(f"[bold]{escape(name)}[/bold]")
-            for r in results:
-                mark = "[red]FAIL[/red]" if verify_failed(r) else ("[green]ok[/green]  " if r.ok else "[dim]n/a[/dim] ")
-                fixes = ", ".join(f"{f.kind}:{'skip' if f.skipped else 'ok' if f.passed else 'FAIL'}" for f in r.fixes)
-                plus, minus = r.lines_changed
-                variant = f" [{r.variant}]" if r.variant and r.variant != "default" else ""
-                console.print(f"{mark} {escape(r.fault.id + variant):<50} +{plus}/-{minus}  {fixes}  {escape(r.reason)}")
-                for note in r.notes:
-                    console.print(f"       note: {escape(note)}")
-            proven = sum(r.ok for r in results)
-            console.print(f"{proven} of {len(results)} faults proven here; "
-                          f"{sum(not r.breaks for r in results)} do not apply; {sum(verify_failed(r) for r in results)} failed")
+        print_verification(out(), runs)
     if any(verify_failed(r) for results in runs.values() for r in results):
         raise SystemExit(1)
+
+
+@faults.command("new")
+@click.option("--repo", "repo_path", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True,
+              help="The repository holding your breaking commit (only read).")
+@click.option("--from", "commit", required=True, help="The commit that breaks the service (its parent is healthy).")
+@click.option("--id", "fault_id", default=None, help="family/name for the new fault (default: guessed from the change).")
+@click.option("--catalog", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="The catalog folder to write into (default: the bundled fault_patches/).")
+@JSON_OPTION
+def faults_new(repo_path: Path, commit: str, fault_id: str | None, catalog: Path | None, as_json: bool) -> None:
+    """Turn your own breaking commit into a fault draft, verify it, and say what is proven and what is not."""
+    from bot.app.authoring import author_fault
+    from bot.app.compose import behaviour_runner
+    from bot.catalog.faults import DEFAULT_CATALOG
+    from bot.catalog.faultspec import FAULT_ID
+
+    if fault_id is not None:
+        if not FAULT_ID.match(fault_id):
+            raise click.BadParameter(f"{fault_id!r} must be family/name in lowercase-with-dashes", param_hint="--id")
+    authored = author_fault(repo_path, commit, catalog or DEFAULT_CATALOG, fault_id=fault_id, runner=behaviour_runner())
+    if as_json:
+        emit_json(authored.as_json())
+        return
+    console = out()
+    console.print(f"wrote [bold]{authored.fault.folder / 'fault.yaml'}[/bold]"
+                  + (f" (+ {', '.join(sorted(authored.draft.files))})" if authored.draft.files else ""), highlight=False)
+    console.print("[green]proven[/green]:", highlight=False)
+    for line in authored.proven:
+        console.print(f"  ✓ {line}", highlight=False, markup=False)
+    console.print("[yellow]not proven yet[/yellow]:", highlight=False)
+    for line in authored.not_proven or ["nothing: remove `draft: true` and it joins the catalog"]:
+        console.print(f"  ✗ {line}", highlight=False, markup=False)
 
 
 def _crash_log(exc: BaseException, argv: Sequence[str]) -> Path:

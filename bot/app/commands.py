@@ -8,7 +8,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from bot.app.compose import make_deploy_watcher, make_injector, make_watcher, open_store
+from bot.app.compose import behaviour_runner, make_deploy_watcher, make_injector, make_watcher, open_store
 from bot.app.faults import RepoPlan, catalog_for, catalog_problems, team_plan
 from bot.app.parallel import in_parallel
 from bot.app.validation import ValidationReport, validate_config
@@ -26,7 +26,8 @@ def run_validate(config_path: Path, *, offline: bool) -> ValidationReport:
             config,
             source,
             offline=offline,
-            catalog_checks=lambda c, s, o: catalog_problems(c, s, catalog, offline=o, workdir=Path(workdir)),
+            catalog_checks=lambda c, s, o: catalog_problems(c, s, catalog, offline=o, workdir=Path(workdir),
+                                                            runner=behaviour_runner(config, config_path)),
         )
 
 
@@ -37,8 +38,10 @@ def run_plan(config_path: Path, team_names: list[str]) -> dict[str, RepoPlan]:
     teams = [config.team(n) for n in team_names] if team_names else config.all_team_settings()
     plans: dict[str, RepoPlan] = {}
     with tempfile.TemporaryDirectory(prefix="faultbot-plan-") as workdir:
+        runner = behaviour_runner(config, config_path)
+
         def one(team: TeamSettings) -> RepoPlan:
-            return team_plan(config, catalog, team, Path(workdir))
+            return team_plan(config, catalog, team, Path(workdir), runner)
 
         for team, entries in zip(teams, in_parallel(one, teams), strict=True):
             plans[team.name] = entries

@@ -8,6 +8,8 @@ per team).
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +36,30 @@ from bot.repo.cache import TeamCache
 from bot.repo.injector import Injector, cache_path
 from bot.repo.watcher import TeamWatcher
 from bot.repo.workspace import Credentials
+from bot.sandbox.runner import Sandbox
+from bot.sandbox.verdicts import CachedRunner, VerdictCache
 from bot.store.eventlog import Store
+
+VERDICTS_ENV = "FAULTBOT_VERDICTS"
+"""Where commands without a config keep behavioural verdicts (default .faultbot/verdicts.jsonl)."""
+
+
+@functools.cache
+def _runner(verdicts: Path | None) -> CachedRunner:
+    """One sandbox (so one chromium) per verdict file and process, shared by every team."""
+    sandbox = Sandbox()
+    atexit.register(sandbox.close)
+    return CachedRunner(sandbox, VerdictCache(verdicts))
+
+
+def behaviour_runner(config: Config | None = None, config_path: Path | None = None) -> CachedRunner:
+    """The runner for behavioural checks. Verdicts are kept in $FAULTBOT_VERDICTS if set, else
+    in the event's workdir (without a config: .faultbot/), so a restarted daemon judges nothing twice."""
+    if os.environ.get(VERDICTS_ENV):
+        return _runner(Path(os.environ[VERDICTS_ENV]).resolve())
+    if config is not None and config_path is not None:
+        return _runner(config.paths(config_path).workdir / "verdicts.jsonl")
+    return _runner((Path(".faultbot") / "verdicts.jsonl").resolve())
 
 
 def open_store(config: Config, config_path: Path) -> Store:
@@ -98,7 +123,7 @@ def make_watcher(config: Config, config_path: Path, team: TeamSettings, store: S
     """Everything one team's fix detection needs, built from repos.yaml."""
     adapters = adapters or team_adapters(config, config_path, team, clock)
     return TeamWatcher(team, adapters.cache, store, clock or SystemClock(), catalog, adapters.forge,
-                       config.defaults.automation, config.poll_interval)
+                       config.defaults.automation, config.poll_interval, behaviour_runner(config, config_path))
 
 
 def make_deploy_watcher(config: Config, config_path: Path, team: TeamSettings, store: Store,
@@ -130,7 +155,8 @@ def make_injector(config: Config, config_path: Path, team: TeamSettings, store: 
     """Everything one team's injections need, built from repos.yaml."""
     adapters = adapters or team_adapters(config, config_path, team, clock)
     return Injector(team, adapters.cache, store, clock or SystemClock(), adapters.forge, config.github.merge_method,
-                    root=deploy_root(config, team), kubernetes_version=config.event.kubernetes_version)
+                    root=deploy_root(config, team), kubernetes_version=config.event.kubernetes_version,
+                    runner=behaviour_runner(config, config_path))
 
 
 def make_pager_source(config: Config) -> IncidentSource | None:

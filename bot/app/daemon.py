@@ -30,6 +30,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.app.compose import (
+    behaviour_runner,
     make_deploy_watcher,
     make_injector,
     make_pager,
@@ -181,8 +182,8 @@ class Daemon:
             return recorded
         with injector.cache.exclusive():
             injector.cache.sync(team.branch)
-            entries = plan_team(self.catalog, team, injector.cache.path, injector.root,
-                                injector.kubernetes_version).entries
+            entries = plan_team(self.catalog, team, injector.cache.path, injector.root, injector.kubernetes_version,
+                                behaviour_runner(self.config, self.config_path)).entries
         applicable: dict[str, list[str]] = {}
         for entry in entries:
             if entry.applicable:

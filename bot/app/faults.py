@@ -9,8 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.markup import escape
+
+from bot.app.compose import behaviour_runner
 from bot.app.deployroot import deploy_root
 from bot.app.parallel import in_parallel
+from bot.catalog.behaviour import Runner
 from bot.catalog.binding import DEFAULT_KUBERNETES_VERSION
 from bot.catalog.faults import DEFAULT_CATALOG, Catalog, Fault
 from bot.catalog.manifests import DeployRoot, ManifestIndex
@@ -59,7 +64,35 @@ def rehearsal_json(rehearsal: Rehearsal) -> dict[str, Any]:
         "failing_after": [f"{r.name}: {r.reason}" for r in rehearsal.after if not r.passed],
         "fixes": [{"name": f.name, "kind": f.kind, "passed": f.passed, "skipped": f.skipped,
                    "same_as_revert": f.same_as_revert, "reason": f.reason} for f in rehearsal.fixes],
+        "wrong_fixes": [{"name": w.name, "stayed_broken": w.stayed_broken, "skipped": w.skipped, "reason": w.reason}
+                        for w in rehearsal.wrong_fixes],
+        "both_ways": rehearsal.both_ways,
     }
+
+
+def print_verification(console: Console, runs: Mapping[str, list[Rehearsal]]) -> None:
+    """`faults verify` for people: per repository one line per fault, then every failed proof, loudly."""
+    for name, results in runs.items():
+        console.rule(f"[bold]{escape(name)}[/bold]")
+        for r in results:
+            mark = "[red]FAIL[/red]" if verify_failed(r) else ("[green]ok[/green]  " if r.ok else "[dim]n/a[/dim] ")
+            fixes = ", ".join(f"{f.kind}:{'skip' if f.skipped else 'ok' if f.passed else 'FAIL'}" for f in r.fixes)
+            tried = [w for w in r.wrong_fixes if not w.skipped]
+            wrong = f"wrong fixes {sum(w.stayed_broken for w in tried)}/{len(tried)} stay broken" \
+                if tried else "[yellow]no wrong fix tried: one direction only[/yellow]"
+            plus, minus = r.lines_changed
+            variant = f" [{r.variant}]" if r.variant and r.variant != "default" else ""
+            console.print(f"{mark} {escape(r.fault.id + variant):<50} +{plus}/-{minus}  {fixes}  {wrong}  {escape(r.reason)}",
+                          highlight=False)
+            for note in r.notes:
+                console.print(f"       note: {escape(note)}", highlight=False)
+            for w in tried:
+                if not w.stayed_broken:
+                    console.print(f"[bold red]  WRONG FIX PASSES[/bold red] {escape(r.fault.id)}: {escape(repr(w.name))}: "
+                                  f"{escape(w.reason)}", highlight=False)
+        console.print(f"{sum(r.ok for r in results)} of {len(results)} faults proven here "
+                      f"({sum(r.both_ways for r in results)} in both directions); "
+                      f"{sum(not r.breaks for r in results)} do not apply; {sum(verify_failed(r) for r in results)} failed")
 
 
 MAX_TREE_FILES = 20_000  # a team repo has hundreds; a home folder has millions
@@ -82,13 +115,16 @@ def check_team_tree(repo: Path, max_files: int = MAX_TREE_FILES) -> None:
 
 
 def verify_catalog(catalog: Catalog, repo: Path, targets: Mapping[Any, str] | None = None,
-                   root: DeployRoot | None = None, kubernetes_version: str | None = None) -> list[Rehearsal]:
-    """Rehearse every fault with its reference and wrong fixes on `repo`."""
+                   root: DeployRoot | None = None, kubernetes_version: str | None = None,
+                   runner: Runner | None = None) -> list[Rehearsal]:
+    """Rehearse every fault on `repo`: breaks, every reference fix mends, every wrong fix does not."""
     return rehearse_many(list(catalog.faults.values()), repo, apply_patch=apply_patch, targets=targets, root=root,
-                         kubernetes_version=kubernetes_version or DEFAULT_KUBERNETES_VERSION)
+                         kubernetes_version=kubernetes_version or DEFAULT_KUBERNETES_VERSION,
+                         runner=runner or behaviour_runner())
 
 
-def verify_repos(repo: Path | None, config_path: Path | None, team_names: list[str]) -> dict[str, list[Rehearsal]]:
+def verify_repos(repo: Path | None, config_path: Path | None, team_names: list[str],
+                 catalog: Catalog | None = None) -> dict[str, list[Rehearsal]]:
     """`faults verify`: on a tree (default: the example repo), or on each team's repo of a
     repos.yaml with the team's targets:, path: (or ArgoCD's) and Kubernetes version."""
     import tempfile
@@ -99,15 +135,17 @@ def verify_repos(repo: Path | None, config_path: Path | None, team_names: list[s
         check_team_tree(repo)
     if config_path is None:
         tree = repo or EXAMPLE_REPO
-        return {str(tree): verify_catalog(Catalog.load(), tree)}
+        return {str(tree): verify_catalog(catalog or Catalog.load(), tree)}
     config, _ = load_config(config_path)
-    catalog = catalog_for(config, config_path)
+    catalog = catalog or catalog_for(config, config_path)
+    runner = behaviour_runner(config, config_path)
     teams = [config.team(n) for n in team_names] if team_names else config.all_team_settings()
     runs: dict[str, list[Rehearsal]] = {}
     with tempfile.TemporaryDirectory(prefix="faultbot-verify-") as workdir:
         for team in teams:
             tree = repo or team_tree(config, team, Path(workdir) / team.name)
-            runs[team.name] = verify_catalog(catalog, tree, team.targets, deploy_root(config, team), config.event.kubernetes_version)
+            runs[team.name] = verify_catalog(catalog, tree, team.targets, deploy_root(config, team),
+                                             config.event.kubernetes_version, runner)
     return runs
 
 
@@ -156,7 +194,7 @@ class RepoPlan:
 
 
 def plan_team(catalog: Catalog, team: TeamSettings, tree: Path, root: DeployRoot | None = None,
-              kubernetes_version: str | None = None) -> RepoPlan:
+              kubernetes_version: str | None = None, runner: Runner | None = None) -> RepoPlan:
     """For one team's tree: every fault of its scenario, applicable or not and why, with the diff."""
     if root is None:
         root = DeployRoot(team.path, team.directory_recurse) if team.path is not None else DeployRoot()
@@ -168,7 +206,8 @@ def plan_team(catalog: Catalog, team: TeamSettings, tree: Path, root: DeployRoot
     faults = [catalog.get(fault_id) for fault_id in wanted]
     entries = []
     rehearsals = rehearse_many(faults, tree, apply_patch=apply_patch, targets=team.targets, root=root, with_fixes=False,
-                               kubernetes_version=kubernetes_version or DEFAULT_KUBERNETES_VERSION)
+                               kubernetes_version=kubernetes_version or DEFAULT_KUBERNETES_VERSION,
+                               runner=runner or behaviour_runner())
     for fault, rehearsal in zip(faults, rehearsals, strict=True):
         entries.append(PlanEntry(
             team.name, fault.id, fault.family, rehearsal.breaks, rehearsal.reason, rehearsal.diff,
@@ -185,15 +224,17 @@ def team_tree(config: Config, team: TeamSettings, dest: Path) -> Path:
     return clone_branch(team.git_url, team.branch, dest, Credentials(token_for(config, team)), git_limits(config))
 
 
-def team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path) -> RepoPlan:
+def team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path,
+              runner: Runner | None = None) -> RepoPlan:
     """Clone the team's branch head and plan it (the root as the team's ArgoCD deploys it)."""
     tree = team_tree(config, team, workdir / team.name)
-    return plan_team(catalog, team, tree, deploy_root(config, team), config.event.kubernetes_version)
+    return plan_team(catalog, team, tree, deploy_root(config, team), config.event.kubernetes_version, runner)
 
 
-def _team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path) -> RepoPlan | None:
+def _team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path,
+               runner: Runner | None) -> RepoPlan | None:
     try:
-        return team_plan(config, catalog, team, workdir)
+        return team_plan(config, catalog, team, workdir, runner)
     except FaultbotError:
         return None
 
@@ -206,7 +247,8 @@ class CatalogFindings:
     warnings: list[str] = field(default_factory=list)
 
 
-def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: bool, workdir: Path) -> CatalogFindings:
+def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: bool, workdir: Path,
+                     runner: Runner | None = None) -> CatalogFindings:
     """Config ↔ catalog problems; online, also each team's repo under every applicable fault."""
     found = CatalogFindings()
     known = set(catalog.families)
@@ -219,11 +261,14 @@ def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: 
         for position, fault_id in enumerate(team.scenario.faults or []):
             if fault_id not in catalog.faults:
                 found.problems.append(f"{source.where((*base, 'faults', position))}: unknown fault {fault_id!r}; see `faultbot faults list`")
+            elif catalog.faults[fault_id].spec.draft:
+                found.problems.append(f"{source.where((*base, 'faults', position))}: {fault_id} is a draft from `faults new`: "
+                                      "finish it (forward fix, wrong fixes) and remove `draft: true`")
     found.problems = list(dict.fromkeys(found.problems))  # a defaults problem is found once per team
     if offline or found.problems:
         return found
     teams = config.all_team_settings()
-    for index, (team, plan) in enumerate(zip(teams, in_parallel(lambda t: _team_plan(config, catalog, t, workdir), teams), strict=True)):
+    for index, (team, plan) in enumerate(zip(teams, in_parallel(lambda t: _team_plan(config, catalog, t, workdir, runner), teams), strict=True)):
         if plan is not None:  # None: unreachable, already reported by the reachability check
             _judge_team(found, source.where(("teams", index, "name")), team, plan, known)
     return found

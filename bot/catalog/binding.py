@@ -15,6 +15,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from bot.catalog.behaviour import Runner
+from bot.catalog.checkbase import CheckFailed as CheckFailed  # re-exported: one failure type for every check kind
 from bot.catalog.connections import Channel, ConnectionKey
 from bot.catalog.exposure import Exposure, exposure_of
 from bot.catalog.manifests import DeployRoot, ManifestIndex, Resource, ResourceRef
@@ -135,21 +137,21 @@ def _plain(node: Any) -> Any:
     return node
 
 
-class CheckFailed(Exception):
-    """A check failed with this reason (raised inside a check, turned into its verdict)."""
-
-
 class CheckContext:
-    """A tree to judge plus the role binding to judge it by.
+    """A tree to judge plus the role binding to judge it by; behavioural checks also need the
+    fault's folder (its acceptance test) and a runner (bot.sandbox) to run code with.
 
     `index` holds the objects as they *run* once the tree is synced (rollout.py: a workload
     whose new pods cannot become Ready keeps its old pods); `written` holds them as written,
     which is what Kubernetes validates.
     """
 
-    def __init__(self, tree: Path, binding: RoleBinding, index: ManifestIndex | None = None) -> None:
+    def __init__(self, tree: Path, binding: RoleBinding, index: ManifestIndex | None = None, *,
+                 fault_dir: Path | None = None, runner: Runner | None = None) -> None:
         self.tree = tree
         self.binding = binding
+        self.fault_dir = fault_dir
+        self.runner = runner
         self.written = index or ManifestIndex.scan(tree, binding.root)
         self.index = _effective_index(self.written, binding)
 

@@ -2,9 +2,14 @@
 
 Each check answers pass or fail with a reason a person can act on. Roles are bound on the
 healthy tree (before the fault) and looked up again by kind/name in the tree being judged,
-so a check follows the same objects through the team's later commits. Live checks
-(`probe`, `argocd_healthy`) are not decided from a tree: they report `live` and are left
-to the daemon.
+so a check follows the same objects through the team's later commits. Every check is
+decided from the tree (and, for behavioural kinds, by running it): none passes for lack of
+data. Live state (ArgoCD health, the team's probe) decides when a fix *recovered*, in
+bot/deploy, never whether a commit is a fix.
+
+Kinds in other modules (tfchecks.py, behaviour.py) are registered in `_EVALUATE` below.
+Behavioural kinds are slow: an implicit or explicit `all` runs them only once every cheap
+check of it holds (the text and manifest checks are their pre-filter).
 """
 
 from __future__ import annotations
@@ -16,16 +21,16 @@ from enum import StrEnum
 from typing import Any
 
 from bot.base.yamlguard import read_bounded
+from bot.catalog import behaviour, tfchecks
+from bot.catalog.behaviourspec import BEHAVIOURAL, Acceptance, Browser, TeamTests
 from bot.catalog.binding import CheckContext, CheckFailed
 from bot.catalog.binding import RoleBinding as RoleBinding  # re-exported: the injector and detector bind through here
 from bot.catalog.faultspec import (
     AllOf,
     AnyOf,
-    ArgoCDHealthy,
     Check,
     EnvHostResolves,
     IngressRoutes,
-    LiveProbe,
     NetworkAllows,
     ProbesTargetPorts,
     RefsResolve,
@@ -39,6 +44,7 @@ from bot.catalog.globs import files_matching
 from bot.catalog.manifests import Resource, dig
 from bot.catalog.netpol import flow_allowed
 from bot.catalog.roles import Role, service_address
+from bot.catalog.terraformspec import DnsRecord, TerraformAllows
 from bot.catalog.traffic_checks import TRAFFIC_CHECKS, kubernetes_accepts, network_source, replicas_of
 from bot.catalog.yamlpath import get_values, parse_path
 from bot.errors import UnsafeYaml
@@ -47,7 +53,6 @@ from bot.errors import UnsafeYaml
 class Status(StrEnum):
     passed = "pass"
     failed = "fail"
-    live = "live"
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,8 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        """Live checks do not block a verdict on a tree."""
-        return self.status is not Status.failed
+        """Did the check hold?"""
+        return self.status is Status.passed
 
 
 _Fail = CheckFailed  # the checks below raise it with their reason
@@ -70,14 +75,40 @@ _Fail = CheckFailed  # the checks below raise it with their reason
 
 def evaluate(checks: list[Check], context: CheckContext) -> list[CheckResult]:
     """Evaluate every check (an implicit `all`), after the implicit `kubernetes_accepts` when
-    the fault binds Kubernetes objects: a tree Kubernetes refuses fixes nothing."""
+    the fault binds Kubernetes objects (a tree Kubernetes refuses fixes nothing); behavioural
+    checks run only once every cheap one holds."""
     implicit = [_accepts(context)] if context.binding.refs else []
-    return [*implicit, *(evaluate_one(check, context) for check in checks)]
+    return [*implicit, *_all(checks, context, [r for r in implicit if not r.passed])]
 
 
 def _accepts(context: CheckContext) -> CheckResult:
     accepted, reason = kubernetes_accepts(context)
     return CheckResult("kubernetes_accepts", Status.passed if accepted else Status.failed, reason)
+
+
+def is_behavioural(check: Check) -> bool:
+    """Does judging this check run code (directly or inside an all/any)?"""
+    if isinstance(check, (AllOf, AnyOf)):
+        return any(is_behavioural(c) for c in check.checks)
+    return isinstance(check, BEHAVIOURAL)
+
+
+def _all(checks: list[Check], context: CheckContext, failing: list[CheckResult] | None = None) -> list[CheckResult]:
+    results: dict[int, CheckResult] = {}
+    for number, check in enumerate(checks):
+        if not is_behavioural(check):
+            results[number] = evaluate_one(check, context)
+    failing = [*(failing or []), *(r for r in results.values() if not r.passed)]
+    for number, check in enumerate(checks):
+        if number in results:
+            continue
+        if failing:
+            results[number] = CheckResult(describe(check), Status.failed, f"not run: {failing[0].name} already fails")
+        else:
+            results[number] = evaluate_one(check, context)
+            if not results[number].passed:
+                failing.append(results[number])
+    return [results[n] for n in range(len(checks))]
 
 
 def all_pass(results: list[CheckResult]) -> bool:
@@ -88,18 +119,23 @@ def all_pass(results: list[CheckResult]) -> bool:
 def evaluate_one(check: Check, context: CheckContext) -> CheckResult:
     """One check's verdict, never raising for a failing tree."""
     name = describe(check)
-    if isinstance(check, (LiveProbe, ArgoCDHealthy)):
-        return CheckResult(name, Status.live, "decided by the daemon from the live service")
-    if isinstance(check, (AllOf, AnyOf)):
-        children = tuple(evaluate_one(c, context) for c in check.checks)
-        decided = [c for c in children if c.status is not Status.live]
-        if isinstance(check, AllOf):
-            ok = all(c.passed for c in children)
-            reason = "all hold" if ok else "; ".join(c.reason for c in children if not c.passed)
-        else:
-            ok = any(c.status is Status.passed for c in decided) or not decided
-            reason = next((c.reason for c in decided if c.passed), "") or "none holds: " + "; ".join(c.reason for c in decided)
+    if isinstance(check, AllOf):
+        children = tuple(_all(check.checks, context))
+        ok = all(c.passed for c in children)
+        reason = "all hold" if ok else "; ".join(c.reason for c in children if not c.passed)
         return CheckResult(name, Status.passed if ok else Status.failed, reason, children)
+    if isinstance(check, AnyOf):
+        # Cheap alternatives first; a behavioural one runs only if none of them holds.
+        order = sorted(range(len(check.checks)), key=lambda n: is_behavioural(check.checks[n]))
+        found: dict[int, CheckResult] = {}
+        for number in order:
+            found[number] = evaluate_one(check.checks[number], context)
+            if found[number].passed:
+                break
+        children = tuple(found[n] for n in sorted(found))
+        held = next((c for c in children if c.passed), None)
+        reason = held.reason if held else "none holds: " + "; ".join(c.reason for c in children)
+        return CheckResult(name, Status.passed if held else Status.failed, reason, children)
     try:
         reason = _EVALUATE[type(check)](check, context)
     except _Fail as failure:
@@ -109,7 +145,8 @@ def evaluate_one(check: Check, context: CheckContext) -> CheckResult:
 
 def describe(check: Check) -> str:
     """A short name for a check: `service_selects(frontend_service)`."""
-    args = [str(getattr(check, a)) for a in ("role", "to_role", "env", "path", "pattern") if getattr(check, a, None) is not None]
+    args = [str(getattr(check, a)) for a in ("role", "to_role", "env", "path", "pattern", "file", "to", "name", "frontend")
+            if getattr(check, a, None) is not None]
     return f"{check.check}({', '.join(args)})" if args else check.check
 
 
@@ -124,12 +161,30 @@ def reads(checks: list[Check], context: CheckContext) -> set[str]:
             globs.add(f"{base.rstrip('/')}/{check.glob}" if base else check.glob)
             if check.path is not None:
                 globs.add(check.path)
-        elif not isinstance(check, (LiveProbe, ArgoCDHealthy)):
-            # Any YAML anywhere: a fix may add a manifest the healthy tree did not have; and the
-            # files kustomize generators read (env files, mounted scripts): connections live there too.
-            generated = {e.location.path for g in context.index.generated for e in g.entries}
-            globs |= {"*.yaml", "*.yml", "*Kustomization", *context.index.kustomizations, *generated}
+        elif isinstance(check, (TerraformAllows, DnsRecord, TeamTests, Acceptance, Browser)):
+            for role in _folder_roles(check):
+                folder = context.binding.directories.get(role)
+                globs.add(f"{folder.rstrip('/')}/*" if folder else "*")
+            if isinstance(check, DnsRecord) and check.ingress is not None:
+                globs |= _manifest_globs(context)
+        else:
+            globs |= _manifest_globs(context)
     return globs
+
+
+def _manifest_globs(context: CheckContext) -> set[str]:
+    # Any YAML anywhere (a fix may add a manifest the healthy tree did not have), and the
+    # files kustomize generators read (env files, mounted scripts): connections live there too.
+    generated = {e.location.path for g in context.index.generated for e in g.entries}
+    return {"*.yaml", "*.yml", "*Kustomization", *context.index.kustomizations, *generated}
+
+
+def _folder_roles(check: TerraformAllows | DnsRecord | TeamTests | Acceptance | Browser) -> list[Role]:
+    if isinstance(check, Acceptance):
+        return [*check.roles, check.serve.role]
+    if isinstance(check, Browser):
+        return [check.frontend, check.serve.role]
+    return [check.role]
 
 
 # --- Kubernetes semantics --------------------------------------------------------------
@@ -359,4 +414,9 @@ _EVALUATE: dict[type, Any] = {
     YamlValue: _yaml_value,
     Text: _text,
     **TRAFFIC_CHECKS,
+    TerraformAllows: tfchecks.terraform_allows,
+    DnsRecord: tfchecks.dns_record,
+    TeamTests: behaviour.tests_pass,
+    Acceptance: behaviour.acceptance,
+    Browser: behaviour.browser,
 }

@@ -346,7 +346,11 @@ def _text_replace(edit: TextReplace, context: EditContext) -> list[str]:
         )
     changed = []
     for file, text in hits:
-        file.write_text(pattern.sub(edit.replacement, text), encoding="utf-8")
+        try:
+            replaced = pattern.sub(edit.replacement, text)
+        except re.error as exc:
+            raise EditError(f"replacement {edit.replacement!r} is not a valid re.sub template: {exc}") from None
+        file.write_text(replaced, encoding="utf-8")
         changed.append(file.relative_to(context.tree).as_posix())
     return changed
 

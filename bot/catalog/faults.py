@@ -65,7 +65,8 @@ def _describe(error: dict[str, Any], source: SourceMap) -> str:
 _TAGS = {
     "ingress_routes", "service_selects", "service_target_port", "env_host_resolves",
     "refs_resolve", "network_allows", "replicas", "probes_target_ports", "yaml_value", "text",
-    "probe", "argocd_healthy", "all", "any", "patch", "connection_resolves", "exposed",
+    "all", "any", "patch", "connection_resolves", "exposed", "terraform_allows", "dns_record", "tests", "acceptance",
+    "browser",
 }
 
 
@@ -116,5 +117,5 @@ class Catalog:
         raise CatalogError(f"no fault {fault_id!r} in {self.root.name}/{suggestion}")
 
     def in_family(self, family: str) -> list[Fault]:
-        """Faults of one family, by id."""
-        return [f for i, f in sorted(self.faults.items()) if f.family == family]
+        """Faults of one family, by id; drafts (`faults new`, not yet proven) are never scheduled."""
+        return [f for i, f in sorted(self.faults.items()) if f.family == family and not f.spec.draft]

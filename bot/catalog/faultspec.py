@@ -10,17 +10,16 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from bot.base.durations import Duration
+from bot.catalog.behaviourspec import Acceptance, Browser, TeamTests
 from bot.catalog.roles import Role
+from bot.catalog.specbase import Model
+from bot.catalog.terraformspec import DnsRecord, TerraformAllows
 from bot.catalog.yamlpath import parse_path
 
-_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9]+(?:-[a-z0-9]+)*$")
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+FAULT_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 def _valid_path(value: str) -> str:
@@ -225,18 +224,6 @@ class Text(Model):
         return self
 
 
-class LiveProbe(Model):
-    """The team's HTTP probe passes (evaluated by the daemon, not on a tree)."""
-
-    check: Literal["probe"]
-
-
-class ArgoCDHealthy(Model):
-    """The team's ArgoCD app is Synced and Healthy (evaluated by the daemon, not on a tree)."""
-
-    check: Literal["argocd_healthy"]
-
-
 class AllOf(Model):
     check: Literal["all"]
     checks: list[Check] = Field(min_length=1)
@@ -263,8 +250,10 @@ class Exposed(Model):
 
 
 Check = Annotated[
-    IngressRoutes | ServiceSelects | ServiceTargetPort | EnvHostResolves | RefsResolve | NetworkAllows | Replicas | ProbesTargetPorts | YamlValue | Text | LiveProbe | ArgoCDHealthy | AllOf | AnyOf
-    | ConnectionResolves | Exposed,
+    IngressRoutes | ServiceSelects | ServiceTargetPort | EnvHostResolves | RefsResolve | NetworkAllows | Replicas | ProbesTargetPorts | YamlValue | Text | AllOf | AnyOf
+    | ConnectionResolves | Exposed
+    | TerraformAllows | DnsRecord  # terraformspec.py
+    | TeamTests | Acceptance | Browser,  # behaviourspec.py
     Field(discriminator="check"),
 ]
 AllOf.model_rebuild()
@@ -329,7 +318,8 @@ class ReferenceFix(Model):
 
 
 class WrongFix(Model):
-    """A plausible change that touches the broken thing but does not fix it: must stay open."""
+    """A plausible change that touches the broken thing but does not mend it: the fault's
+    checks must still fail after it (`faults verify` proves it)."""
 
     name: str = Field(min_length=1)
     message: str | None = None
@@ -350,13 +340,15 @@ class FaultSpec(Model):
     variants: list[Variant] | None = Field(default=None, min_length=1)
     fixed_when: list[Check] = Field(min_length=1)
     hints: list[Hint] = Field(default_factory=list)
-    fixes: list[ReferenceFix] = Field(min_length=2)
+    fixes: list[ReferenceFix] = Field(min_length=1)
     wrong_fixes: list[WrongFix] = Field(default_factory=list)
+    draft: bool = False
+    """Written by `faults new` and not yet proven: verified, never scheduled."""
 
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not _ID.match(value):
+        if not FAULT_ID.match(value):
             raise ValueError(f"{value!r} must be family/name in lowercase-with-dashes")
         return value
 
@@ -367,7 +359,7 @@ class FaultSpec(Model):
         if (self.edits is None) == (self.variants is None):
             raise ValueError("give edits: or variants:, not both")
         kinds = {fix.kind for fix in self.fixes}
-        if kinds != {"revert", "forward"}:
+        if kinds != {"revert", "forward"} and not (self.draft and kinds == {"revert"}):
             raise ValueError("fixes need the revert and at least one forward fix")
         names = [v.name for v in self.all_variants]
         if len(set(names)) != len(names):
@@ -397,7 +389,11 @@ def iter_roles(checks: list[Any]) -> Iterator[Role]:
     for check in checks:
         if isinstance(check, (AllOf, AnyOf)):
             yield from iter_roles(check.checks)
-        for name in ("role", "workload_role", "to_role", "from_role", "connection", "through"):
-            value = getattr(check, name, None)
+            continue
+        for _, value in check:  # every Role-valued field, nested ones (serve.role) included
             if isinstance(value, Role):
                 yield value
+            elif isinstance(value, Model):
+                yield from (v for _, v in value if isinstance(v, Role))
+            elif isinstance(value, list):
+                yield from (v for v in value if isinstance(v, Role))

@@ -1,6 +1,7 @@
 """Rehearse a fault on a copy of a repository: healthy before, broken after, fixed by each
-reference fix, still broken after each wrong fix. This is what `faults verify`, `plan` and
-`validate` stand on.
+reference fix, and still broken after each listed wrong fix (both directions: a check that
+accepts a wrong fix is as bad as one that rejects a right one). This is what `faults verify`,
+`plan` and `validate` stand on.
 
 A fault may offer several variants (one per shape of repository): they are tried in order,
 and the first whose edits apply and whose checks go from healthy to broken is the one used.
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.catalog.behaviour import Runner
 from bot.catalog.binding import DEFAULT_KUBERNETES_VERSION, CheckContext, RoleBinding, roles_for
 from bot.catalog.binding import binding_as_targets as binding_as_targets  # re-exported for callers
 from bot.catalog.checks import CheckResult, all_pass, evaluate
@@ -26,7 +28,7 @@ from bot.catalog.faultspec import ReferenceFix, Variant, WrongFix, iter_roles
 from bot.catalog.manifests import DeployRoot, ManifestIndex
 from bot.catalog.roles import Role, Roles
 from bot.catalog.rollout import blocked
-from bot.catalog.scratch import ScratchTree, changed_lines
+from bot.catalog.scratch import ScratchTree, Snapshot, changed_lines, puts_back
 from bot.catalog.shapes import unmet
 from bot.catalog.traffic_checks import healthy_refusals
 from bot.errors import EditError, RoleError
@@ -36,14 +38,24 @@ STILL_PASSING = "the fault's own checks still pass after it is applied"
 
 @dataclass(frozen=True)
 class FixOutcome:
-    """How one reference fix (or wrong fix) fared."""
+    """How one reference fix fared."""
 
     name: str
-    kind: str  # revert | forward | wrong
-    passed: bool  # revert/forward: the checks pass; wrong: the fault stays open
+    kind: str  # revert | forward
+    passed: bool  # the checks pass
     reason: str
     skipped: bool = False  # not for this repository's shape, or not for the variant used
-    same_as_revert: bool = False  # a forward fix that restores the original tree here (judged a revert)
+    same_as_revert: bool = False  # a forward fix that puts the fault's own lines back here (judged a revert)
+
+
+@dataclass(frozen=True)
+class WrongFixOutcome:
+    """How one listed wrong fix fared: it must leave the fault's checks failing."""
+
+    name: str
+    stayed_broken: bool
+    reason: str
+    skipped: bool = False  # not for this repository's shape, or not for the variant used
 
 
 @dataclass
@@ -63,6 +75,7 @@ class Rehearsal:
     before: list[CheckResult] = field(default_factory=list)
     after: list[CheckResult] = field(default_factory=list)
     fixes: list[FixOutcome] = field(default_factory=list)
+    wrong_fixes: list[WrongFixOutcome] = field(default_factory=list)
     binding: RoleBinding | None = None
 
     @property
@@ -77,12 +90,18 @@ class Rehearsal:
 
     @property
     def ok(self) -> bool:
-        """Breaks, every reference fix that fits mends it, every wrong fix leaves it open."""
+        """Breaks, every reference fix that fits mends it, and no wrong fix that fits does."""
         tried = [f for f in self.fixes if not f.skipped]
         return (
             self.breaks and any(f.kind == "forward" for f in tried) and any(f.kind == "revert" for f in tried)
             and all(f.passed for f in tried)
+            and all(w.stayed_broken for w in self.wrong_fixes if not w.skipped)
         )
+
+    @property
+    def both_ways(self) -> bool:
+        """Proven in both directions: ok, with at least one wrong fix shown to stay broken here."""
+        return self.ok and any(not w.skipped for w in self.wrong_fixes)
 
     def forward_fix(self) -> ReferenceFix | None:
         """The first reference forward fix that mends the fault here without restoring the
@@ -135,10 +154,11 @@ def rehearse(
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
     with_fixes: bool = True,
     workdir: Path | None = None,
+    runner: Runner | None = None,
 ) -> Rehearsal:
     """Try `fault` on a scratch copy of the tree at `source`; never touches `source`."""
     return rehearse_many([fault], source, apply_patch=apply_patch, targets=targets, root=root,
-                         kubernetes_version=kubernetes_version, with_fixes=with_fixes, workdir=workdir)[0]
+                         kubernetes_version=kubernetes_version, with_fixes=with_fixes, workdir=workdir, runner=runner)[0]
 
 
 def rehearse_many(
@@ -151,14 +171,18 @@ def rehearse_many(
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
     with_fixes: bool = True,
     workdir: Path | None = None,
+    runner: Runner | None = None,
 ) -> list[Rehearsal]:
-    """Rehearse several faults on one scratch copy, reset to the source between them."""
+    """Rehearse several faults on one scratch copy, reset to the source between them.
+
+    `runner` runs behavioural checks (bot.sandbox); without one they fail, never pass.
+    """
     with tempfile.TemporaryDirectory(prefix="faultbot-rehearse-", dir=workdir) as scratch:
         tree = ScratchTree(source, Path(scratch) / "tree")
         results = []
         for fault in faults:
             tree.reset()
-            rehearser = _Rehearser(fault, tree, apply_patch, targets, root or DeployRoot(), kubernetes_version)
+            rehearser = _Rehearser(fault, tree, apply_patch, targets, root or DeployRoot(), kubernetes_version, runner)
             results.append(rehearser.run(with_fixes))
         return results
 
@@ -173,6 +197,10 @@ class _Rehearser:
     targets: Mapping[Role, str] | None
     root: DeployRoot
     kubernetes_version: str
+    runner: Runner | None = None
+
+    def _context(self, binding: RoleBinding, index: ManifestIndex | None = None) -> CheckContext:
+        return CheckContext(self.tree.tree, binding, index, fault_dir=self.fault.folder, runner=self.runner)
 
     def run(self, with_fixes: bool) -> Rehearsal:
         result = Rehearsal(self.fault)
@@ -185,7 +213,7 @@ class _Rehearser:
             result.reason = exc.message
             return result
         result.binding = binding
-        result.before = evaluate(self.fault.spec.fixed_when, CheckContext(self.tree.tree, binding, index))
+        result.before = evaluate(self.fault.spec.fixed_when, self._context(binding, index))
         result.healthy_before = all_pass(result.before)
         variant = self._choose_variant(result, roles, binding)
         if variant is None:
@@ -194,15 +222,21 @@ class _Rehearser:
             result.reason = "the repo does not pass the fault's checks before it is applied: " + _failing(result.before)
         if with_fixes and result.broken_after:
             broken = self.tree.snapshot()
-            fixes: list[ReferenceFix | WrongFix] = [*self.fault.spec.fixes, *self.fault.spec.wrong_fixes]
-            for fix in fixes:
+            for fix in self.fault.spec.fixes:
                 self.tree.restore(broken)
-                result.fixes.append(self._try_fix(fix, variant, result.changed_paths, binding))
+                result.fixes.append(self._try_fix(fix, variant, result.changed_paths, binding, broken))
+            for wrong in self.fault.spec.wrong_fixes:
+                self.tree.restore(broken)
+                result.wrong_fixes.append(self._try_wrong_fix(wrong, variant, binding))
+            self.tree.restore(broken)
             failed = [f for f in result.fixes if not f.passed and not f.skipped]
+            passing_wrong = [w for w in result.wrong_fixes if not w.stayed_broken and not w.skipped]
             if not result.reason and failed:
                 result.reason = "; ".join(f"fix {f.name!r}: {f.reason}" for f in failed)
             elif not result.reason and not any(f.kind == "forward" and not f.skipped for f in result.fixes):
                 result.reason = "no forward fix fits this repository"
+            elif not result.reason and passing_wrong:
+                result.reason = "; ".join(f"WRONG FIX PASSES {w.name!r}: {w.reason}" for w in passing_wrong)
         return result
 
     def _choose_variant(self, result: Rehearsal, roles: Roles, binding: RoleBinding) -> Variant | None:
@@ -216,7 +250,7 @@ class _Rehearser:
             if isinstance(outcome, str):
                 reasons.append(outcome)
                 continue
-            after = evaluate(self.fault.spec.fixed_when, CheckContext(self.tree.tree, binding))
+            after = evaluate(self.fault.spec.fixed_when, self._context(binding))
             refused = [r for r in after if r.name == "kubernetes_accepts" and not r.passed]
             if refused and result.healthy_before:
                 # ArgoCD's sync of the fault would fail and the old objects keep running: nothing breaks.
@@ -225,7 +259,7 @@ class _Rehearser:
             if not all_pass(after) or not result.healthy_before:
                 self._record(result, variant, outcome, self.tree.diff(), after)
                 return variant
-            reasons.append(STILL_PASSING + _why_still_passing(CheckContext(self.tree.tree, binding)))
+            reasons.append(STILL_PASSING + _why_still_passing(self._context(binding)))
             applied = applied or (variant, outcome, self.tree.diff(), after)
         result.reason = _why_none_fits(variants, reasons)
         if applied is not None:  # it applies, but breaks nothing here: say so, with the diff
@@ -256,34 +290,74 @@ class _Rehearser:
         finally:
             self.tree.touched(context.changed)  # even a failed edit's earlier siblings wrote files
 
-    def _try_fix(self, fix: ReferenceFix | WrongFix, variant: Variant, fault_paths: list[str], binding: RoleBinding) -> FixOutcome:
-        kind = fix.kind if isinstance(fix, ReferenceFix) else "wrong"
+    def _skip(self, fix: ReferenceFix | WrongFix, variant: Variant) -> str | None:
+        """Why a fix is not for this variant (None: it is)."""
         if fix.variants is not None and variant.name not in fix.variants:
-            return FixOutcome(fix.name, kind, True, f"not for variant {variant.name!r}", skipped=True)
-        if kind == "revert":
+            return f"not for variant {variant.name!r}"
+        return None
+
+    def _edit(self, fix: ReferenceFix | WrongFix, binding: RoleBinding) -> tuple[str, bool] | None:
+        """Make a fix's edits as a team member would, with roles as bound on the healthy tree:
+        None when done, else (why not, whether it was merely not for this shape)."""
+        roles = roles_for(ManifestIndex.scan(self.tree.tree, binding.root), binding)
+        context = EditContext(self.tree.tree, roles, self.fault.folder, self.apply_patch)
+        try:
+            reason = unmet(fix.when, context)
+            if reason is not None:
+                return f"not for this repository: {reason}", True
+            apply_edits(fix.edits, context)
+        except (EditError, RoleError) as exc:
+            return exc.message, False
+        finally:
+            self.tree.touched(context.changed)
+        return None
+
+    def _try_fix(self, fix: ReferenceFix, variant: Variant, fault_paths: list[str], binding: RoleBinding,
+                 broken: Snapshot) -> FixOutcome:
+        skip = self._skip(fix, variant)
+        if skip is not None:
+            return FixOutcome(fix.name, fix.kind, True, skip, skipped=True)
+        if fix.kind == "revert":
             self.tree.revert_paths(fault_paths)  # what `git revert` of the fault commit does on a clean history
         else:
-            roles = roles_for(ManifestIndex.scan(self.tree.tree, binding.root), binding)
-            context = EditContext(self.tree.tree, roles, self.fault.folder, self.apply_patch)
-            try:
-                reason = unmet(fix.when, context)
-                if reason is not None:
-                    return FixOutcome(fix.name, kind, True, f"not for this repository: {reason}", skipped=True)
-                apply_edits(fix.edits, context)
-            except (EditError, RoleError) as exc:
-                return FixOutcome(fix.name, kind, False, f"does not apply: {exc.message}")
-            finally:
-                self.tree.touched(context.changed)
-        results = evaluate(self.fault.spec.fixed_when, CheckContext(self.tree.tree, binding))
-        if kind == "wrong":
-            if all_pass(results):
-                return FixOutcome(fix.name, kind, False, "the checks pass: this wrong fix would be judged a fix")
-            return FixOutcome(fix.name, kind, True, "stays open: " + _failing(results))
+            problem = self._edit(fix, binding)
+            if problem is not None:
+                reason, skipped = problem
+                return FixOutcome(fix.name, fix.kind, skipped, reason if skipped else f"does not apply: {reason}", skipped=skipped)
+        results = evaluate(self.fault.spec.fixed_when, self._context(binding))
         if not all_pass(results):
-            return FixOutcome(fix.name, kind, False, "checks still fail: " + _failing(results))
-        if kind == "forward" and self.tree.same_as_source():
-            return FixOutcome(fix.name, kind, True, "restores the original tree on this repo (judged a revert)", same_as_revert=True)
-        return FixOutcome(fix.name, kind, True, "all checks pass")
+            return FixOutcome(fix.name, fix.kind, False, "checks still fail: " + _failing(results))
+        if fix.kind == "forward" and self._puts_back(fault_paths, broken):
+            # Issue 16's rule, as the fix search applies it: a commit that writes the fault's own
+            # lines back is judged a revert, whatever else it changes.
+            return FixOutcome(fix.name, fix.kind, True, "puts the fault's own lines back on this repo (judged a revert)",
+                              same_as_revert=True)
+        return FixOutcome(fix.name, fix.kind, True, "all checks pass")
+
+    def _puts_back(self, fault_paths: list[str], broken: Snapshot) -> bool:
+        tree = self.tree
+        return all(puts_back(tree.original(p), broken.get(p, tree.original(p)), tree.current(p)) for p in fault_paths)
+
+    def _try_wrong_fix(self, wrong: WrongFix, variant: Variant, binding: RoleBinding) -> WrongFixOutcome:
+        skip = self._skip(wrong, variant)
+        if skip is not None:
+            return WrongFixOutcome(wrong.name, True, skip, skipped=True)
+        before = self.tree.diff()
+        problem = self._edit(wrong, binding)
+        if problem is not None:
+            reason, skipped = problem
+            if skipped:
+                return WrongFixOutcome(wrong.name, True, reason, skipped=True)
+            # A wrong fix that cannot be applied proves nothing about the checks.
+            return WrongFixOutcome(wrong.name, False, f"does not apply, so it proves nothing: {reason}")
+        if self.tree.diff() == before:
+            # Nor does one whose edits leave the broken tree as it was: it stays broken trivially.
+            return WrongFixOutcome(wrong.name, False, "changes nothing in the broken tree, so it proves nothing")
+        results = evaluate(self.fault.spec.fixed_when, self._context(binding))
+        if all_pass(results):
+            return WrongFixOutcome(wrong.name, False, "every check passes, but this change does not fix it: "
+                                                      "the checks are too weak")
+        return WrongFixOutcome(wrong.name, True, "still broken: " + _failing(results))
 
 
 def fitting_fixes(fault: Fault, tree: Path, binding: RoleBinding, variant: str, *, apply_patch: PatchApplier,

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from bot.catalog.behaviour import Runner
 from bot.catalog.checks import CheckContext, CheckResult, RoleBinding, all_pass, evaluate, reads
 from bot.catalog.faults import Fault
 from bot.catalog.manifests import ManifestIndex
@@ -88,10 +89,15 @@ def _touches(paths: list[str], globs: set[str]) -> bool:
 class FixDetector:
     """Fix search for one fault instance, in a repository clone faultbot owns."""
 
-    def __init__(self, repo: LocalRepo, automation: Iterable[str] = (), bot_shas: Iterable[str] = ()) -> None:
+    def __init__(self, repo: LocalRepo, automation: Iterable[str] = (), bot_shas: Iterable[str] = (),
+                 runner: Runner | None = None) -> None:
         self.repo = repo
         self.automation = tuple(automation)
         self.bot_shas = set(bot_shas)
+        self.runner = runner  # behavioural checks run in its sandbox, cached by what they read
+
+    def _context(self, fault: Fault, binding: RoleBinding, index: ManifestIndex | None = None) -> CheckContext:
+        return CheckContext(self.repo.path, binding, index, fault_dir=fault.folder, runner=self.runner)
 
     def scan(self, fault: Fault, binding: RoleBinding, injected: str, parent: str, landed: str, head: str,
              resume: Detection | None = None) -> Detection:
@@ -114,9 +120,9 @@ class FixDetector:
         else:
             detection, start, passing = Detection(head=head), landed, False
             self.repo.checkout_detached(landed)
-            results = evaluate(fault.spec.fixed_when, CheckContext(self.repo.path, binding))
+            results = evaluate(fault.spec.fixed_when, self._context(fault, binding))
         commits = self.repo.first_parent_log(start, head)
-        globs = reads(fault.spec.fixed_when, CheckContext(self.repo.path, binding))
+        globs = reads(fault.spec.fixed_when, self._context(fault, binding))
         for commit in commits:
             automated = is_automation(commit, self.automation)
             if detection.first_response is None and not automated and commit.sha not in self.bot_shas:
@@ -124,7 +130,7 @@ class FixDetector:
             if not _touches(self.repo.changed_paths(commit.sha), globs):
                 continue
             self.repo.checkout_detached(commit.sha)
-            results = evaluate(fault.spec.fixed_when, CheckContext(self.repo.path, binding, ManifestIndex.scan(self.repo.path, binding.root)))
+            results = evaluate(fault.spec.fixed_when, self._context(fault, binding, ManifestIndex.scan(self.repo.path, binding.root)))
             now_passing = all_pass(results)
             if automated:
                 passing = now_passing  # the tree changed, but not by the team: never their fix
@@ -145,7 +151,7 @@ class FixDetector:
                    detection: Detection) -> Detection:
         """The team rewrote history (a force-push past the fault): judge the head as it is."""
         self.repo.checkout_detached(head)
-        detection.results = evaluate(fault.spec.fixed_when, CheckContext(self.repo.path, binding))
+        detection.results = evaluate(fault.spec.fixed_when, self._context(fault, binding))
         commit = self.repo.commit_info(head)
         if all_pass(detection.results) and not is_automation(commit, self.automation):
             kind = "revert" if self._undone(change, head) else "forward-fix"

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.catalog.behaviour import Runner
 from bot.catalog.binding import DEFAULT_KUBERNETES_VERSION
 from bot.catalog.checks import RoleBinding
 from bot.catalog.edits import EditContext, apply_edits
@@ -109,11 +110,12 @@ class Injector:
         self, team: TeamSettings, cache: TeamCache, store: Store, clock: Clock,
         forge: Forge | None = None, merge_method: str = "merge",
         before_push: HookFn | None = None, after_push: HookFn | None = None,
-        root: DeployRoot | None = None, kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+        root: DeployRoot | None = None, kubernetes_version: str = DEFAULT_KUBERNETES_VERSION, runner: Runner | None = None,
     ) -> None:
         self.team = team
         self.root = root or DeployRoot()  # what the team's ArgoCD deploys: the tree is read from there
         self.kubernetes_version = kubernetes_version
+        self.runner = runner
         self.cache = cache
         self.store = store
         self.clock = clock
@@ -231,7 +233,8 @@ class Injector:
         parent = self.cache.sync(self.team.branch)
         where = f"{self.team.name} at {parent[:12]}"
         rehearsal = rehearse(fault, self.cache.path, apply_patch=apply_patch, targets=self.team.targets,
-                             root=self.root, kubernetes_version=self.kubernetes_version, with_fixes=False)
+                             root=self.root, kubernetes_version=self.kubernetes_version, with_fixes=False,
+                             runner=self.runner)
         if rehearsal.binding is None or not rehearsal.applicable:
             raise InjectionRefused(f"{fault.id} does not apply to {where}: {rehearsal.reason}; nothing pushed")
         if not rehearsal.healthy_before:

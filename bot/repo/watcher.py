@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.catalog.behaviour import Runner
 from bot.catalog.checks import RoleBinding
 from bot.catalog.faults import Catalog
 from bot.config import TeamSettings
@@ -46,9 +47,10 @@ class TeamWatcher:
     def __init__(
         self, team: TeamSettings, cache: TeamCache, store: Store, clock: Clock, catalog: Catalog,
         forge: GitHubForge | None = None, automation: Iterable[str] = DEFAULT_AUTOMATION,
-        poll_interval: timedelta = timedelta(seconds=30),
+        poll_interval: timedelta = timedelta(seconds=30), runner: Runner | None = None,
     ) -> None:
         self.team = team
+        self.runner = runner
         self.cache = cache
         self.store = store
         self.clock = clock
@@ -126,7 +128,7 @@ class TeamWatcher:
         assert instance.injected_sha and instance.parent_sha and instance.landed_sha
         # The bot's own commits (its personas', its reverts) are never a team's fix or response.
         personas = tuple(p.email for p in self.team.personas)
-        detector = FixDetector(self.cache, self.automation + personas, self._bot_shas())
+        detector = FixDetector(self.cache, self.automation + personas, self._bot_shas(), self.runner)
         return detector.scan(
             fault, RoleBinding.from_json(instance.binding), instance.injected_sha,
             instance.parent_sha, instance.landed_sha, head, resume=self._scans.get(instance.fault),

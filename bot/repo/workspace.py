@@ -354,6 +354,15 @@ class LocalRepo:
             raise
         return True
 
+    def export_tree(self, rev: str, dest: Path) -> Path:
+        """Write the files of `rev` into `dest`, touching neither this repo's index nor its work tree."""
+        dest.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="faultbot-index-") as scratch:
+            env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+            self.git("read-tree", rev, env=env)
+            self.git("checkout-index", "--all", f"--prefix={dest.resolve()}/", env=env)
+        return dest
+
     def merged_messages(self, merge: str) -> list[str]:
         """The messages of the commits a merge commit brought in (its second parent's side)."""
         parents = self.commit_info(merge).parents

@@ -118,3 +118,69 @@ def test_report_scores_the_log(tmp_path: Path, capsys: pytest.CaptureFixture[str
     written = json.loads(Path(paths["json"]).read_text())
     assert written["scoreboard"][0]["team"] == "team-a" and written["scoreboard"][0]["fixed"] == 1
     assert "team-a" in Path(paths["markdown"]).read_text()
+
+
+WEAK = """\
+id: web-unreachable/weakly-checked
+title: The frontend is scaled to zero (checked by a regex, on purpose too weakly)
+family: web-unreachable
+severity: high
+symptom: The site answers 503.
+commit_messages: ["Scale down the frontend", "frontend: fewer replicas"]
+roles: [frontend_workload]
+edits:
+  - {op: yaml.set, role: frontend_workload, path: spec.replicas, value: 0}
+fixed_when:
+  - {check: text, path: k8s/frontend.yaml, pattern: 'replicas: [1-9]'}
+fixes:
+  - {name: revert the commit, kind: revert}
+  - name: one replica
+    kind: forward
+    edits:
+      - {op: yaml.set, role: frontend_workload, path: spec.replicas, value: 1}
+wrong_fixes:
+  - name: a comment that promises replicas
+    edits:
+      - op: text.replace
+        role: frontend_workload
+        pattern: '^(\\s*)replicas: 0$'
+        replacement: '\\1# replicas: 2 once the autoscaler lands\\n\\1replicas: 0'
+"""
+
+
+def test_verify_fails_loudly_when_a_wrong_fix_passes_a_weak_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "catalog" / "web-unreachable" / "weakly-checked"
+    folder.mkdir(parents=True)
+    (folder / "fault.yaml").write_text(WEAK, encoding="utf-8")
+    catalog = str(tmp_path / "catalog")
+    assert main(["faults", "verify", "--catalog", catalog]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL web-unreachable/weakly-checked" in out
+    assert "WRONG FIX PASSES web-unreachable/weakly-checked: 'a comment that promises replicas'" in out
+    assert "the checks are too weak" in out
+    assert main(["faults", "verify", "--catalog", catalog, "--json"]) == 1
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["wrong_fixes"] == [{"name": "a comment that promises replicas", "stayed_broken": False,
+                                      "reason": "every check passes, but this change does not fix it: the checks are too weak"}]
+    assert not result["ok"] and not result["both_ways"]
+    # The same fault with a semantic check proves both ways.
+    (folder / "fault.yaml").write_text(WEAK.replace("{check: text, path: k8s/frontend.yaml, pattern: 'replicas: [1-9]'}",
+                                                    "{check: replicas, role: frontend_workload, min: 1}"), encoding="utf-8")
+    assert main(["faults", "verify", "--catalog", catalog]) == 0
+    assert "1 of 1 faults verified (1 in both directions)" in capsys.readouterr().out
+
+
+def test_a_wrong_fix_that_changes_nothing_proves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "catalog" / "web-unreachable" / "weakly-checked"
+    folder.mkdir(parents=True)
+    semantic = WEAK.replace("{check: text, path: k8s/frontend.yaml, pattern: 'replicas: [1-9]'}",
+                            "{check: replicas, role: frontend_workload, min: 1}")
+    no_op = semantic.split("wrong_fixes:")[0] + (
+        "wrong_fixes:\n  - name: scale up, then back down\n    edits:\n"
+        "      - {op: yaml.set, role: frontend_workload, path: spec.replicas, value: 2}\n"
+        "      - {op: yaml.set, role: frontend_workload, path: spec.replicas, value: 0}\n")
+    (folder / "fault.yaml").write_text(no_op, encoding="utf-8")
+    assert main(["faults", "verify", "--catalog", str(tmp_path / "catalog"), "--json"]) == 1
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["wrong_fixes"] == [{"name": "scale up, then back down", "stayed_broken": False,
+                                      "reason": "changes nothing in the broken tree, so it proves nothing"}]

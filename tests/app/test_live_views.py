@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -31,7 +32,9 @@ def submit(page: WebDriver, button: WebElement) -> None:
     """Click a form's button and wait until the browser shows the answer (the old page is gone)."""
     old = page.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(page, 90).until(expected_conditions.staleness_of(old))  # generous: CI shares 2 cores
+    # generous: CI shares 2 cores. Mid-navigation chromedriver may answer "Node with given id does not
+    # belong to the document" instead of "stale element": ask again, the next answer is "stale".
+    WebDriverWait(page, 90, ignored_exceptions=(WebDriverException,)).until(expected_conditions.staleness_of(old))
     WebDriverWait(page, 90).until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from bot.catalog.checks import CheckContext, RoleBinding, Status, evaluate_one
 from bot.catalog.faultspec import Check
@@ -86,9 +86,17 @@ def test_check_passes_healthy_and_fails_broken(tmp_path: Path, spec: dict[str, o
     assert reason in result.reason, result.reason
 
 
-def test_live_checks_are_left_to_the_daemon() -> None:
-    result = evaluate_one(CHECK.validate_python({"check": "probe"}), CheckContext(CHAT_APP, binding()))
-    assert result.status is Status.live and result.passed
+@pytest.mark.parametrize("kind", ["probe", "argocd_healthy"])
+def test_live_conditions_are_not_checks(kind: str) -> None:
+    """They passed for lack of data; live state decides recovery (bot/deploy), never a fix."""
+    with pytest.raises(ValidationError, match="does not match any of the expected tags"):
+        CHECK.validate_python({"check": kind})
+
+
+@pytest.mark.parametrize("kind", ["tests", "browser"])
+def test_a_behavioural_check_without_a_sandbox_fails(kind: str) -> None:
+    result = evaluate_one(CHECK.validate_python({"check": kind}), CheckContext(CHAT_APP, binding()))
+    assert result.status is Status.failed and "needs a sandbox" in result.reason
 
 
 def test_a_renamed_object_fails_its_role(tmp_path: Path) -> None:

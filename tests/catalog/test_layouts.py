@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.app.cli import main
+from bot.catalog.behaviour import Runner
 from bot.catalog.faults import Catalog
 from bot.catalog.rehearsal import rehearse
 from bot.catalog.roles import Role
@@ -31,10 +32,10 @@ ALT_TARGETS = {
 
 
 @pytest.mark.parametrize("targets", [None, ALT_TARGETS], ids=["discovery", "targets"])
-def test_faults_on_the_alt_layout_apply_or_say_why(targets: dict[Role, str] | None) -> None:
+def test_faults_on_the_alt_layout_apply_or_say_why(targets: dict[Role, str] | None, behaviour: Runner) -> None:
     applied, refused = [], {}
     for fault in CATALOG.faults.values():
-        result = rehearse(fault, ALT, targets=targets, apply_patch=apply_patch)
+        result = rehearse(fault, ALT, targets=targets, apply_patch=apply_patch, runner=behaviour)
         if result.breaks:
             assert result.ok, f"{fault.id}: {result.reason}"
             applied.append(fault.id)

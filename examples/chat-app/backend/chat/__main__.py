@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 import sys
 import time
 from socketserver import ThreadingMixIn
@@ -12,10 +13,9 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from chat.app import create_app
-from chat.config import ConfigError, DatabaseConfig, load_config
+from chat.config import ConfigError, DatabaseConfig, SqliteConfig, listen_port, load_config
 from chat.store import MessageStore
 
-LISTEN_PORT = 8000
 SCHEMA_ATTEMPTS = 30  # PostgreSQL may still be starting when the backend comes up
 
 log = logging.getLogger("chat")
@@ -35,12 +35,24 @@ class QuietHandler(WSGIRequestHandler):
             log.info("%s %s", self.address_string(), fmt % args)
 
 
-def make_store(config: DatabaseConfig) -> MessageStore:
-    """A MessageStore that connects to PostgreSQL with psycopg 3."""
+def make_store(config: DatabaseConfig | SqliteConfig) -> MessageStore:
+    """A MessageStore on PostgreSQL (psycopg 3), or on a local SQLite file."""
+    if isinstance(config, SqliteConfig):
+        path = config.path
+        return MessageStore(
+            lambda: sqlite3.connect(path, timeout=10), paramstyle="qmark", id_type="INTEGER"
+        )
     # Imported here so the app and its tests do not need psycopg installed.
     import psycopg
 
     return MessageStore(lambda: psycopg.connect(**config.conninfo()), paramstyle="format")
+
+
+def describe(config: DatabaseConfig | SqliteConfig) -> str:
+    """Where the data lives, for the start-up log line (no password)."""
+    if isinstance(config, SqliteConfig):
+        return f"sqlite {config.path}"
+    return f"{config.user}@{config.host}:{config.port}/{config.name}"
 
 
 def create_schema_with_retry(store: MessageStore) -> None:
@@ -64,6 +76,7 @@ def main() -> int:
     )
     try:
         config = load_config(os.environ)
+        port = listen_port(os.environ)
     except ConfigError as error:
         log.error("configuration error: %s", error)
         return 2
@@ -71,19 +84,12 @@ def main() -> int:
     create_schema_with_retry(store)
     server = make_server(
         "",
-        LISTEN_PORT,
+        port,
         create_app(store),
         server_class=ThreadingWSGIServer,
         handler_class=QuietHandler,
     )
-    log.info(
-        "listening on :%d (database %s@%s:%d/%s)",
-        LISTEN_PORT,
-        config.user,
-        config.host,
-        config.port,
-        config.name,
-    )
+    log.info("listening on :%d (database %s)", port, describe(config))
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return 0

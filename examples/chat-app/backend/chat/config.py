@@ -1,4 +1,9 @@
-"""Database settings, read from the environment the Deployment provides."""
+"""Database settings, read from the environment the Deployment provides.
+
+In the cluster the backend talks to PostgreSQL (DB_HOST, DB_PORT, DB_NAME, DB_USER,
+DB_PASSWORD). On a laptop, DATABASE_URL=sqlite:///chat.db runs it on a SQLite file instead,
+with no database server (`sqlite:////abs/path.db` for an absolute path).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from dataclasses import dataclass
 
 REQUIRED_VARIABLES = ("DB_HOST", "DB_NAME", "DB_USER", "DB_PASSWORD")
 DEFAULT_DB_PORT = 5432
+DEFAULT_LISTEN_PORT = 8000
+SQLITE_PREFIX = "sqlite:///"
 
 
 class ConfigError(Exception):
@@ -36,8 +43,36 @@ class DatabaseConfig:
         }
 
 
-def load_config(environ: Mapping[str, str]) -> DatabaseConfig:
-    """Build the database settings from DB_* variables, or raise ConfigError."""
+@dataclass(frozen=True)
+class SqliteConfig:
+    """A local SQLite file (development and local testing)."""
+
+    path: str
+
+
+def _port(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "").strip() or str(default)
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"{name} must be between 1 and 65535, got {port}")
+    return port
+
+
+def listen_port(environ: Mapping[str, str]) -> int:
+    """The port to serve on: PORT, or 8000."""
+    return _port(environ, "PORT", DEFAULT_LISTEN_PORT)
+
+
+def load_config(environ: Mapping[str, str]) -> DatabaseConfig | SqliteConfig:
+    """Build the database settings from DATABASE_URL (SQLite) or DB_* variables, or raise ConfigError."""
+    url = environ.get("DATABASE_URL", "").strip()
+    if url:
+        if not url.startswith(SQLITE_PREFIX) or url == SQLITE_PREFIX:
+            raise ConfigError("DATABASE_URL must be sqlite:///PATH; PostgreSQL is configured with DB_* variables")
+        return SqliteConfig(url.removeprefix(SQLITE_PREFIX))
     missing = [name for name in REQUIRED_VARIABLES if not environ.get(name, "").strip()]
     if missing:
         raise ConfigError(
@@ -45,13 +80,7 @@ def load_config(environ: Mapping[str, str]) -> DatabaseConfig:
             + ", ".join(missing)
             + " (set them in the backend Deployment's env)"
         )
-    raw_port = environ.get("DB_PORT", "").strip() or str(DEFAULT_DB_PORT)
-    try:
-        port = int(raw_port)
-    except ValueError:
-        raise ConfigError(f"DB_PORT must be a number, got {raw_port!r}") from None
-    if not 0 < port < 65536:
-        raise ConfigError(f"DB_PORT must be between 1 and 65535, got {port}")
+    port = _port(environ, "DB_PORT", DEFAULT_DB_PORT)
     return DatabaseConfig(
         host=environ["DB_HOST"].strip(),
         port=port,

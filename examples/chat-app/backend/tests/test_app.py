@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from chat.app import MAX_LIMIT, MAX_TEXT_LENGTH, create_app
-from chat.config import ConfigError, load_config
+from chat.config import ConfigError, SqliteConfig, listen_port, load_config
 from chat.store import MessageStore
 
 if TYPE_CHECKING:
@@ -180,6 +180,17 @@ def test_config_defaults_the_port_and_rejects_a_bad_one() -> None:
     )
     with pytest.raises(ConfigError, match="DB_PORT"):
         load_config({**env, "DB_PORT": "fivefourthreetwo"})
+
+
+def test_config_runs_on_a_sqlite_file_for_local_development() -> None:
+    assert load_config({"DATABASE_URL": "sqlite:////tmp/chat.db"}) == SqliteConfig("/tmp/chat.db")
+    assert load_config({"DATABASE_URL": "sqlite:///chat.db"}) == SqliteConfig("chat.db")
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        load_config({"DATABASE_URL": "postgresql://chat@db/chat"})
+    assert listen_port({}) == 8000
+    assert listen_port({"PORT": "8123"}) == 8123
+    with pytest.raises(ConfigError, match="PORT"):
+        listen_port({"PORT": "0"})
 
 
 def test_store_rejects_an_unknown_paramstyle() -> None:

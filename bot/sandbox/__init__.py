@@ -1,0 +1,1 @@
+"""Behavioural checks, run for real: a sandbox (temp checkout, own network namespace, time limit) for a team's tests, a fault's acceptance test and a real browser; and the verdict cache in front of it."""
