@@ -43,6 +43,16 @@ TEAM_REPOS: dict[str, tuple[str, tuple[str, ...]]] = {
     "argocd-guestbook": ("argocd-guestbook", ("web-unreachable",)),
     "argocd-kustomize-guestbook": ("argocd-kustomize-guestbook", ("web-unreachable",)),
 }
+# What `faultbot validate` suggests for each (tests/app/test_validate_realworld.py proves `settle`
+# arrives at exactly this); other tests configure the team with it without running validate again.
+SUGGESTED: dict[str, tuple[str | None, dict[str, str]]] = {
+    "podinfo-bases": (None, {}),
+    "podinfo-dev": ("overlays/dev", {}),
+    "aks-store-demo-base": (None, {"backend_workload": "Deployment/order-service"}),
+    "k8s-guestbook": (None, {"db_service": "Service/redis-master"}),
+    "argocd-guestbook": (None, {}),
+    "argocd-kustomize-guestbook": (None, {}),
+}
 SUGGESTED_TARGET = re.compile(r"add to the team's targets: (?P<role>[a-z_]+): (?P<object>\S+)")
 SUGGESTED_PATH = re.compile(r"\(e\.g\. path: (?P<path>[^)\s]+)\)")
 
@@ -99,3 +109,10 @@ def settle(tmp_path: Path, key: str) -> tuple[SettledTeam, list[str]]:
             break
         team = SettledTeam(team.remote, families, path, targets)
     return team, seen
+
+
+def suggested_team(tmp_path: Path, key: str) -> SettledTeam:
+    """A real repository pushed as a team's, with the `path:` and `targets:` validate suggests (SUGGESTED)."""
+    name, families = TEAM_REPOS[key]
+    path, targets = SUGGESTED[key]
+    return SettledTeam(make_team_repo(tmp_path, key, source=realworld_source(name)), families, path, dict(targets))

@@ -11,17 +11,7 @@ import pytest
 from bot.app.commands import run_validate
 from bot.catalog.deployed import HELM_MESSAGE
 from tests.gitrepos import make_team_repo
-from tests.realworld import TEAM_REPOS, realworld_source, settle, write_team_config
-
-# What validate suggests for each repository (and nothing else is written by hand).
-SUGGESTED = {
-    "podinfo-bases": (None, {}),
-    "podinfo-dev": ("overlays/dev", {}),
-    "aks-store-demo-base": (None, {"backend_workload": "Deployment/order-service"}),
-    "k8s-guestbook": (None, {"db_service": "Service/redis-master"}),
-    "argocd-guestbook": (None, {}),
-    "argocd-kustomize-guestbook": (None, {}),
-}
+from tests.realworld import SUGGESTED, TEAM_REPOS, realworld_source, settle, write_team_config
 
 
 @pytest.mark.parametrize("key", sorted(TEAM_REPOS))

@@ -1,12 +1,23 @@
-"""Every fault that applies to a real repository (../shared/realworld) plays the whole game there,
-with the real injector and watcher on real git repositories:
+"""Every fault that applies to a real repository (../shared/realworld) is proven there, in two layers.
 
-inject → an unrelated image-tag bump in the same file keeps it open → each wrong fix keeps it
-open (and is undone) → `git revert` of the fault is judged `revert` → the team re-applies the
-change (the fault is open again) → the reference forward fix is judged `forward-fix`.
+For every (repository, applicable fault, the variant that fits): the git-free rehearsal
+(bot/catalog/rehearsal.py, the one `faults verify` and `plan` use) proves that the fault breaks
+the healthy repo, that the revert and every reference forward fix that fits mend it, that a
+forward fix which does not write the fault's own lines back exists (a team can be seen to fix
+forward there), and that every wrong fix that fits leaves it broken.
+
+For one fault per family per repository (a different one on each repository, so together they
+cover most of the catalog), the whole game with the real injector and watcher on real git
+repositories: inject → an unrelated image-tag bump in the same file keeps it open → each wrong
+fix keeps it open (and is undone) → `git revert` of the fault is judged `revert` → the team
+re-applies the change (the fault is open again) → the reference forward fix is judged
+`forward-fix`. That the detector judges by the same checks as the rehearsal is what lets the
+rehearsal stand for the rest.
 
 The team is configured with exactly the `path:` and `targets:` that `faultbot validate` suggests
-(tests/realworld.settle). Which faults apply is asserted too: the table of the issue.
+(tests/realworld.SUGGESTED, which tests/app/test_validate_realworld.py proves, running `plan`
+inside `validate`). Which faults apply is asserted too: the table of the issue. One copy of each repository, its plan and its
+rehearsals are shared by the module's tests.
 """
 
 from __future__ import annotations
@@ -18,11 +29,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.commands import run_plan
 from bot.app.compose import make_injector, make_watcher, open_store
 from bot.catalog.checks import RoleBinding
 from bot.catalog.faults import Catalog, Fault
-from bot.catalog.manifests import ManifestIndex
+from bot.catalog.manifests import DeployRoot, ManifestIndex
 from bot.catalog.rehearsal import Rehearsal, apply_fix, fitting_fixes, rehearse_many
 from bot.catalog.roles import Role
 from bot.config import load_config
@@ -31,7 +41,7 @@ from bot.repo.watcher import TeamWatcher
 from bot.repo.workspace import apply_patch
 from bot.store.eventlog import Store
 from tests.gitrepos import git
-from tests.realworld import SettledTeam, settle, write_team_config
+from tests.realworld import SettledTeam, suggested_team, write_team_config
 
 CATALOG = Catalog.load()
 ALICE = ["-c", "user.name=Alice Ng", "-c", "user.email=alice@example.com"]
@@ -173,33 +183,70 @@ def play(tmp_path: Path, team: SettledTeam, fault: Fault, healthy: Rehearsal) ->
     assert (fixed.state, fixed.fix_kind, fixed.fix_sha) == (State.fixed, "forward-fix", sha), (forward.name, fixed.failing)
 
 
-def _targets(team: SettledTeam) -> dict[Role, str]:
-    return {Role(role): target for role, target in team.targets.items()}
+@dataclass
+class Proven:
+    """One repository as a team's, planned and rehearsed once for the whole module."""
+
+    key: str
+    team: SettledTeam
+    applicable: set[str]
+    skipped: dict[str, str]
+    rehearsals: dict[str, Rehearsal]
 
 
-def _root(team: SettledTeam):  # type: ignore[no-untyped-def]
-    from bot.catalog.manifests import DeployRoot
+@pytest.fixture(scope="module", params=sorted(APPLICABLE))
+def proven(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Proven:
+    """Every fault of the team's families rehearsed once, with its fixes where it breaks the repo
+    (what `plan` judges applicable is exactly a rehearsal that breaks: bot.app.faults.plan_team)."""
+    key: str = request.param
+    team = suggested_team(tmp_path_factory.mktemp(f"realworld-{key}"), key)
+    faults = [f for family in team.families for f in CATALOG.in_family(family)]
+    targets = {Role(role): target for role, target in team.targets.items()}
+    rehearsals = rehearse_many(faults, team.remote.clone, apply_patch=apply_patch, targets=targets,
+                               root=DeployRoot(team.path))
+    by_id = {f.id: r for f, r in zip(faults, rehearsals, strict=True)}
+    return Proven(key, team, {f for f, r in by_id.items() if r.breaks},
+                  {f: r.reason for f, r in by_id.items() if not r.breaks},
+                  {f: r for f, r in by_id.items() if r.breaks})
 
-    return DeployRoot(team.path)
+
+def test_the_faults_that_apply_are_the_issues_table(proven: Proven) -> None:
+    assert proven.applicable == APPLICABLE[proven.key], proven.skipped
+    assert all(reason and "\n" not in reason for reason in proven.skipped.values())
+    assert len({f for f in proven.applicable if f.startswith("web-unreachable/")}) >= 3
+    if "db-unreachable" in proven.team.families:
+        assert len({f for f in proven.applicable if f.startswith("db-unreachable/")}) >= 2
 
 
-@pytest.mark.parametrize("key", sorted(APPLICABLE))
-def test_every_applicable_fault_plays_the_whole_game(tmp_path: Path, key: str) -> None:
-    team, _ = settle(tmp_path / "settle", key)
-    plan = run_plan(write_team_config(tmp_path / "plan", team.team_lines()), [])["team-a"]
-    applicable = {e.fault for e in plan.entries if e.applicable}
-    skipped = {e.fault: e.reason for e in plan.entries if not e.applicable}
-    assert applicable == APPLICABLE[key], skipped
-    assert all(reason and "\n" not in reason for reason in skipped.values())
-    assert len({f for f in applicable if f.startswith("web-unreachable/")}) >= 3
-    if "db-unreachable" in team.families:
-        assert len({f for f in applicable if f.startswith("db-unreachable/")}) >= 2
-    faults = [CATALOG.get(f) for f in sorted(applicable)]
-    rehearsals = rehearse_many(faults, team.remote.clone, apply_patch=apply_patch, targets=_targets(team), root=_root(team))
+def test_every_applicable_fault_is_proven_both_ways_by_the_rehearsal(proven: Proven) -> None:
     failures = []
-    for number, (fault, healthy) in enumerate(zip(faults, rehearsals, strict=True)):
+    for fault_id, rehearsal in sorted(proven.rehearsals.items()):
+        tried_wrong = [w for w in rehearsal.wrong_fixes if not w.skipped]
+        if not rehearsal.ok:
+            failures.append(f"{fault_id} [{rehearsal.variant}]: {rehearsal.reason}")
+        elif rehearsal.forward_fix() is None:
+            failures.append(f"{fault_id} [{rehearsal.variant}]: no forward fix mends it without writing its lines back")
+        elif not tried_wrong:
+            failures.append(f"{fault_id} [{rehearsal.variant}]: no wrong fix fits this variant")
+    assert failures == []
+
+
+def played(key: str, applicable: set[str]) -> list[str]:
+    """One fault per family for the whole game: a different one on each repository."""
+    turn = sorted(APPLICABLE).index(key)
+    chosen = []
+    for family in ("web-unreachable", "db-unreachable"):
+        ids = sorted(f for f in applicable if f.startswith(family + "/"))
+        if ids:
+            chosen.append(ids[turn % len(ids)])
+    return chosen
+
+
+def test_one_fault_per_family_plays_the_whole_game(proven: Proven, tmp_path: Path) -> None:
+    failures = []
+    for number, fault_id in enumerate(played(proven.key, proven.applicable)):
         try:
-            play(tmp_path / f"game-{number}", team, fault, healthy)
+            play(tmp_path / f"game-{number}", proven.team, CATALOG.get(fault_id), proven.rehearsals[fault_id])
         except (AssertionError, subprocess.CalledProcessError) as exc:
-            failures.append(f"{fault.id}: {exc}")
+            failures.append(f"{fault_id}: {exc}")
     assert failures == []
