@@ -376,16 +376,18 @@ def faults_show(fault_id: str, as_json: bool) -> None:
               help="A repos.yaml: verify on its teams' repos, with their targets: and path:.")
 @click.option("--team", "team_names", multiple=True, help="With --config: only this team (repeatable).")
 @click.option("--catalog", type=click.Path(path_type=Path, file_okay=False), default=None, help="Another catalog folder.")
+@click.option("--fault", "fault_ids", multiple=True, help="Only this fault (repeatable; default: every fault).")
 @JSON_OPTION
 def faults_verify(repo: Path | None, config_path: Path | None, team_names: tuple[str, ...], catalog: Path | None,
-                  as_json: bool) -> None:
+                  fault_ids: tuple[str, ...], as_json: bool) -> None:
     """Prove every fault both ways: it breaks its checks, every reference fix mends them, every wrong fix does not."""
     from bot.app.faults import print_verification, verify_failed, verify_repos
     from bot.catalog.faults import Catalog
 
     if team_names and config_path is None:
         raise click.UsageError("--team needs --config")
-    runs = verify_repos(repo, config_path, list(team_names), Catalog.load(catalog) if catalog is not None else None)
+    runs = verify_repos(repo, config_path, list(team_names), Catalog.load(catalog) if catalog is not None else None,
+                        list(fault_ids))
     if as_json:
         from bot.app.faults import rehearsal_json
 

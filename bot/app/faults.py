@@ -124,9 +124,10 @@ def verify_catalog(catalog: Catalog, repo: Path, targets: Mapping[Any, str] | No
 
 
 def verify_repos(repo: Path | None, config_path: Path | None, team_names: list[str],
-                 catalog: Catalog | None = None) -> dict[str, list[Rehearsal]]:
+                 catalog: Catalog | None = None, fault_ids: list[str] | None = None) -> dict[str, list[Rehearsal]]:
     """`faults verify`: on a tree (default: the example repo), or on each team's repo of a
-    repos.yaml with the team's targets:, path: (or ArgoCD's) and Kubernetes version."""
+    repos.yaml with the team's targets:, path: (or ArgoCD's) and Kubernetes version; every
+    fault of the catalog, or only `fault_ids`."""
     import tempfile
 
     from bot.config import load_config
@@ -134,10 +135,12 @@ def verify_repos(repo: Path | None, config_path: Path | None, team_names: list[s
     if repo is not None:
         check_team_tree(repo)
     if config_path is None:
+        catalog = catalog or Catalog.load()
         tree = repo or EXAMPLE_REPO
-        return {str(tree): verify_catalog(catalog or Catalog.load(), tree)}
+        return {str(tree): verify_catalog(catalog.only(fault_ids) if fault_ids else catalog, tree)}
     config, _ = load_config(config_path)
     catalog = catalog or catalog_for(config, config_path)
+    catalog = catalog.only(fault_ids) if fault_ids else catalog
     runner = behaviour_runner(config, config_path)
     teams = [config.team(n) for n in team_names] if team_names else config.all_team_settings()
     runs: dict[str, list[Rehearsal]] = {}

@@ -116,6 +116,10 @@ class Catalog:
         suggestion = f"; did you mean {', '.join(close)}?" if close else "; see `faultbot faults list`"
         raise CatalogError(f"no fault {fault_id!r} in {self.root.name}/{suggestion}")
 
+    def only(self, fault_ids: list[str]) -> Catalog:
+        """The same catalog cut down to these faults (an unknown id is an error naming close ones)."""
+        return Catalog(self.root, {fault_id: self.get(fault_id) for fault_id in fault_ids})
+
     def in_family(self, family: str) -> list[Fault]:
         """Faults of one family, by id; drafts (`faults new`, not yet proven) are never scheduled."""
         return [f for i, f in sorted(self.faults.items()) if f.family == family and not f.spec.draft]

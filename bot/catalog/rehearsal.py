@@ -114,7 +114,7 @@ class Rehearsal:
     @property
     def notes(self) -> list[str]:
         """What is worth knowing but not a failure (a forward fix that is a revert here)."""
-        return [f"fix {f.name!r} restores the original tree on this repo (it would be judged a revert)"
+        return [f"fix {f.name!r} writes the fault's own lines back on this repo (it would be judged a revert)"
                 for f in self.fixes if f.same_as_revert]
 
 
