@@ -7,18 +7,27 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.app.compose import behaviour_runner, make_deploy_watcher, make_injector, make_watcher, open_store
-from bot.app.faults import RepoPlan, catalog_for, catalog_problems, team_plan
-from bot.app.parallel import in_parallel
-from bot.app.validation import ValidationReport, validate_config
+from bot.app.paths import open_store
 from bot.config import TeamSettings, load_config
 from bot.game.timeline import FaultInstance, fold
-from bot.repo.injector import Injection
+
+if TYPE_CHECKING:
+    from bot.app.faults import RepoPlan
+    from bot.app.validation import ValidationReport
+    from bot.repo.injector import Injection
+
+# Each command imports what it uses when it runs: git, GitHub, ArgoCD and the fault catalog
+# cost a second or more of start-up, which `status --cached` (read the log, print) never needs.
 
 
 def run_validate(config_path: Path, *, offline: bool) -> ValidationReport:
     """Load and validate the config; problems are returned, not raised."""
+    from bot.app.compose import behaviour_runner
+    from bot.app.faults import catalog_for, catalog_problems
+    from bot.app.validation import validate_config
+
     config, source = load_config(config_path)
     catalog = catalog_for(config, config_path)
     with tempfile.TemporaryDirectory(prefix="faultbot-validate-") as workdir:
@@ -33,6 +42,10 @@ def run_validate(config_path: Path, *, offline: bool) -> ValidationReport:
 
 def run_plan(config_path: Path, team_names: list[str]) -> dict[str, RepoPlan]:
     """Every team's applicable faults and the exact diff each would push; nothing is pushed."""
+    from bot.app.compose import behaviour_runner
+    from bot.app.faults import catalog_for, team_plan
+    from bot.app.parallel import in_parallel
+
     config, _ = load_config(config_path)
     catalog = catalog_for(config, config_path)
     teams = [config.team(n) for n in team_names] if team_names else config.all_team_settings()
@@ -51,10 +64,13 @@ def run_plan(config_path: Path, team_names: list[str]) -> dict[str, RepoPlan]:
 def run_status(config_path: Path, *, cached: bool) -> list[FaultInstance]:
     """Every fault instance of every team, refreshed from the repos unless `cached`."""
     config, _ = load_config(config_path)
-    catalog = catalog_for(config, config_path)
     store = open_store(config, config_path)
     try:
         if not cached:
+            from bot.app.compose import make_deploy_watcher, make_watcher
+            from bot.app.faults import catalog_for
+
+            catalog = catalog_for(config, config_path)
             for team in config.all_team_settings():
                 make_watcher(config, config_path, team, store, catalog).refresh(source="status", force=True)
                 deploy = make_deploy_watcher(config, config_path, team, store)
@@ -70,9 +86,12 @@ def run_status(config_path: Path, *, cached: bool) -> list[FaultInstance]:
 def run_inject(config_path: Path, team_name: str, fault_id: str, *, dry_run: bool, force: bool = False) -> Injection:
     """`faultbot inject`: one fault into one team's repository (or its diff, on a dry run);
     refused while the team has another open fault, unless `force`."""
+    from bot.app.compose import make_injector
+    from bot.app.faults import catalog_for
+
     config, _ = load_config(config_path)
     team = config.team(team_name)
-    fault = catalog_for(config, config_path).get(fault_id)
+    fault = catalog_for(config, config_path, lazy=True).get(fault_id)  # parses that one fault.yaml only
     store = open_store(config, config_path)
     try:
         return make_injector(config, config_path, team, store).inject(fault, dry_run=dry_run, force=force)

@@ -15,23 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from bot.app.deployroot import deploy_root
-from bot.app.paging import PagerPoller
+
+# open_store is re-exported: the root hands out the store too (it lives with the paths: light to import).
 from bot.app.paths import event_paths
+from bot.app.paths import open_store as open_store
 from bot.app.validation import git_limits, token_for
 from bot.base.redact import Redactor
 from bot.catalog.faults import Catalog
 from bot.config import Config, TeamSettings
-from bot.deploy.argocd import ArgoCD, token_from_env
-from bot.deploy.probe import ProbeResult, probe
-from bot.deploy.watch import DeployWatcher
 from bot.errors import FaultbotError
-from bot.forge.github import GitHubForge, github_auth, make_client
 from bot.game.clock import Clock, SystemClock
-from bot.pager.pagerduty import IncidentSource, PagerDuty
 from bot.repo.cache import TeamCache
 from bot.repo.injector import Injector, cache_path
 from bot.repo.watcher import TeamWatcher
@@ -39,6 +35,14 @@ from bot.repo.workspace import Credentials
 from bot.sandbox.runner import Sandbox
 from bot.sandbox.verdicts import CachedRunner, VerdictCache
 from bot.store.eventlog import Store
+
+if TYPE_CHECKING:  # PyGithub, ArgoCD/probe HTTP and PagerDuty are imported where a team uses them:
+    # a command that needs none of them (`status --cached`, a push-only `inject`) starts faster.
+    from bot.app.paging import PagerPoller
+    from bot.deploy.probe import ProbeResult
+    from bot.deploy.watch import DeployWatcher
+    from bot.forge.github import GitHubForge
+    from bot.pager.pagerduty import IncidentSource
 
 VERDICTS_ENV = "FAULTBOT_VERDICTS"
 """Where commands without a config keep behavioural verdicts (default .faultbot/verdicts.jsonl)."""
@@ -60,14 +64,6 @@ def behaviour_runner(config: Config | None = None, config_path: Path | None = No
     if config is not None and config_path is not None:
         return _runner(config.paths(config_path).workdir / "verdicts.jsonl")
     return _runner((Path(".faultbot") / "verdicts.jsonl").resolve())
-
-
-def open_store(config: Config, config_path: Path) -> Store:
-    """The event's store, at the URL repos.yaml names (relative SQLite paths: see bot.app.paths)."""
-    try:
-        return Store(event_paths(config, config_path).state_url)
-    except FaultbotError as exc:
-        raise FaultbotError(f"{config_path.name}: {exc.message}") from None
 
 
 def ensure_workdir(config: Config, config_path: Path) -> Path:
@@ -104,6 +100,8 @@ def team_adapters(config: Config, config_path: Path, team: TeamSettings, clock: 
     git_token = None if config.github.app is not None and over_https else token_for(config, team)
     forge, refresh = None, None
     if team.uses_github or (config.github.app is not None and over_https):
+        from bot.forge.github import GitHubForge, github_auth, make_client
+
         auth, current_token = github_auth(config.github, os.environ)
         if team.uses_github:
             forge = GitHubForge(make_client(config.github, auth, config.timeouts.http.total_seconds()),
@@ -129,6 +127,12 @@ def make_watcher(config: Config, config_path: Path, team: TeamSettings, store: S
 def make_deploy_watcher(config: Config, config_path: Path, team: TeamSettings, store: Store,
                         clock: Clock | None = None, adapters: TeamAdapters | None = None) -> DeployWatcher:
     """ArgoCD, GitHub Actions and probe tracking for a team (each only where configured)."""
+    import httpx
+
+    from bot.deploy.argocd import ArgoCD, token_from_env
+    from bot.deploy.probe import probe
+    from bot.deploy.watch import DeployWatcher
+
     clock = clock or SystemClock()
     adapters = adapters or team_adapters(config, config_path, team, clock)
     argocd, closers = None, []
@@ -163,6 +167,8 @@ def make_pager_source(config: Config) -> IncidentSource | None:
     """One PagerDuty client for the event (one token), if any team names a service."""
     if config.pagerduty is None or not any(t.pagerduty_service for t in config.teams):
         return None
+    from bot.pager.pagerduty import PagerDuty
+
     return PagerDuty(config.pagerduty, os.environ.get(config.pagerduty.token_env, ""))
 
 
@@ -170,4 +176,6 @@ def make_pager(team: TeamSettings, source: IncidentSource | None, store: Store, 
     """The team's PagerDuty poller, where it names a service."""
     if source is None or not team.pagerduty_service:
         return None
+    from bot.app.paging import PagerPoller
+
     return PagerPoller(team.name, team.pagerduty_service, source, store, clock)

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone, tzinfo
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from bot.app.faults import PlanEntry
 from bot.config import TeamSettings
 from bot.game.plan import TeamPlan, make_plan
 from bot.game.timeline import FaultInstance, numbered
 from bot.web.humanize import LocalClock, how_it_ended, human_duration, who_fixed
+
+if TYPE_CHECKING:
+    from bot.app.faults import PlanEntry  # the rehearsal and git: not needed to print `status`
 
 LATEST = datetime.max.replace(tzinfo=timezone.utc)  # sorts after every real time
 

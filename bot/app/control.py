@@ -95,7 +95,8 @@ def run_daemon(config_path: Path, *, stop: threading.Event | None = None, clock:
         if web:  # bound before anything is recorded: a busy port leaves the event untouched
             views = LiveViews(config, store, catalog, clock)
             server = bind_web(config, lambda: live_app(config, views, diff=daemon.fault_diff,
-                                                       request_tick=daemon.request_tick, health=daemon.health))
+                                                       request_tick=daemon.request_tick, health=daemon.health,
+                                                       delivered=daemon.delivered))
         feed = ConsoleFeed(store).start()
         senders = make_senders(config)
         courier = Courier(store, clock, senders).start() if senders else None

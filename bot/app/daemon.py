@@ -24,8 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -58,8 +59,12 @@ from bot.repo.injector import InjectionRefused, Injector
 from bot.repo.watcher import TeamWatcher
 from bot.store.eventlog import Store
 
+if TYPE_CHECKING:
+    from bot.web.webhooks import Delivery
+
 log = logging.getLogger("faultbot.daemon")
 _RUNNING: dict[str, Daemon] = {}
+NOW = "now"  # the scheduler's in-memory job store
 MAX_REFUSALS = 3  # a fault refused this often (already broken repo, blocked PR) is skipped
 CRASH_ENV = "FAULTBOT_CRASH_AT"  # test hook: kill -9 ourselves at a named phase (see tests/test_daemon.py)
 
@@ -213,6 +218,9 @@ class Daemon:
         _RUNNING[self.key] = self
         self.running_since = self.clock.now()
         scheduler = make_scheduler(SQLAlchemyJobStore(url=self.store.url, tablename="faultbot_jobs"), len(self.teams))
+        # "now": looks a webhook asked for; nothing to keep across a restart (the next poll looks anyway),
+        # so they skip the database round trips and the store's wake-up delay.
+        scheduler.add_jobstore(MemoryJobStore(), NOW)
         now = self.clock.to_real(self.clock.now())
         for name in self.teams:
             scheduler.add_job(_tick_job, "interval", seconds=self.poll_seconds(), args=[self.key, name],
@@ -420,7 +428,24 @@ class Daemon:
         threads, and what the look finds is logged with `source`."""
         scheduler = self.scheduler
         if scheduler is not None and team in self.teams and not self.stopping.is_set():
-            scheduler.add_job(_tick_job, args=[self.key, team, source], id=f"now:{team}", replace_existing=True)
+            scheduler.add_job(_tick_job, args=[self.key, team, source], id=f"now:{team}", replace_existing=True,
+                              jobstore=NOW)
+
+    def delivered(self, delivery: Delivery) -> None:
+        """A webhook delivery: the PR or CI run it carried is used as is; a push or PR means look now."""
+        runtime = self.teams.get(delivery.team)
+        if runtime is None:
+            return
+        source = f"webhook:{delivery.event}"
+        if delivery.pull is not None:
+            runtime.watcher.note_pull(delivery.pull)
+        if delivery.ci is None:
+            self.request_tick(delivery.team, source)
+            return
+        scheduler = self.scheduler
+        if scheduler is not None and not self.stopping.is_set():
+            sha, run = delivery.ci
+            scheduler.add_job(runtime.deploy.record_ci, args=[sha, run, source], jobstore=NOW)
 
     # -- for the web side and the demo ----------------------------------------------------
 

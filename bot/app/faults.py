@@ -29,11 +29,11 @@ EXAMPLE_REPO = Path(__file__).resolve().parents[2] / "examples" / "chat-app"
 SUGGESTION = re.compile(r"pick one in the team's targets: \((?P<entry>[a-z_]+: [^)]+)\)")
 
 
-def catalog_for(config: Config | None, config_path: Path | None) -> Catalog:
-    """The catalog a config names (relative to the config file), or the bundled one."""
+def catalog_for(config: Config | None, config_path: Path | None, *, lazy: bool = False) -> Catalog:
+    """The catalog a config names (relative to the config file), or the bundled one (`lazy`: see Catalog.load)."""
     if config is not None and config.catalog and config_path is not None:
-        return Catalog.load((config_path.parent / config.catalog).resolve())
-    return Catalog.load(DEFAULT_CATALOG)
+        return Catalog.load((config_path.parent / config.catalog).resolve(), lazy=lazy)
+    return Catalog.load(DEFAULT_CATALOG, lazy=lazy)
 
 
 def fault_summary(fault: Fault) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from bot.web.app import build_app
 from bot.web.organizer_auth import OrganizerAuth
 from bot.web.server import BackgroundServer
 from bot.web.spectator import SpectatorBoard, spectator_board, spectator_label
+from bot.web.webhooks import Delivery
 
 
 def bind_web(config: Config, app_factory: Callable[[], object]) -> BackgroundServer:
@@ -114,7 +115,8 @@ def organizer_side(config: Config, views: LiveViews, diff: Callable[[str, str], 
 
 
 def live_app(config: Config, views: LiveViews, *, diff: Callable[[str, str], str | None],
-             request_tick: Callable[[str, str], None], health: Callable[[], dict[str, object]]) -> object:
+             request_tick: Callable[[str, str], None], health: Callable[[], dict[str, object]],
+             delivered: Callable[[Delivery], None] | None = None) -> object:
     """The daemon's ASGI app."""
     secret_env = config.web.webhook_secret_env
     teams_by_repo = {t.repo: t.name for t in config.all_team_settings() if t.repo}
@@ -123,5 +125,5 @@ def live_app(config: Config, views: LiveViews, *, diff: Callable[[str, str], str
                      webhook_secret=os.environ.get(secret_env) if secret_env else None,
                      teams_by_repo=teams_by_repo,
                      # what the look finds is logged as the webhook's (`webhook:push`), not the poll's
-                     on_change=lambda team, event: request_tick(team, f"webhook:{event}"))
+                     on_change=delivered or (lambda d: request_tick(d.team, f"webhook:{d.event}")))
 

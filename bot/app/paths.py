@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot.config import Config, EventPaths, load_config
 from bot.errors import FaultbotError
+from bot.store.eventlog import Store
 
 STATE_DIR_ENV = "FAULTBOT_STATE_DIR"
 DEFAULT_CONFIG = Path("repos.yaml")
@@ -22,6 +23,14 @@ def state_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     """$FAULTBOT_STATE_DIR, if set."""
     value = (os.environ if environ is None else environ).get(STATE_DIR_ENV, "").strip()
     return Path(value) if value else None
+
+
+def open_store(config: Config, config_path: Path) -> Store:
+    """The event's store, at the URL repos.yaml names (relative SQLite paths: see event_paths)."""
+    try:
+        return Store(event_paths(config, config_path).state_url)
+    except FaultbotError as exc:
+        raise FaultbotError(f"{config_path.name}: {exc.message}") from None
 
 
 def event_paths(config: Config, config_path: Path, environ: Mapping[str, str] | None = None) -> EventPaths:

@@ -7,6 +7,7 @@ format and faultspec.py for the models.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -85,23 +86,47 @@ def load_fault(path: Path) -> Fault:
     return Fault(spec, folder)
 
 
+class _FaultFiles(Mapping[str, Fault]):
+    """The catalog's fault.yaml files by id (a file's id is its folder), each parsed when first asked for."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self._paths = {f"{p.parent.parent.name}/{p.parent.name}": p for p in paths}
+        self._loaded: dict[str, Fault] = {}
+
+    def __getitem__(self, fault_id: str) -> Fault:
+        if fault_id not in self._loaded:
+            self._loaded[fault_id] = load_fault(self._paths[fault_id])
+        return self._loaded[fault_id]
+
+    def __contains__(self, fault_id: object) -> bool:
+        return fault_id in self._paths  # Mapping's default would parse the file to answer
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
 @dataclass(frozen=True)
 class Catalog:
     """Every fault, by id."""
 
     root: Path
-    faults: dict[str, Fault]
+    faults: Mapping[str, Fault]
 
     @classmethod
-    def load(cls, root: Path = DEFAULT_CATALOG) -> Catalog:
-        """Load every fault.yaml under root; the first malformed one stops the load."""
+    def load(cls, root: Path = DEFAULT_CATALOG, *, lazy: bool = False) -> Catalog:
+        """Load every fault.yaml under root; the first malformed one stops the load.
+
+        `lazy`: parse each file only when its fault is asked for (a command that uses one
+        fault need not parse them all; a malformed file then fails when it is used)."""
         if not root.is_dir():
             raise CatalogError(f"{root}: no fault catalog there")
-        faults: dict[str, Fault] = {}
-        for path in sorted(root.glob("*/*/fault.yaml")):
-            fault = load_fault(path)
-            faults[fault.id] = fault
-        return cls(root, faults)
+        files = _FaultFiles(sorted(root.glob("*/*/fault.yaml")))
+        if lazy:
+            return cls(root, files)
+        return cls(root, {fault_id: files[fault_id] for fault_id in files})
 
     @property
     def families(self) -> list[str]:

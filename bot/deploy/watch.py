@@ -14,24 +14,33 @@ records nothing else — a fault is never declared shipped or recovered from mis
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.config import TeamSettings
 from bot.deploy import AppStatus, DeployError, DeploySource
 from bot.deploy.probe import ProbeResult
 from bot.deploy.tracking import first_deploy_containing, recovered_at
 from bot.errors import FaultbotError, GitError
-from bot.forge.github import GitHubForge
+from bot.forge import CIRun
 from bot.game import events as ev
 from bot.game.clock import Clock
+from bot.game.events import Kind
 from bot.game.timeline import FaultInstance, State, fold
 from bot.repo.cache import TeamCache
 from bot.store.eventlog import Store
 from bot.store.staleness import mark_fresh, mark_stale
 
+if TYPE_CHECKING:
+    from bot.forge.github import GitHubForge  # PyGithub: imported where a team has `repo:`
+
 log = logging.getLogger("faultbot.deploy")
-CI_RECHECK = timedelta(minutes=2)  # how often to ask GitHub again about a commit's CI
+CI_RECHECK = timedelta(minutes=2)  # how often to ask GitHub again about a commit's CI (a 304 is free)
+# GitHub creates a push's workflow runs (queued) within seconds: none this long after the
+# commit landed means the repo runs no CI on it, so stop asking.
+CI_APPEARS_WITHIN = timedelta(minutes=10)
 Prober = Callable[[], ProbeResult]
 
 
@@ -54,6 +63,8 @@ class DeployWatcher:
         # Spend GitHub's rate limit with care: 30 teams share one token's 5,000 calls an hour.
         self._ci_next: dict[str, datetime] = {}
         self._unknown_revisions: set[str] = set()
+        self._ci_pushed: bool | None = None  # does CI arrive by webhook deliveries? (None: not read yet)
+        self._ci_lock = threading.Lock()  # a delivery and a poll must not record the same run twice
 
     def close(self) -> None:
         """Release the HTTP clients this watcher was built with."""
@@ -72,7 +83,8 @@ class DeployWatcher:
 
     def _refresh(self) -> None:
         instances = [i for i in fold(self.store.events(self.team.name)) if i.injected_sha]
-        self._ci(instances)
+        with self._ci_lock:
+            self._ci(instances)
         if self.argocd is None or not instances:
             return
         try:
@@ -142,18 +154,16 @@ class DeployWatcher:
     # -- GitHub Actions ---------------------------------------------------------------------
 
     def _ci(self, instances: list[FaultInstance]) -> None:
-        if self.forge is None:
+        if self.forge is None or self._ci_by_webhook():
             return
         now = self.clock.now()
         for instance in instances:
-            if instance.state in (State.timed_out, State.halted) or instance.recovered_at is not None:
-                continue  # nothing CI can still tell us about a closed fault
-            for role, sha in (("injected", instance.landed_sha or instance.injected_sha), ("fix", instance.fix_sha)):
+            for role, sha, since in self._ci_commits(instance):
                 seen = instance.ci.get(role)
-                if sha is None or (seen is not None and seen.status == "completed"):
-                    continue
                 if now < self._ci_next.get(sha, now):
                     continue
+                if seen is None and sha in self._ci_next and since is not None and now - since >= CI_APPEARS_WITHIN:
+                    continue  # asked, and no run came within the bound: this commit has no CI to follow
                 self._ci_next[sha] = now + CI_RECHECK
                 try:
                     runs = self.forge.workflow_runs(sha)
@@ -161,23 +171,52 @@ class DeployWatcher:
                     self._stale("github", exc.message)
                     return
                 self._fresh("github")
-                if not runs:
-                    continue
-                latest = runs[0]
-                if seen is None or (seen.status, seen.conclusion) != (latest.status, latest.conclusion):
-                    self._append(instance, ev.CIRun(role=role, sha=sha, name=latest.name, status=latest.status,
-                                                    conclusion=latest.conclusion, started_at=latest.created_at,
-                                                    updated_at=latest.updated_at))
-                    if role == "injected" and latest.conclusion in ("failure", "cancelled", "timed_out"):
-                        self._append(instance, ev.Anomaly(
-                            kind="ci-failed",
-                            detail=f"CI '{latest.name}' {latest.conclusion} on the injected commit: "
-                                   "the fault may never ship, and is not timed until it does"))
+                if runs:
+                    self._record_run(instance, role, sha, runs[0], "deploy")
+
+    def record_ci(self, sha: str, run: CIRun, source: str) -> None:
+        """A CI run a webhook delivered (`workflow_run`, `check_suite`): recorded like a polled one,
+        and from then on this team's CI comes from deliveries, not from asking GitHub."""
+        with self._ci_lock:
+            self._ci_pushed = True
+            for instance in fold(self.store.events(self.team.name)):
+                for role, commit, _ in self._ci_commits(instance):
+                    if commit == sha:
+                        self._record_run(instance, role, sha, run, source)
+
+    @staticmethod
+    def _ci_commits(instance: FaultInstance) -> list[tuple[str, str, datetime | None]]:
+        """(role, sha, since) of the commits whose CI is still worth following."""
+        if instance.state in (State.timed_out, State.halted) or instance.recovered_at is not None:
+            return []  # nothing CI can still tell us about a closed fault
+        commits = (("injected", instance.landed_sha or instance.injected_sha, instance.injected_at),
+                   ("fix", instance.fix_sha, instance.fixed_at))
+        return [(role, sha, since) for role, sha, since in commits
+                if sha is not None and (role not in instance.ci or instance.ci[role].status != "completed")]
+
+    def _ci_by_webhook(self) -> bool:
+        """Has GitHub delivered CI runs for this team? Then deliveries carry it (read from the log once)."""
+        if self._ci_pushed is None:
+            self._ci_pushed = any(e.source.startswith("webhook") for e in self.store.events(self.team.name, kinds=(Kind.CI,)))
+        return self._ci_pushed
+
+    def _record_run(self, instance: FaultInstance, role: str, sha: str, run: CIRun, source: str) -> None:
+        seen = instance.ci.get(role)
+        if seen is not None and (seen.status, seen.conclusion) == (run.status, run.conclusion):
+            return
+        self._append(instance, ev.CIRun(role=role, sha=sha, name=run.name, status=run.status,
+                                        conclusion=run.conclusion, started_at=run.created_at,
+                                        updated_at=run.updated_at), source)
+        if role == "injected" and run.conclusion in ("failure", "cancelled", "timed_out"):
+            self._append(instance, ev.Anomaly(
+                kind="ci-failed",
+                detail=f"CI '{run.name}' {run.conclusion} on the injected commit: "
+                       "the fault may never ship, and is not timed until it does"), source)
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _append(self, instance: FaultInstance, facts: ev.Facts) -> None:
-        self.store.append(self.team.name, facts, fault=instance.fault, source="deploy", at=self.clock.now())
+    def _append(self, instance: FaultInstance, facts: ev.Facts, source: str = "deploy") -> None:
+        self.store.append(self.team.name, facts, fault=instance.fault, source=source, at=self.clock.now())
 
     def _stale(self, source: str, error: str) -> None:
         log.warning("deploy data stale", extra={"team": self.team.name, "source": source, "error": error})

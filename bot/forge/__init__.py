@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+from bot.game.clock import as_utc
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,19 @@ class CIRun:
     conclusion: str | None  # success | failure | cancelled | ... once completed
     created_at: datetime | None
     updated_at: datetime | None
+
+
+def github_time(text: Any) -> datetime | None:
+    """A GitHub JSON timestamp (`2026-05-01T12:00:00Z`) as an aware UTC datetime; None if absent."""
+    if not isinstance(text, str) or not text:
+        return None
+    return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+def ci_run(run: Mapping[str, Any]) -> CIRun:
+    """A CIRun from GitHub's workflow-run JSON (the REST answer's, and the `workflow_run` webhook's)."""
+    return CIRun(str(run.get("name") or ""), str(run.get("status") or ""), run.get("conclusion"),
+                 github_time(run.get("created_at")), github_time(run.get("updated_at")))
 
 
 @dataclass(frozen=True)

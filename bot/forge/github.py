@@ -20,7 +20,7 @@ from github.Repository import Repository
 from bot.base.redact import Redactor
 from bot.config import GitHubApp, GitHubSettings
 from bot.errors import FaultbotError
-from bot.forge import CIRun, MergeOutcome, PullRequest
+from bot.forge import CIRun, MergeOutcome, PullRequest, ci_run
 from bot.game.clock import Clock, SystemClock, as_utc
 
 
@@ -131,6 +131,7 @@ def rate_limit_reset(exc: GithubException, now: datetime) -> datetime | None:
 
 
 T = TypeVar("T")
+_REMEMBERED_ANSWERS = 64  # commits whose last CI answer is kept for conditional requests
 
 
 class GitHubForge:
@@ -149,6 +150,7 @@ class GitHubForge:
         self.clock = clock or SystemClock()
         self.blocked_until: datetime | None = None
         self._repo: Repository | None = None
+        self._runs: dict[str, tuple[str, list[CIRun]]] = {}  # sha -> (ETag, runs) of GitHub's last answer
 
     def _call(self, what: str, action: Callable[[], T]) -> T:
         """Run one API interaction; GitHub's errors become one-line ForgeErrors."""
@@ -167,9 +169,9 @@ class GitHubForge:
 
     @property
     def repo(self) -> Repository:
-        """The repository object (fetched once)."""
+        """The repository object: lazy, so a call costs only its own request, not a fetch of the repo first."""
         if self._repo is None:
-            self._repo = self._call(f"get repository {self.full_name}", lambda: self.client.get_repo(self.full_name))
+            self._repo = self.client.withLazy(True).get_repo(self.full_name)
         return self._repo
 
     def _pull(self, pr: GHPullRequest) -> PullRequest:
@@ -223,9 +225,29 @@ class GitHubForge:
         return self._call("list pull requests", newest)
 
     def workflow_runs(self, sha: str) -> list[CIRun]:
-        """GitHub Actions runs for a commit (newest first), so the timeline shows CI too."""
-        runs = self._call(f"list workflow runs of {sha[:12]}", lambda: list(self.repo.get_workflow_runs(head_sha=sha)))
-        return [CIRun(r.name or "", r.status or "", r.conclusion, _utc(r.created_at), _utc(r.updated_at)) for r in runs]
+        """GitHub Actions runs for a commit (newest first), so the timeline shows CI too.
+
+        Asked again with the last answer's ETag: while nothing changed GitHub answers 304,
+        which it does not count against the rate limit, and the remembered runs stand.
+        """
+        known = self._runs.get(sha)
+        headers = {"If-None-Match": known[0]} if known else {}
+
+        def ask() -> tuple[dict[str, Any], Any]:
+            return self.client.requester.requestJsonAndCheck(
+                "GET", f"/repos/{self.full_name}/actions/runs", parameters={"head_sha": sha}, headers=headers)
+
+        answer, data = self._call(f"list workflow runs of {sha[:12]}", ask)
+        if data is None and known is not None:  # 304 Not Modified: no body
+            return known[1]
+        runs = [ci_run(run) for run in (data or {}).get("workflow_runs", [])]
+        etag = answer.get("etag")
+        if etag:
+            self._runs.pop(sha, None)
+            self._runs[sha] = (etag, runs)
+            while len(self._runs) > _REMEMBERED_ANSWERS:  # the oldest commits' answers go first
+                del self._runs[next(iter(self._runs))]
+        return runs
 
     def merge_pull_request(self, number: int, method: str, sha: str, title: str) -> MergeOutcome:
         """Merge; protection rules or conflicts come back as a refused outcome (405/409)."""

@@ -40,6 +40,7 @@ class Kind(StrEnum):
     HEAD = "repo.head"
     BRANCHES = "repo.branches"
     FIXED = "fix.detected"
+    FIX_PR = "fix.pull_request"
     REGRESSED = "fix.regressed"
     PROGRESS = "fault.progress"
     RESPONSE = "response.first"
@@ -261,8 +262,22 @@ class Fixed(Facts):
     uncertainty_s: float | None = None
     pr: PullInfo | None = None
     pr_lookup: str | None = None
-    """"failed" while GitHub could not say which PR merged the fix (amended later)."""
+    """"pending" when written from git alone: a `FixPull` follows with GitHub's PR data.
+    ("failed": an earlier release's mark that a later `Fixed` with `amends` would follow.)"""
     amends: str | None = None
+
+
+@dataclass(frozen=True)
+class FixPull(Facts):
+    """What GitHub says about how a fix recorded from git alone got in: the PR that merged
+    it (its merged_at is then the fix time), or none (a direct push: the observation stands)."""
+
+    KIND: ClassVar[Kind] = Kind.FIX_PR
+    sha: str = ""
+    """The fix commit this is about (ignored if the fault's fix has changed since)."""
+    pr: PullInfo | None = None
+    source: str = "rest"
+    """Where the PR data came from: `rest` (asked GitHub) or `webhook` (a pull_request delivery carried it)."""
 
 
 @dataclass(frozen=True)
@@ -524,7 +539,7 @@ FACT_TYPES: dict[Kind, type[Facts]] = {
     cls.KIND: cls
     for cls in (
         Started, PlanMade, Scheduled, Halt, Resume, Intent, Landed, PrOpened, PrBlocked, Refused, Skipped,
-        Hint, Head, Branches, Fixed, Regressed, Progress, Response, RevertIntent, RevertFailed, TimedOut,
+        Hint, Head, Branches, Fixed, FixPull, Regressed, Progress, Response, RevertIntent, RevertFailed, TimedOut,
         Halted, Tracked, Shipped, Recovered, ClockStarted, RecoverTimedOut, CIRun, ProbeChanged, Anomaly, Stale,
         Fresh, PagerIncident, OutboxOpened, Delivered,
     )

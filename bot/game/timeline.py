@@ -227,7 +227,15 @@ def _apply(instance: FaultInstance, event: Event) -> FaultInstance:
             return replace(instance, state=State.fixed, fix_sha=facts.sha, fix_kind=facts.kind,
                            fixed_by=facts.fixed_by, pr=facts.pr, fixed_at=facts.fixed_at or event.at,
                            fixed_at_source=facts.fixed_at_source, fixed_at_uncertainty_s=facts.uncertainty_s,
-                           pr_pending=facts.pr_lookup == "failed", failing=(), needs_organizer=None)
+                           pr_pending=facts.pr_lookup in ("pending", "failed"), failing=(), needs_organizer=None)
+        case ev.FixPull():
+            if facts.sha != instance.fix_sha or not instance.pr_pending:
+                return instance  # about an earlier fix, or already told
+            if facts.pr is None or facts.pr.merged_at is None:
+                return replace(instance, pr_pending=False)  # no PR merged it: our observation stands
+            who = replace(instance.fixed_by or Who(), login=facts.pr.author)
+            return replace(instance, pr=facts.pr, pr_pending=False, fixed_at=facts.pr.merged_at,
+                           fixed_at_source="github:merged_at", fixed_at_uncertainty_s=0, fixed_by=who)
         case ev.Regressed():
             ci = {role: run for role, run in instance.ci.items() if role != "fix"}
             return replace(instance, state=State.regressed, regressions=instance.regressions + 1,

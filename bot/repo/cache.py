@@ -92,17 +92,30 @@ class TeamCache(LocalRepo):
 
     def sync(self, branch: str) -> str:
         """Clone or fetch, then put the work tree at the remote branch head; return its sha."""
-        if not (self.path / ".git").is_dir():
+        fresh = not (self.path / ".git").is_dir()
+        if fresh:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             blobs = ["--filter=blob:none"] if self.partial else []
             run_git(
                 ["clone", "-q", "--no-checkout", *blobs, "--", self.url, str(self.path)],
                 credentials=self.credentials, url=self.url, limits=self.limits, keep_fds=held_lock_fds(self.path),
             )
-        self.remote("fetch", "-q", "--prune", self.url, f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
-        head = self.git("rev-parse", f"refs/remotes/origin/{branch}").strip()
-        self.checkout_detached(head)
+        tracking = f"refs/remotes/origin/{branch}"
+        head = self._cloned_head(tracking) if fresh else None  # a clone made this instant has the branch already
+        if head is None:  # (if not, the fetch says so in git's own words)
+            self.remote("fetch", "-q", "--prune", self.url, f"+refs/heads/{branch}:{tracking}")
+            head = self.git("rev-parse", tracking).strip()
+        if fresh:
+            self.git("checkout", "-q", "--force", "--detach", head)  # an empty work tree: nothing to clean
+        else:
+            self.checkout_detached(head)
         return head
+
+    def _cloned_head(self, tracking: str) -> str | None:
+        try:
+            return self.git("rev-parse", "--verify", "--quiet", tracking).strip() or None
+        except GitError:
+            return None
 
     def remote_head(self, branch: str) -> str | None:
         """The branch head on the remote right now (one `ls-remote`)."""

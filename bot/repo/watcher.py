@@ -9,8 +9,9 @@ for a merged PR), never a commit date.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.catalog.behaviour import Runner
 from bot.catalog.checks import RoleBinding
@@ -18,15 +19,17 @@ from bot.catalog.faults import Catalog
 from bot.config import TeamSettings
 from bot.errors import FaultbotError
 from bot.forge import PullRequest
-from bot.forge.github import GitHubForge
 from bot.game import events as ev
 from bot.game.clock import Clock
 from bot.game.events import Kind
 from bot.game.timeline import FaultInstance, State, fold
 from bot.repo.cache import TeamCache
-from bot.repo.detector import Detection, FixCommit, FixDetector
+from bot.repo.detector import Detection, FixDetector
 from bot.store.eventlog import Store
 from bot.store.staleness import mark_fresh, mark_stale
+
+if TYPE_CHECKING:
+    from bot.forge.github import GitHubForge  # PyGithub: imported where a team has `repo:`
 
 DEFAULT_AUTOMATION = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
 
@@ -61,6 +64,7 @@ class TeamWatcher:
         self.last_checked: datetime | None = None
         self._scans: dict[str, Detection] = {}  # per fault: where the last walk stopped
         self._searched = False  # has this process searched the history once yet?
+        self._delivered: dict[str, PullRequest] = {}  # PRs webhooks carried, by merge and head sha
 
     def instances(self) -> list[FaultInstance]:
         """This team's fault instances, from the log."""
@@ -82,10 +86,9 @@ class TeamWatcher:
         last_head = last.facts.head if last is not None and isinstance(last.facts, ev.Head) else None
         moved = last is None or last_head != head
         tracked = [i for i in self.instances() if i.state in (State.injected, State.regressed, State.fixed)]
-        # A fix found while GitHub was unreachable still owes its PR data: look again. And the
-        # first look of a process searches whatever the log says: a run killed mid-scan by an
-        # older release may have marked a head seen that it never searched.
-        force = force or not self._searched or any(i.pr_pending for i in tracked)
+        # The first look of a process searches whatever the log says: a run killed mid-scan by
+        # an older release may have marked a head seen that it never searched.
+        force = force or not self._searched
         found: list[tuple[ev.Facts, str | None]] = []
         scans: dict[str, Detection] = {}
         if head is not None and tracked and (moved or force):
@@ -102,7 +105,17 @@ class TeamWatcher:
         if found:
             self.store.append_all(self.team.name, found, source=source, at=now)
         self._scans.update(scans)  # only once recorded: a resumed walk must not skip what was lost
-        return RefreshResult(self.team.name, head, moved, [f.KIND for f, _ in found if not isinstance(f, ev.Head)])
+        # What GitHub adds comes after: a fix is on record from git alone, never waiting for REST calls.
+        later = self._from_github(scans, now) if scans or any(i.pr_pending for i in tracked) else []
+        if later:
+            self.store.append_all(self.team.name, later, source=source, at=now)
+        recorded = [f.KIND for f, _ in found + later if not isinstance(f, ev.Head)]
+        return RefreshResult(self.team.name, head, moved, recorded)
+
+    def note_pull(self, pull: PullRequest) -> None:
+        """A pull_request delivery's PR: fix enrichment uses it rather than asking GitHub again."""
+        for sha in {pull.merge_sha, pull.head_sha} - {None, ""}:
+            self._delivered[str(sha)] = pull
 
     def _new_branches(self, branches: set[str], now: datetime, source: str) -> None:
         """A branch the team creates after a fault landed is their first sign of response."""
@@ -136,15 +149,8 @@ class TeamWatcher:
 
     def _update(self, instance: FaultInstance, detection: Detection, now: datetime,
                 since: datetime | None) -> list[ev.Facts]:
-        """What a scan says changed for one fault (recorded by the caller, with the head)."""
+        """What a scan says changed for one fault, from git alone (recorded by the caller, with the head)."""
         found: list[ev.Facts] = []
-        if instance.first_response is None:
-            response = self._first_pull(instance)
-            if response is None and detection.first_response is not None:
-                response = ev.Response(kind="commit", sha=detection.first_response.sha,
-                                       author=detection.first_response.author_name, at=now, at_source="observed")
-            if response is not None:
-                found.append(response)
         passing, total = detection.progress
         if (passing, total) != (instance.progress or (-1, -1)):
             found.append(ev.Progress(passing, total, tuple(detection.failing)))
@@ -152,37 +158,48 @@ class TeamWatcher:
         if fix is not None and instance.state is not State.fixed:
             # Once fixed, a fault stays fixed at that commit until a team commit breaks it
             # again (REGRESSED): a later fault's fix passing these checks too is not a new fix.
-            found.append(self._fix_facts(fix, now, since))
-        elif fix is not None and instance.pr_pending:
-            amended = self._fix_facts(fix, instance.fixed_at or now, since)
-            if not amended.pr_lookup:  # GitHub answers again: the PR's time replaces ours
-                found.append(replace(amended, amends="pr data was unavailable when the fix was found"))
+            found.append(ev.Fixed(
+                sha=fix.sha, kind=fix.kind, fixed_by=ev.Who(fix.author_name, fix.author_email),
+                fixed_at=now, fixed_at_source="observed",
+                uncertainty_s=round((now - since).total_seconds(), 3) if since else None,
+                pr_lookup="pending" if self.forge is not None else None,
+            ))
         elif fix is None and instance.state is State.fixed and detection.regressions:
             found.append(ev.Regressed(detection.regressions[-1].sha, detection.regressions[-1].after_fix))
         return found
 
-    def _fix_facts(self, fix: FixCommit, now: datetime, since: datetime | None) -> ev.Fixed:
-        facts = ev.Fixed(
-            sha=fix.sha, kind=fix.kind, fixed_by=ev.Who(fix.author_name, fix.author_email),
-            fixed_at=now, fixed_at_source="observed",
-            uncertainty_s=round((now - since).total_seconds(), 3) if since else None,
-        )
+    def _from_github(self, scans: dict[str, Detection], now: datetime) -> list[tuple[ev.Facts, str | None]]:
+        """First responses and fixes' PRs: what needs GitHub, asked once the git facts are recorded."""
+        later: list[tuple[ev.Facts, str | None]] = []
+        for instance in self.instances():
+            detection = scans.get(instance.fault)
+            if detection is not None and instance.first_response is None:
+                response = self._first_pull(instance)
+                if response is None and detection.first_response is not None:
+                    response = ev.Response(kind="commit", sha=detection.first_response.sha,
+                                           author=detection.first_response.author_name, at=now, at_source="observed")
+                if response is not None:
+                    later.append((response, instance.fault))
+            if instance.pr_pending and instance.fix_sha:
+                pull = self._fix_pull(instance.fix_sha, now)
+                if pull is not None:
+                    later.append((pull, instance.fault))
+        return later
+
+    def _fix_pull(self, sha: str, now: datetime) -> ev.FixPull | None:
+        """The PR that merged a fix, as a FixPull; None while GitHub cannot say (it is asked again next look)."""
+        delivered = self._delivered.get(sha)
+        if delivered is not None and delivered.merged:
+            return ev.FixPull(sha=sha, pr=_pull_info(delivered), source="webhook")
         try:
-            pull = self._merged_pull(fix.sha)
+            pull = self._merged_pull(sha)
         except FaultbotError as exc:
-            # git proved the fix; GitHub cannot say yet whether a PR merged it. Record it now
-            # with our observation, mark GitHub stale, and amend when GitHub answers.
+            # git proved the fix; GitHub cannot say yet whether a PR merged it. The fix stays on
+            # record with our observation, GitHub is marked stale, and the next look asks again.
             mark_stale(self.store, self.team.name, "github", exc.message, now)
-            return replace(facts, pr_lookup="failed")
-        if self.forge is not None:
-            mark_fresh(self.store, self.team.name, "github", now)
-        if pull is not None and pull.merged_at is not None:
-            facts = replace(
-                facts, fixed_at=pull.merged_at, fixed_at_source="github:merged_at", uncertainty_s=0,
-                pr=ev.PullInfo(pull.number, pull.author, pull.opened_at, pull.merged_at, pull.url),
-                fixed_by=replace(facts.fixed_by, login=pull.author),
-            )
-        return facts
+            return None
+        mark_fresh(self.store, self.team.name, "github", now)
+        return ev.FixPull(sha=sha, pr=_pull_info(pull) if pull is not None else None)
 
     def _merged_pull(self, sha: str) -> PullRequest | None:
         """The merged PR that brought `sha` in, if any; ForgeError when GitHub cannot answer."""
@@ -218,3 +235,7 @@ class TeamWatcher:
             elif isinstance(event.facts, ev.Closed) and event.facts.revert_sha:
                 shas.add(event.facts.revert_sha)
         return shas
+
+
+def _pull_info(pull: PullRequest) -> ev.PullInfo:
+    return ev.PullInfo(pull.number, pull.author, pull.opened_at, pull.merged_at, pull.url)

@@ -24,7 +24,7 @@ from bot.web.admin import OrganizerSide, admin_routes
 from bot.web.humanize import human_duration
 from bot.web.metrics import render_metrics
 from bot.web.spectator import SpectatorBoard
-from bot.web.webhooks import webhook_route
+from bot.web.webhooks import Delivery, webhook_route
 
 REFRESH_SECONDS = 10
 _ENV = Environment(loader=PackageLoader("bot.web", "templates"), autoescape=True)
@@ -60,7 +60,7 @@ def build_app(
     organizer: OrganizerSide | None = None,
     webhook_secret: str | None = None,
     teams_by_repo: dict[str, str] | None = None,
-    on_change: Callable[[str, str], None] | None = None,
+    on_change: Callable[[Delivery], None] | None = None,
 ) -> Starlette:
     """The ASGI app; the callables read the daemon's live state."""
 

@@ -17,7 +17,8 @@ from bot.catalog.faults import Catalog, Fault
 from bot.catalog.faultspec import ReferenceFix
 from bot.catalog.rehearsal import apply_fix, rehearse
 from bot.config import load_config
-from bot.game.events import Who
+from bot.forge import PullRequest
+from bot.game.events import Fixed, FixPull, Kind, Who
 from bot.game.timeline import FaultInstance, State, fold
 from bot.repo.watcher import TeamWatcher
 from bot.repo.workspace import apply_patch
@@ -326,3 +327,38 @@ def test_a_later_faults_fix_does_not_rewrite_an_earlier_fix(tmp_path: Path) -> N
     by_fault = {i.fault: i for i in fold(game.store.events("team-a"))}
     assert by_fault[SELECTOR].fix_sha == first.fix_sha and by_fault[SELECTOR].fixed_at == first.fixed_at
     assert by_fault["web-unreachable/service-targetport-wrong"].state is State.fixed
+
+
+@pytest.mark.parametrize("chat_forge", [False], indirect=True)
+def test_a_fix_is_recorded_from_git_first_then_enriched_with_its_pr(
+    tmp_path: Path, chat_forge: Forge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    game = fix_through_a_pr(tmp_path, chat_forge, monkeypatch)
+    game.watcher.refresh()
+    kinds = [e.kind for e in game.store.events("team-a", kinds=(Kind.FIXED, Kind.FIX_PR, Kind.RESPONSE))]
+    assert kinds[0] is Kind.FIXED and sorted(kinds[1:]) == sorted([Kind.FIX_PR, Kind.RESPONSE])  # git's facts first
+    fixed, enriched = game.store.latest("team-a", Fixed), game.store.latest("team-a", FixPull)
+    assert fixed is not None and fixed.pr is None and fixed.fixed_at_source == "observed" and fixed.pr_lookup == "pending"
+    assert enriched is not None and enriched.sha == fixed.sha and enriched.source == "rest"
+    assert enriched.pr is not None and enriched.pr.number == game.number and enriched.pr.merged_at == game.merged_at
+
+
+@pytest.mark.parametrize("chat_forge", [False], indirect=True)
+def test_a_pr_a_webhook_delivered_is_used_without_asking_github(
+    tmp_path: Path, chat_forge: Forge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    game = fix_through_a_pr(tmp_path, chat_forge, monkeypatch)
+    merged = chat_forge.github.requests
+    head, merge = (run_git("rev-parse", ref, cwd=chat_forge.bare).stdout.decode().strip()
+                   for ref in ("alice/revert-selector", "main"))
+    delivered = PullRequest(game.number, "https://github.example/pr", "alice/revert-selector", head, MEMBER_LOGIN,
+                            None, True, game.merged_at, merge, "closed")  # as a pull_request delivery carries it
+    game.watcher.note_pull(delivered)
+    game.watcher.refresh()
+    (instance,) = fold(game.store.events("team-a"))
+    assert instance.pr is not None and instance.pr.number == game.number and instance.fixed_at == game.merged_at
+    assert instance.fixed_by is not None and instance.fixed_by.login == MEMBER_LOGIN
+    enriched = game.store.latest("team-a", FixPull)
+    assert enriched is not None and enriched.source == "webhook"
+    asked = [r.path for r in chat_forge.github.requests[len(merged):]]
+    assert not [p for p in asked if "/commits/" in p]  # only the first-response lookup (/pulls) was made

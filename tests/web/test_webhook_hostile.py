@@ -33,7 +33,7 @@ HOSTILE = {
 
 
 def _app(calls: list[tuple[str, str]], max_body: int = 25 * 1024 * 1024) -> Starlette:
-    return Starlette(routes=[webhook_route(SECRET, {REPO: "team-a"}, lambda t, e: calls.append((t, e)),
+    return Starlette(routes=[webhook_route(SECRET, {REPO: "team-a"}, lambda d: calls.append((d.team, d.event)),
                                            max_body=max_body)])
 
 

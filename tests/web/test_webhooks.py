@@ -12,9 +12,10 @@ from starlette.applications import Starlette
 
 from bot.game.timeline import State, fold
 from bot.web.server import BackgroundServer
-from bot.web.webhooks import signature, verify, webhook_route
+from bot.web.webhooks import parse, signature, verify, webhook_route
 from tests.gitrepos import git
 from tests.repo.test_detect import ALICE, SELECTOR, start_game
+from tests.servers.git_cli import run_git
 from tests.shared_files import CONTRACTS_DIR, require
 
 EXAMPLES = CONTRACTS_DIR / "github-webhook-examples"
@@ -47,7 +48,7 @@ class Client:
 
 
 def client_for(calls: list[tuple[str, str]], repo: str) -> Client:
-    route = webhook_route(SECRET, {repo: "team-a"}, lambda team, event: calls.append((team, event)))
+    route = webhook_route(SECRET, {repo: "team-a"}, lambda delivery: calls.append((delivery.team, delivery.event)))
     return Client(Starlette(routes=[route]))
 
 
@@ -86,7 +87,7 @@ def test_a_good_delivery_leads_to_detection_without_the_poll(tmp_path: Path) -> 
     git(game.remote.clone, *ALICE, "revert", "--no-edit", game.injected)
     git(game.remote.clone, "push", "-q", "origin", "main")
     app = Starlette(routes=[webhook_route(SECRET, {"pd-cup/team-a": "team-a"},
-                                          lambda team, event: game.watcher.refresh(source="webhook"))])
+                                          lambda delivery: game.watcher.refresh(source="webhook"))])
     body = json.dumps({"ref": "refs/heads/main", "after": game.remote.head(), "repository": {"full_name": "pd-cup/team-a"}}).encode()
     response = Client(app).post("/webhooks/github", content=body, headers={
         "X-GitHub-Event": "push", "X-Hub-Signature-256": signature(SECRET, body)})
@@ -95,3 +96,37 @@ def test_a_good_delivery_leads_to_detection_without_the_poll(tmp_path: Path) -> 
     assert instance.state is State.fixed and instance.fix_kind == "revert"
     fixed = game.store.last("team-a", kinds=("fix.detected",))
     assert fixed is not None and fixed.source == "webhook"
+
+
+def test_a_merged_pull_request_delivery_carries_the_pr_so_github_need_not_be_asked() -> None:
+    payload = json.loads(example("pull_request/closed.payload.json"))
+    pr = payload["pull_request"]
+    delivery = parse("team-a", "pull_request", payload)
+    assert delivery.pull is not None and delivery.ci is None
+    assert (delivery.pull.number, delivery.pull.author, delivery.pull.merged) == (pr["number"], pr["user"]["login"], pr["merged"])
+    assert delivery.pull.head_sha == pr["head"]["sha"] and delivery.pull.opened_at is not None
+    assert delivery.pull.merge_sha == (pr["merge_commit_sha"] if pr["merged"] else None)
+    assert delivery.pull.opened_at.isoformat().replace("+00:00", "Z") == pr["created_at"]
+
+
+def test_a_workflow_run_delivery_carries_the_run(tmp_path: Path) -> None:
+    from github import Auth, Github
+
+    from tests.conftest import CHAT_APP
+    from tests.servers.forge import BOT_TOKEN, open_forge
+
+    with open_forge(tmp_path, CHAT_APP, partial_clone=False) as forge:
+        sha = run_git("rev-parse", "main", cwd=forge.bare).stdout.decode().strip()
+        forge.github.add_workflow_run(forge.owner, forge.name, sha, status="completed", conclusion="failure", name="build")
+        client = Github(base_url=forge.github.api_url, auth=Auth.Token(BOT_TOKEN), seconds_between_requests=None)
+        _, listing = client.requester.requestJsonAndCheck("GET", f"/repos/{forge.full_name}/actions/runs")
+    # GitHub's workflow_run webhook carries the same workflow-run object its REST API lists.
+    payload = {"action": "completed", "workflow_run": listing["workflow_runs"][0], "repository": {"full_name": forge.full_name}}
+    delivery = parse("team-a", "workflow_run", payload)
+    assert delivery.ci is not None and delivery.pull is None
+    head_sha, run = delivery.ci
+    assert head_sha == sha and (run.name, run.status, run.conclusion) == ("build", "completed", "failure")
+    assert run.created_at is not None and run.created_at.tzinfo is not None
+    suite = parse("team-a", "check_suite", {"check_suite": {"head_sha": sha, "status": "completed", "conclusion": "success",
+                                                           "app": {"name": "GitHub Actions"}}})
+    assert suite.ci is not None and suite.ci[0] == sha and (suite.ci[1].name, suite.ci[1].conclusion) == ("GitHub Actions", "success")

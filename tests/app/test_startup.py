@@ -1,0 +1,58 @@
+"""CLI start-up pays only for what a command uses (issue 17, P1-cli): `status --cached` reads
+the log without importing git, GitHub, ArgoCD or PagerDuty clients or parsing the catalog, and
+`inject` parses the one fault.yaml it injects."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.catalog.faults import DEFAULT_CATALOG, Catalog
+from bot.errors import CatalogError
+from tests.gitrepos import make_team_repo
+from tests.repo.test_inject import write_config
+
+SELECTOR = "web-unreachable/service-selector-typo"
+HEAVY = ("github", "git", "httpx", "bot.deploy.watch", "bot.pager.pagerduty", "bot.catalog.rehearsal")
+
+
+def broken_catalog(tmp_path: Path) -> tuple[Path, str]:
+    """A copy of the catalog with one fault.yaml (not SELECTOR's) malformed."""
+    root = tmp_path / "catalog"
+    shutil.copytree(DEFAULT_CATALOG, root)
+    broken = next(p for p in sorted(root.glob("*/*/fault.yaml")) if p.parent.name != SELECTOR.split("/")[1])
+    broken.write_text(broken.read_text() + "\nno_such_field: 1\n")
+    return root, f"{broken.parent.parent.name}/{broken.parent.name}"
+
+
+def test_a_lazy_catalog_parses_a_fault_only_when_it_is_asked_for(tmp_path: Path) -> None:
+    root, broken = broken_catalog(tmp_path)
+    with pytest.raises(CatalogError, match="no_such_field"):
+        Catalog.load(root)  # the eager load (validate, the daemon) still stops at the first bad file
+    lazy = Catalog.load(root, lazy=True)
+    assert lazy.get(SELECTOR).id == SELECTOR and broken in lazy.faults and len(lazy.faults) == len(list(root.glob("*/*/fault.yaml")))
+    with pytest.raises(CatalogError, match="no_such_field"):
+        lazy.get(broken)
+
+
+def test_status_cached_imports_no_adapter_and_inject_reads_one_fault(tmp_path: Path) -> None:
+    remote = make_team_repo(tmp_path)
+    root, _ = broken_catalog(tmp_path)
+    config = write_config(tmp_path, f"    url: {remote.bare.as_uri()}\n", extra=f"catalog: {root}\n")
+    probe = ("import json, sys\nfrom bot.app.cli import main\ncode = main(sys.argv[1:])\n"
+             f"print(json.dumps([code, sorted(m for m in {HEAVY!r} if m in sys.modules)]))\n")
+
+    def run(*args: str) -> tuple[int, list[str]]:
+        done = subprocess.run([sys.executable, "-c", probe, *args, "--config", str(config)],
+                              capture_output=True, text=True, check=True, cwd=tmp_path)
+        code, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+        return code, loaded
+
+    assert run("status", "--json", "--cached") == (0, [])
+    code, loaded = run("inject", "--dry-run", "team-a", SELECTOR)  # the malformed fault.yaml is never read
+    assert code == 0 and "git" in loaded and "github" not in loaded and "bot.deploy.watch" not in loaded
