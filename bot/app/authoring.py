@@ -134,7 +134,7 @@ def _report(authored: Authored, rehearsal: Rehearsal) -> None:
     elif rehearsal.healthy_before:
         missing.append("the checks still pass after the change: write one that sees what it breaks")
     for fix in rehearsal.fixes:
-        if fix.passed and rehearsal.ok:
+        if fix.passed and not fix.skipped and rehearsal.breaks:
             proven.append(f"fix {fix.name!r} mends it")
         elif not fix.passed:
             missing.append(f"fix {fix.name!r}: {fix.reason}")

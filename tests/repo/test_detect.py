@@ -82,8 +82,14 @@ def apply_reference_fix(game: Game, fix: ReferenceFix) -> None:
 
 
 def forward_fix(fault: Fault, source: Path = CHAT_APP) -> ReferenceFix:
-    """The reference forward fix that is not a revert on this repository (rehearsed to find it)."""
-    fix = rehearse(fault, source, apply_patch=apply_patch).forward_fix()
+    """The reference forward fix that is not a revert on this repository (rehearsed to find it,
+    unless the fault has one forward fix for every shape: tests/catalog proves that one mends it)."""
+    forward = [f for f in fault.spec.fixes if f.kind == "forward"]
+    if len(forward) == 1 and fault.spec.variants is None and not forward[0].when:
+        return forward[0]
+    from bot.app.compose import behaviour_runner
+
+    fix = rehearse(fault, source, apply_patch=apply_patch, runner=behaviour_runner()).forward_fix()
     assert fix is not None, f"{fault.id}: no forward fix mends it here without restoring the original"
     return fix
 
