@@ -26,7 +26,8 @@ RUN pip install --no-cache-dir -e '.[postgres]' \
  && mkdir -p /state /config && chown 10001:10001 /state
 
 # Relative `event.state` and `event.workdir` (and their defaults) resolve under FAULTBOT_STATE_DIR
-# instead of beside the read-only config; the crash log goes to the event's workdir there too.
+# instead of beside the read-only config: sqlite:///faultbot.db and .faultbot land in /state, and
+# the crash log goes to the event's workdir there too.
 ENV HOME=/state \
     FAULTBOT_STATE_DIR=/state \
     PYTHONUNBUFFERED=1

@@ -8,6 +8,7 @@ Tokens are never read from the file: only the *name* of an environment variable 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
@@ -24,6 +25,7 @@ from pydantic import (
     HttpUrl,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -40,6 +42,7 @@ _GITHUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
 _SCP_URL = re.compile(r"^[\w.-]+@[\w.-]+:[^/].*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DEFAULT_STATE = "sqlite:///faultbot.db"
 
 
 _HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
@@ -86,11 +89,22 @@ EnvName = Annotated[str, BeforeValidator(lambda v: _env_name(str(v)))]
 class EventSettings(Strict):
     name: str = Field(min_length=1)
     timezone: str = "UTC"
-    state: str = "sqlite:///faultbot.db"
+    state: str | None = None  # None: DEFAULT_STATE, unless state_env names the URL
+    # The name of an environment variable holding the state URL instead (a PostgreSQL URL carries
+    # a password, and repos.yaml never holds secrets).
+    state_env: EnvName | None = None
     workdir: str = ".faultbot"
     ends_at: AwareDatetime | None = None
     # The Kubernetes version whose API schemas judge a fix ("a fix Kubernetes refuses is no fix").
     kubernetes_version: str = Field(default="1.33", pattern=r"^1\.\d{1,2}$")
+
+    @field_validator("state_env")
+    @classmethod
+    def _one_state(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("state") is not None:
+            raise ValueError("`state` and `state_env` are exclusive: keep `state_env` (the URL from the "
+                             "environment) or `state` (the URL written here), not both")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -397,8 +411,16 @@ class EventPaths(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    state_url: str
     workdir: Path
+    resolved_state: str | None
+    missing_state: str = ""  # why there is no URL: the variable `event.state_env` names is unset
+
+    @property
+    def state_url(self) -> str:
+        """The state's SQLAlchemy URL; a ConfigError when `event.state_env` names an unset variable."""
+        if self.resolved_state is None:
+            raise ConfigError(self.missing_state)
+        return self.resolved_state
 
 
 class TeamSettings(BaseModel):
@@ -439,6 +461,8 @@ class Config(Strict):
     argocd: ArgoCDSettings | None = None
     defaults: Defaults = Field(default_factory=Defaults)
     poll_interval: Duration = timedelta(seconds=30)
+    # How long a standby daemon waits, at most, before it takes over from a leader that went silent.
+    leader_timeout: Duration = timedelta(seconds=15)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     web: WebSettings = Field(default_factory=WebSettings)
     pagerduty: PagerDutySettings | None = None
@@ -447,11 +471,28 @@ class Config(Strict):
     catalog: str | None = None
     teams: list[Team] = Field(min_length=1)
 
-    def paths(self, config_path: Path, state_dir: Path | None = None) -> EventPaths:
+    @field_validator("leader_timeout")
+    @classmethod
+    def _long_enough(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=3):
+            raise ValueError(f"{value.total_seconds():g}s is too short for a leader to prove it is alive; use 3s or more")
+        return value
+
+    def paths(self, config_path: Path, state_dir: Path | None = None,
+              environ: Mapping[str, str] | None = None) -> EventPaths:
         """Where this event keeps its state and caches: relative paths under `state_dir` when
-        given (a container's writable volume), else beside the config file."""
+        given (a container's writable volume), else beside the config file; with `event.state_env`,
+        the URL is that variable's in `environ` (bot.app.paths passes the process's)."""
         base = state_dir.resolve() if state_dir is not None else config_path.resolve().parent
-        return EventPaths(state_url=resolve_url(self.event.state, base), workdir=(base / self.event.workdir).resolve())
+        workdir = (base / self.event.workdir).resolve()
+        if self.event.state_env is None:
+            return EventPaths(workdir=workdir, resolved_state=resolve_url(self.event.state or DEFAULT_STATE, base))
+        url = (environ or {}).get(self.event.state_env, "").strip()
+        if url:
+            return EventPaths(workdir=workdir, resolved_state=resolve_url(url, base))
+        return EventPaths(workdir=workdir, resolved_state=None, missing_state=(
+            f"{config_path.name}: event.state_env: environment variable {self.event.state_env} is not set; "
+            "export the state URL there (e.g. postgresql+psycopg://USER:PASSWORD@HOST:5432/faultbot)"))
 
     def team_settings(self, team: Team) -> TeamSettings:
         """Fold `defaults` into one team's settings."""

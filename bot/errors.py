@@ -78,5 +78,13 @@ class GitError(FaultbotError):
         """What git printed for machines (`--porcelain`), where the command has such output."""
 
 
+class LeaseLost(FaultbotError):
+    """This process no longer holds the event's leadership lease: it must not act.
+
+    Raised by the lease check before every side effect (a push, a pull request, an event
+    written by the daemon); never retryable by the same process, which goes back to standby.
+    """
+
+
 class UnsafeYaml(FaultbotError):
     """A YAML file faultbot did not write is too large, or its aliases expand too far (an alias bomb)."""

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.app.cli import main
+from bot.app.paths import event_paths
 from bot.base.durations import DurationRange, parse_duration
 from bot.config import load_config
+from bot.errors import ConfigError
 from tests.conftest import ROOT
 
 GOOD = """\
@@ -111,6 +113,11 @@ MALFORMED = [
     ("argocd without url", GOOD + "argocd: {token_env: ARGO}\n", "repos.yaml:11: argocd.url: missing (required)"),
     ("probe status out of range", GOOD.replace("    repo: org/team-b\n", "    repo: org/team-b\n    probe: {url: 'http://x/', expect_status: 999}\n"),
      "repos.yaml:11: teams[1].probe.expect_status: Input should be less than or equal to 599"),
+    ("state and state_env both", GOOD.replace("  name: Game day\n", "  name: Game day\n  state: sqlite:///x.db\n  state_env: DB_URL\n"),
+     "repos.yaml:4: event.state_env: `state` and `state_env` are exclusive"),
+    ("state_env naming an unset variable", GOOD.replace("  name: Game day\n", "  name: Game day\n  state_env: FAULTBOT_TEST_UNSET_URL\n"),
+     "repos.yaml:3: event.state_env: environment variable FAULTBOT_TEST_UNSET_URL is not set"),
+    ("leader_timeout too short", GOOD + "leader_timeout: 1s\n", "repos.yaml:11: leader_timeout: 1s is too short"),
     ("YAML syntax error", GOOD.replace("  name: Game day", "  name: [Game day"), "repos.yaml:3: invalid YAML"),
     ("not a mapping", "- just\n- a list\n", "repos.yaml:1: the file must be a mapping"),
 ]
@@ -145,6 +152,31 @@ def test_missing_token_env_is_reported(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["validate", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert "github.token_env: environment variable GITHUB_TOKEN is not set" in err
+
+
+def test_the_state_url_comes_from_the_variable_state_env_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, GOOD.replace("  name: Game day\n", "  name: Game day\n  state_env: EVENT_DB\n"))
+    config, _ = load_config(path)
+    url = "postgresql+psycopg://faultbot:s3cret@db.example.com:5432/faultbot"
+    assert event_paths(config, path, {"EVENT_DB": url}).state_url == url
+    relative = event_paths(config, path, {"EVENT_DB": "sqlite:///event.db"})
+    assert relative.state_url == f"sqlite:///{(tmp_path / 'event.db').resolve().as_posix()}"
+    with pytest.raises(ConfigError, match="repos.yaml: event.state_env: environment variable EVENT_DB is not set"):
+        _ = event_paths(config, path, {}).state_url
+    monkeypatch.delenv("EVENT_DB", raising=False)
+    assert main(["status", "--cached", "--config", str(path)]) == 2  # a one-line error, not a crash
+
+
+def test_relative_state_and_caches_go_under_the_state_dir_when_set(tmp_path: Path) -> None:
+    """The image sets FAULTBOT_STATE_DIR=/state: a read-only /config never receives the state or the caches."""
+    config, _ = load_config(write(tmp_path, GOOD))
+    config_path = tmp_path / "config" / "repos.yaml"
+    state_dir = tmp_path / "state"
+    paths = event_paths(config, config_path, {"FAULTBOT_STATE_DIR": str(state_dir)})
+    assert paths.state_url == f"sqlite:///{(state_dir / 'faultbot.db').as_posix()}"
+    assert paths.workdir == state_dir / ".faultbot"
+    beside = event_paths(config, config_path, {})
+    assert beside.workdir == tmp_path / "config" / ".faultbot"
 
 
 def test_the_example_documents_every_field() -> None:

@@ -158,8 +158,6 @@ def test_the_configmap_holds_a_valid_config_apart_from_the_state_url(tmp_path: P
     assert _validate_offline(tmp_path, config) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="event.state_env is proposed in deploy/README.md, not yet in bot/config.py "
-                                       "(issue 13): remove this marker when it lands")
 def test_the_configmap_names_its_state_url_by_environment_variable(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAULTBOT_STATE_URL", "postgresql+psycopg://faultbot:secret@db.invalid/faultbot")

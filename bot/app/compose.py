@@ -35,6 +35,9 @@ from bot.repo.workspace import Credentials
 from bot.sandbox.runner import Sandbox
 from bot.sandbox.verdicts import CachedRunner, VerdictCache
 from bot.store.eventlog import Store
+from bot.store.lease import Lease, open_lease
+
+Guard = Callable[[], None]
 
 if TYPE_CHECKING:  # PyGithub, ArgoCD/probe HTTP and PagerDuty are imported where a team uses them:
     # a command that needs none of them (`status --cached`, a push-only `inject`) starts faster.
@@ -62,7 +65,7 @@ def behaviour_runner(config: Config | None = None, config_path: Path | None = No
     if os.environ.get(VERDICTS_ENV):
         return _runner(Path(os.environ[VERDICTS_ENV]).resolve())
     if config is not None and config_path is not None:
-        return _runner(config.paths(config_path).workdir / "verdicts.jsonl")
+        return _runner(event_paths(config, config_path).workdir / "verdicts.jsonl")  # under $FAULTBOT_STATE_DIR too
     return _runner((Path(".faultbot") / "verdicts.jsonl").resolve())
 
 
@@ -79,6 +82,11 @@ def ensure_workdir(config: Config, config_path: Path) -> Path:
     return workdir
 
 
+def event_lease(config: Config, store: Store) -> Lease:
+    """The event's leadership lease on that store (`leader_timeout` bounds a silent leader)."""
+    return open_lease(store, config.leader_timeout)
+
+
 @dataclass(frozen=True)
 class TeamAdapters:
     """A team's cached clone and (with `repo:`) its GitHub adapter, sharing one redactor."""
@@ -87,8 +95,10 @@ class TeamAdapters:
     forge: GitHubForge | None
 
 
-def team_adapters(config: Config, config_path: Path, team: TeamSettings, clock: Clock | None = None) -> TeamAdapters:
-    """Build the git cache and the forge for a team, authenticating once for both.
+def team_adapters(config: Config, config_path: Path, team: TeamSettings, clock: Clock | None = None,
+                  guard: Guard | None = None) -> TeamAdapters:
+    """Build the git cache and the forge for a team, authenticating once for both; `guard` runs
+    before each of their writes to the team's repository (the leadership check).
 
     A personal token (github.token_env) serves the API and HTTPS git; with a GitHub App
     (github.app), one installation token serves both, for organisations that forbid
@@ -105,14 +115,14 @@ def team_adapters(config: Config, config_path: Path, team: TeamSettings, clock: 
         auth, current_token = github_auth(config.github, os.environ)
         if team.uses_github:
             forge = GitHubForge(make_client(config.github, auth, config.timeouts.http.total_seconds()),
-                                team.repo or "", redactor, clock or SystemClock())
+                                team.repo or "", redactor, clock or SystemClock(), guard)
         if config.github.app is not None and over_https:
             refresh = current_token  # asked per git command: PyGithub renews it before it expires
         elif config.github.app is None:
             redactor.add(current_token())
     redactor.add(git_token)
     cache = TeamCache(cache_path(workdir, team.name), team.git_url,
-                      Credentials(git_token, redactor, refresh), limits=git_limits(config))
+                      Credentials(git_token, redactor, refresh), limits=git_limits(config), guard=guard)
     return TeamAdapters(cache, forge)
 
 
@@ -155,9 +165,9 @@ def make_deploy_watcher(config: Config, config_path: Path, team: TeamSettings, s
 
 
 def make_injector(config: Config, config_path: Path, team: TeamSettings, store: Store, clock: Clock | None = None,
-                  adapters: TeamAdapters | None = None) -> Injector:
+                  adapters: TeamAdapters | None = None, guard: Guard | None = None) -> Injector:
     """Everything one team's injections need, built from repos.yaml."""
-    adapters = adapters or team_adapters(config, config_path, team, clock)
+    adapters = adapters or team_adapters(config, config_path, team, clock, guard)
     return Injector(team, adapters.cache, store, clock or SystemClock(), adapters.forge, config.github.merge_method,
                     root=deploy_root(config, team), kubernetes_version=config.event.kubernetes_version,
                     runner=behaviour_runner(config, config_path))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,8 +60,9 @@ class Courier:
     """Sends pending notices; `deliver_once` is one round, `start` runs rounds on a thread."""
 
     def __init__(self, store: Store, clock: Clock, senders: Mapping[tuple[str, str], Sender],
-                 interval_s: float = 2.0) -> None:
+                 interval_s: float = 2.0, guard: Callable[[], None] | None = None) -> None:
         self.store, self.clock, self.senders, self.interval_s = store, clock, dict(senders), interval_s
+        self.guard = guard or (lambda: None)  # before each send: a deposed leader sends nothing
         self._attempts: dict[str, _Attempts] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -84,6 +85,7 @@ class Courier:
             attempts = self._attempts.setdefault(notice.id, _Attempts())
             if sender is None or (attempts.next_at is not None and now < attempts.next_at):
                 continue
+            self.guard()
             try:
                 receipt = sender.send(notice)
             except NotDelivered as exc:

@@ -16,8 +16,6 @@ bounded, see repos.yaml `timeouts:`), and `health()` says which team has not bee
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.app.compose import (
@@ -66,7 +63,6 @@ log = logging.getLogger("faultbot.daemon")
 _RUNNING: dict[str, Daemon] = {}
 NOW = "now"  # the scheduler's in-memory job store
 MAX_REFUSALS = 3  # a fault refused this often (already broken repo, blocked PR) is skipped
-CRASH_ENV = "FAULTBOT_CRASH_AT"  # test hook: kill -9 ourselves at a named phase (see tests/test_daemon.py)
 
 
 def _poll_job(key: str) -> None:
@@ -112,11 +108,18 @@ class TeamRuntime:
 
 
 class Daemon:
-    """Plays every team's game: refresh, decide, act, reschedule."""
+    """Plays every team's game: refresh, decide, act, reschedule.
+
+    `guard` runs before every write to a team's repository (the leadership lease's check; the
+    store fences the daemon's events itself). `instrument` is handed each team's injector once
+    built: the tests use it to observe or interrupt the injector's steps, the product never does.
+    """
 
     def __init__(self, config: Config, config_path: Path, store: Store, catalog: Catalog, clock: Clock,
                  on_progress: Callable[[str, dict[str, Any]], None] | None = None,
-                 pager_source: IncidentSource | None = None) -> None:
+                 pager_source: IncidentSource | None = None,
+                 guard: Callable[[], None] | None = None,
+                 instrument: Callable[[Injector], None] | None = None) -> None:
         self.config = config
         self.pager_source = pager_source  # the demo passes its own; otherwise built from repos.yaml
         self.config_path = config_path
@@ -125,6 +128,8 @@ class Daemon:
         self.clock = clock
         self.key = str(config_path.resolve())
         self.on_progress = on_progress or (lambda kind, facts: None)
+        self.guard = guard
+        self.instrument = instrument or (lambda injector: None)
         self.teams: dict[str, TeamRuntime] = {}
         self.scheduler: BackgroundScheduler | None = None
         self.started_at: datetime | None = None
@@ -148,11 +153,11 @@ class Daemon:
         self.pager_source = self.pager_source or make_pager_source(self.config)
         for team in self.config.all_team_settings():
             # One cache, one GitHub client (and its rate-limit state) per team, shared by all three roles.
-            shared = team_adapters(self.config, self.config_path, team, self.clock)
+            shared = team_adapters(self.config, self.config_path, team, self.clock, self.guard)
             injector = make_injector(self.config, self.config_path, team, self.store, self.clock, shared)
             watcher = make_watcher(self.config, self.config_path, team, self.store, self.catalog, self.clock, shared)
             deploy = make_deploy_watcher(self.config, self.config_path, team, self.store, self.clock, shared)
-            self._install_crash_hook(injector)
+            self.instrument(injector)
             self.teams[team.name] = TeamRuntime(team, injector, watcher, deploy, self._recorded_plan(team),
                                                 threading.Lock(),
                                                 pager=make_pager(team, self.pager_source, self.store, self.clock))
@@ -197,27 +202,11 @@ class Daemon:
         self.store.append(team.name, plan.to_facts(), at=self.clock.now())
         return plan
 
-    def _install_crash_hook(self, injector: Injector) -> None:
-        phase = os.environ.get(CRASH_ENV, "")
-        if not phase:
-            return
-        def die(sha: str) -> None:
-            log.warning("crash hook", extra={"phase": phase, "sha": sha})
-            os.kill(os.getpid(), signal.SIGKILL)
-        if phase == "inject.before_commit":
-            injector.before_commit = die
-        elif phase == "inject.before_push":
-            injector.before_push = die
-        elif phase == "inject.after_push":
-            injector.after_push = die
-        elif phase == "revert.after_push":
-            injector.after_revert_push = die
-
     def start(self) -> None:
         """Start the scheduler (jobs persist in the state database): a poll job per team."""
         _RUNNING[self.key] = self
         self.running_since = self.clock.now()
-        scheduler = make_scheduler(SQLAlchemyJobStore(url=self.store.url, tablename="faultbot_jobs"), len(self.teams))
+        scheduler = make_scheduler(self.store.job_store(), len(self.teams))
         # "now": looks a webhook asked for; nothing to keep across a restart (the next poll looks anyway),
         # so they skip the database round trips and the store's wake-up delay.
         scheduler.add_jobstore(MemoryJobStore(), NOW)

@@ -26,16 +26,20 @@ def state_dir(environ: Mapping[str, str] | None = None) -> Path | None:
 
 
 def open_store(config: Config, config_path: Path) -> Store:
-    """The event's store, at the URL repos.yaml names (relative SQLite paths: see event_paths)."""
+    """The event's store, at the URL repos.yaml names or the variable `event.state_env` names
+    (relative SQLite paths: see event_paths)."""
+    url = event_paths(config, config_path).state_url  # an unset state_env is a one-line error naming the file
     try:
-        return Store(event_paths(config, config_path).state_url)
+        return Store(url)
     except FaultbotError as exc:
         raise FaultbotError(f"{config_path.name}: {exc.message}") from None
 
 
 def event_paths(config: Config, config_path: Path, environ: Mapping[str, str] | None = None) -> EventPaths:
-    """The event's state URL and workdir, relative paths resolved as the module says."""
-    return config.paths(config_path, state_dir(environ))
+    """The event's state URL (from the variable `event.state_env` names, if set) and workdir,
+    relative paths resolved as the module says."""
+    env = os.environ if environ is None else environ
+    return config.paths(config_path, state_dir(env), env)
 
 
 def config_argument(argv: Sequence[str]) -> Path:

@@ -110,6 +110,15 @@ def check_service_tokens(config: Config, source: SourceMap) -> list[str]:
             for path, env, effect in needed if not os.environ.get(env)]
 
 
+def check_state(config: Config, source: SourceMap) -> list[str]:
+    """The variable `event.state_env` names is set (the URL itself is only opened by the commands that need it)."""
+    name = config.event.state_env
+    if name is None or os.environ.get(name, "").strip():
+        return []
+    return [f"{source.where(('event', 'state_env'))}: environment variable {name} is not set; export the "
+            "state URL there (e.g. postgresql+psycopg://USER:PASSWORD@HOST:5432/faultbot)"]
+
+
 def check_reachable(config: Config, source: SourceMap, team: TeamSettings) -> list[str]:
     """The team's repository answers and has its branch (one `git ls-remote`)."""
     index = team_index(config, team.name)
@@ -160,6 +169,7 @@ def validate_config(
 ) -> ValidationReport:
     """Run every check on an already-parsed config and collect the problems."""
     report = ValidationReport()
+    report.problems += check_state(config, source)
     if not offline:
         report.problems += check_tokens(config, source)
         report.problems += check_argocd_apps(config, source)

@@ -143,11 +143,14 @@ class GitHubForge:
     """
 
     def __init__(self, client: Github, full_name: str, redactor: Redactor | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, guard: Callable[[], None] | None = None) -> None:
         self.client = client
         self.full_name = full_name
         self.redactor = redactor or Redactor()
         self.clock = clock or SystemClock()
+        # Called before every write (open, merge); raises to stop it: a daemon that lost its
+        # leadership lease must not act on the team's repository.
+        self.guard = guard or (lambda: None)
         self.blocked_until: datetime | None = None
         self._repo: Repository | None = None
         self._runs: dict[str, tuple[str, list[CIRun]]] = {}  # sha -> (ETag, runs) of GitHub's last answer
@@ -190,6 +193,7 @@ class GitHubForge:
 
     def open_pull_request(self, head: str, base: str, title: str, body: str) -> PullRequest:
         """Open a PR from branch `head` into `base`."""
+        self.guard()
         return self._call(f"open a pull request from {head}",
                           lambda: self._pull(self.repo.create_pull(base=base, head=head, title=title, body=body)))
 
@@ -261,6 +265,7 @@ class GitHubForge:
                 raise
             return MergeOutcome(status.merged, status.sha if status.merged else None, None, status.message)
 
+        self.guard()
         outcome = self._call(f"merge pull request #{number}", merge)
         if not outcome.merged:
             return outcome

@@ -61,6 +61,7 @@ class Kind(StrEnum):
     FRESH = "data.fresh"
     HALT = "control.halt"
     RESUME = "control.resume"
+    LEADER = "daemon.leader"
     PAGER = "pager.incident"
     OUTBOX = "notice.outbox_opened"
     DELIVERED = "notice.delivered"
@@ -138,6 +139,15 @@ class Resume(Facts):
 
     KIND: ClassVar[Kind] = Kind.RESUME
     by: str = "organizer"
+
+
+@dataclass(frozen=True)
+class Leader(Facts):
+    """A daemon took the event's leadership lease and acts from now on (a start or a take-over)."""
+
+    KIND: ClassVar[Kind] = Kind.LEADER
+    term: int = 0
+    holder: str = ""
 
 
 # --- injection ----------------------------------------------------------------------------
@@ -538,7 +548,7 @@ class Unrecognised(Facts):
 FACT_TYPES: dict[Kind, type[Facts]] = {
     cls.KIND: cls
     for cls in (
-        Started, PlanMade, Scheduled, Halt, Resume, Intent, Landed, PrOpened, PrBlocked, Refused, Skipped,
+        Started, PlanMade, Scheduled, Halt, Resume, Leader, Intent, Landed, PrOpened, PrBlocked, Refused, Skipped,
         Hint, Head, Branches, Fixed, FixPull, Regressed, Progress, Response, RevertIntent, RevertFailed, TimedOut,
         Halted, Tracked, Shipped, Recovered, ClockStarted, RecoverTimedOut, CIRun, ProbeChanged, Anomaly, Stale,
         Fresh, PagerIncident, OutboxOpened, Delivered,
@@ -556,6 +566,8 @@ class Event:
     fault: str | None
     source: str
     facts: Facts
+    term: int | None = None
+    """The leadership term of the daemon that wrote it; None for a command run by hand (or 0.1's log)."""
 
     @property
     def kind(self) -> Kind | str:

@@ -6,7 +6,7 @@ Every git command here still goes through `bot.repo.workspace.run_git`, the one 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -68,12 +68,15 @@ class TeamCache(LocalRepo):
     """
 
     def __init__(self, path: Path, url: str, credentials: Credentials | None = None, partial: bool = True,
-                 limits: GitLimits = DEFAULT_LIMITS) -> None:
+                 limits: GitLimits = DEFAULT_LIMITS, guard: Callable[[], None] | None = None) -> None:
         super().__init__(path)
         self.url = url
         self.credentials = credentials or Credentials()
         self.partial = partial
         self.limits = limits  # every command is bounded (repos.yaml `timeouts:`)
+        # Called before every write to the team's remote; raises to stop it (the daemon's
+        # leadership check: a process that lost its lease must not push).
+        self.guard = guard or (lambda: None)
 
     def exclusive(self) -> AbstractContextManager[None]:
         """Hold this cache for a whole read-modify sequence (sync, edit, commit, push)."""
@@ -128,6 +131,7 @@ class TeamCache(LocalRepo):
     def push(self, sha: str, branch: str) -> None:
         """Push `sha` to `branch` without force; PushRejected if the branch has moved on,
         PushRefused if the remote will not take it at all (a protected branch)."""
+        self.guard()
         try:
             self.remote("push", "--porcelain", self.url, f"{sha}:refs/heads/{branch}")
         except GitError as exc:

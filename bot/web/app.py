@@ -26,6 +26,7 @@ from bot.web.metrics import render_metrics
 from bot.web.spectator import SpectatorBoard
 from bot.web.webhooks import Delivery, webhook_route
 
+HEALTHY = ("ok", "standby")  # what /healthz answers 200 for
 REFRESH_SECONDS = 10
 _ENV = Environment(loader=PackageLoader("bot.web", "templates"), autoescape=True)
 
@@ -66,7 +67,9 @@ def build_app(
 
     async def healthz(_: Request) -> JSONResponse:
         report = health()
-        return JSONResponse(report, status_code=200 if report.get("status") == "ok" else 503)
+        # A standby is alive and doing its job (waiting): 200, or Kubernetes' liveness probe would
+        # restart it in a loop. Only a stopped or wedged daemon answers 503.
+        return JSONResponse(report, status_code=200 if report.get("status") in HEALTHY else 503)
 
     async def api_status(_: Request) -> JSONResponse:
         return JSONResponse(board().as_json())

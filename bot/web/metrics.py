@@ -52,6 +52,9 @@ class BoardCollector(Collector):
         up = GaugeMetricFamily("faultbot_up", "1 while the scheduler runs")
         up.add_metric([], 0.0 if health.get("status", "stopped") == "stopped" else 1.0)
         yield up
+        leader = GaugeMetricFamily("faultbot_leader", "1 while this process holds the event's lease, 0 on a standby")
+        leader.add_metric([], 1.0 if health.get("role") == "leader" else 0.0)
+        yield leader
         age = GaugeMetricFamily("faultbot_team_poll_age_seconds", "Seconds since the team's forge was last polled",
                                 labels=["team"])
         for team, poll in sorted(health.get("polls", {}).items()):

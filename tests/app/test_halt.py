@@ -25,8 +25,9 @@ SELECTOR = "web-unreachable/service-selector-typo"
 BY_HAND = "db-unreachable/db-host-typo"
 
 
-def teams_config(tmp_path: Path, remotes: dict[str, TeamRepo], scenario: str = "{seed: 1}") -> Path:
-    lines = ["event: {name: Game day, state: sqlite:///state.db, workdir: cache}",
+def teams_config(tmp_path: Path, remotes: dict[str, TeamRepo], scenario: str = "{seed: 1}",
+                 state: str = "sqlite:///state.db") -> Path:
+    lines = [f"event: {{name: Game day, state: '{state}', workdir: cache}}",
              "defaults:", "  personas: [{name: Kenji Sato, email: k.sato@example.com}]", f"  scenario: {scenario}",
              "teams:"]
     for name, remote in remotes.items():
@@ -40,9 +41,11 @@ def last_subject(remote: TeamRepo) -> str:
     return git(remote.bare, "log", "-1", "--format=%s", "main")
 
 
-def test_halt_tries_every_team_and_says_how_each_went(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_halt_tries_every_team_and_says_how_each_went(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      state_url: str) -> None:
+    """On both stores: the organizer's halt must hold wherever the event log lives."""
     remotes = {n: make_team_repo(tmp_path / n, n) for n in ("team-a", "team-b", "team-c")}
-    config = teams_config(tmp_path, remotes)
+    config = teams_config(tmp_path, remotes, state=state_url)
     for name in remotes:
         assert main(["inject", "--config", str(config), name, SELECTOR]) == 0
     capsys.readouterr()

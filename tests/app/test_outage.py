@@ -101,4 +101,5 @@ def test_healthz_names_the_team_not_polled_and_answers_503(tmp_path: Path) -> No
     assert ok["status"] == "ok" and ok["stale"] == [] and set(ok["polls"]) == {"team-a", "team-b"}
     assert stale["status"] == "stale" and "team-a" in stale["stale"]
     assert stale["polls"]["team-a"]["stale"] and stale["polls"]["team-a"]["polling_since"] is not None
-    assert stale["polls"]["team-a"]["age_s"] > stale["stale_after_s"]
+    # `stale` is decided on the exact age; the JSON shows it rounded, so just past the line reads as equal.
+    assert stale["polls"]["team-a"]["age_s"] >= stale["stale_after_s"]

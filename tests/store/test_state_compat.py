@@ -15,17 +15,20 @@ import json
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, create_engine, inspect, select, text
+from sqlalchemy.pool import NullPool
 
 from bot.app.cli import main
 from bot.app.daemon import Daemon
 from bot.catalog.faults import Catalog
 from bot.config import load_config, sqlite_url_for
-from bot.game.events import FACT_TYPES, Unrecognised
+from bot.game.events import FACT_TYPES, Started, Unrecognised
 from bot.game.timeline import fold
 from bot.store.eventlog import Store
+from bot.store.schema import SCHEMA_VERSION, VERSION
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "state-0.1"
 NEW_KEYS = {"closed_reason", "hints", "incident", "mtta_s", "first_update_s",
@@ -47,7 +50,11 @@ def test_status_of_an_old_state_file_is_what_0_1_printed(tmp_path: Path, name: s
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     config = copy_state(tmp_path, name)
     assert main(["status", "--cached", "--json", "--config", str(config)]) == 0
-    printed = json.loads(capsys.readouterr().out)
+    assert_as_0_1_printed(json.loads(capsys.readouterr().out), name)
+
+
+def assert_as_0_1_printed(printed: list[dict[str, Any]], name: str) -> None:
+    """`status --json` as 0.1 printed it for that state, with this release's deliberate changes."""
     expected = json.loads((FIXTURES / f"{name}.status.json").read_text(encoding="utf-8"))
     assert len(printed) == len(expected) >= 6
     reverted_by_bot = 0
@@ -71,6 +78,64 @@ def test_every_old_event_decodes_to_its_type(tmp_path: Path) -> None:
         assert all(type(e.facts) is FACT_TYPES[e.kind] for e in events)  # type: ignore[index]
         states = {i.state.value for i in fold(events)}
         assert {"fixed", "timed-out", "halted", "skipped"} <= states
+    finally:
+        store.close()
+
+
+def test_an_old_state_file_is_upgraded_in_place_and_keeps_every_event(tmp_path: Path) -> None:
+    copy_state(tmp_path, "events")
+    url = sqlite_url_for(tmp_path / "events.db")
+    with create_engine(url, poolclass=NullPool).connect() as connection:
+        before = connection.execute(text("select id, kind, facts from faultbot_events order by id")).all()
+        assert "faultbot_schema" not in inspect(connection).get_table_names()  # 0.1 had no version table
+    store = Store(url)
+    try:
+        with store.engine.connect() as connection:
+            assert connection.execute(select(VERSION.c.version)).scalars().all() == [SCHEMA_VERSION]
+        events = store.events()
+        assert [(e.id, e.kind) for e in events] == [(row.id, row.kind) for row in before]
+        assert {e.term for e in events} == {None}  # written before terms existed
+        added = store.append("team-a", Started(), at=datetime(2026, 12, 5, 15, 0, tzinfo=timezone.utc))
+        assert added.id == before[-1].id + 1
+    finally:
+        store.close()
+    reopened = Store(url)  # a second open finds it current and changes nothing
+    assert len(reopened.events()) == len(before) + 1
+    reopened.close()
+
+
+def test_a_0_1_database_on_postgresql_is_upgraded_and_reads_as_0_1_printed(
+        tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """0.1 took any SQLAlchemy URL: its tables, made by its own model, on PostgreSQL, with its events."""
+    old = MetaData()
+    old_events = Table("faultbot_events", old,  # 0.1's EventRow, column for column
+                       Column("id", Integer, primary_key=True, autoincrement=True),
+                       Column("at", DateTime(timezone=True), nullable=False, index=True),
+                       Column("team", String(64), nullable=False, index=True),
+                       Column("fault", String(128)),
+                       Column("kind", String(64), nullable=False, index=True),
+                       Column("source", String(32), nullable=False),
+                       Column("facts", JSON, nullable=False))
+    source = create_engine(sqlite_url_for(FIXTURES / "events.db"), poolclass=NullPool)
+    with source.connect() as connection:
+        rows = [dict(row._mapping) for row in connection.execute(select(old_events).order_by(old_events.c.id))]
+    source.dispose()
+    target = create_engine(postgres_url, poolclass=NullPool)
+    with target.begin() as connection:
+        old.create_all(connection)
+        connection.execute(old_events.insert(), rows)
+        connection.execute(text("SELECT setval('faultbot_events_id_seq', (SELECT max(id) FROM faultbot_events))"))
+    target.dispose()
+    config = tmp_path / "repos.yaml"
+    config.write_text("event: {name: old state, state_env: OLD_STATE_URL}\n"
+                      'teams:\n  - {name: team-a, url: "file:///nonexistent/team-a.git"}\n', encoding="utf-8")
+    monkeypatch.setenv("OLD_STATE_URL", postgres_url)
+    assert main(["status", "--cached", "--json", "--config", str(config)]) == 0
+    assert_as_0_1_printed(json.loads(capsys.readouterr().out), "events")
+    store = Store(postgres_url)
+    try:
+        assert len(store.events()) == len(rows) and {e.term for e in store.events()} == {None}
+        assert store.append("team-a", Started(), at=datetime(2026, 12, 5, 15, 0, tzinfo=timezone.utc)).id == len(rows) + 1
     finally:
         store.close()
 
