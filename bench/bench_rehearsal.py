@@ -3,7 +3,7 @@
 Baseline: what faultbot first did — one scratch copy + `git init` + commit per fault
 (`rehearse`), every manifest parsed afresh each time (parse cache cleared per fault).
 Measured: one scratch copy for all faults, reset between them (`rehearse_many`), with the
-parse cache keyed by file content (`bot.catalog.manifests.load_documents`).
+parse cache keyed by file content (`bot.catalog.yamlread.read_yaml`).
 Prints the median of several runs of each, and their ratio, measured in the same run.
 
     .venv/bin/python bench/bench_rehearsal.py [--runs 5]
@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from bot.catalog.faults import Catalog
-from bot.catalog.manifests import _parse_documents
 from bot.catalog.rehearsal import rehearse, rehearse_many
+from bot.catalog.yamlread import _read as _parse_documents
 from bot.repo.workspace import apply_patch
 
 ROOT = Path(__file__).resolve().parents[1]

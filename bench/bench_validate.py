@@ -19,7 +19,7 @@ from bot.app import parallel
 from bot.app.commands import run_validate
 from bot.app.demo.game import ORG_ADMIN, write_config
 from bot.app.faults import EXAMPLE_REPO
-from bot.catalog.manifests import _parse_documents
+from bot.catalog.yamlread import _read as _parse_documents
 from bot.repo.workspace import publish_directory
 
 

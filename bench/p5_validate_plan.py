@@ -76,7 +76,7 @@ def main() -> None:
             out = faultbot("plan", "--json", "--config", str(config), cwd=config.parent).stdout
             elapsed = time.perf_counter() - start
             plans = json.loads(out)
-            assert len(plans) == args.teams and all(any(e["applicable"] for e in v) for v in plans.values()), out[:500]
+            assert len(plans) == args.teams and all(any(e["applicable"] for e in v["faults"]) for v in plans.values()), out[:500]
             return elapsed
 
         baseline = lambda i: baseline_round(world, scratch, i)  # noqa: E731

@@ -34,7 +34,7 @@ from bot.base.durations import Duration, DurationRange, Range
 from bot.base.redact import redact_url
 from bot.base.refnames import branch_name_problem
 from bot.base.yamlsource import SourceMap, plain_data
-from bot.catalog.roles import Role
+from bot.catalog.roles import DERIVED_ROLES, Role
 from bot.errors import ConfigError, ConfigErrors, FaultbotError
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -95,6 +95,8 @@ class EventSettings(Strict):
     state_env: EnvName | None = None
     workdir: str = ".faultbot"
     ends_at: AwareDatetime | None = None
+    # The Kubernetes version whose API schemas judge a fix ("a fix Kubernetes refuses is no fix").
+    kubernetes_version: str = Field(default="1.33", pattern=r"^1\.\d{1,2}$")
 
     @field_validator("state_env")
     @classmethod
@@ -329,10 +331,29 @@ class Team(Strict):
     personas: list[Persona] | None = Field(default=None, min_length=1)
     argocd_app: str | None = None
     probe: Probe | None = None
+    # The folder ArgoCD deploys (its Application's source.path); default: ArgoCD's answer for
+    # argocd_app, else discovered from the tree. Only what that root reaches counts.
+    path: str | None = None
+    directory_recurse: bool = False  # ArgoCD's source.directory.recurse for a plain folder
     targets: dict[Role, str] = Field(default_factory=dict)
     scenario: ScenarioOverride = Field(default_factory=ScenarioOverride)
     pagerduty_service: str | None = Field(default=None, min_length=1)
     notify: Route | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _relative_path(cls, value: str | None) -> str | None:
+        if value is not None and (value.startswith("/") or ".." in value.split("/")):
+            raise ValueError(f"{value!r}: give a folder inside the repository (e.g. deploy/overlays/prod)")
+        return value
+
+    @field_validator("targets")
+    @classmethod
+    def _no_derived_roles(cls, value: dict[Role, str]) -> dict[Role, str]:
+        derived = sorted(str(r) for r in value if r in DERIVED_ROLES)
+        if derived:
+            raise ValueError(f"{', '.join(derived)} is derived from backend_workload and db_service; map those instead")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -417,6 +438,8 @@ class TeamSettings(BaseModel):
     probe: Probe | None
     targets: dict[Role, str]
     scenario: Scenario
+    path: str | None = None
+    directory_recurse: bool = False
     pagerduty_service: str | None = None
     notify: Route | None = None
 
@@ -487,6 +510,8 @@ class Config(Strict):
             probe=team.probe,
             targets=team.targets,
             scenario=scenario,
+            path=team.path,
+            directory_recurse=team.directory_recurse,
             pagerduty_service=team.pagerduty_service,
             notify=team.notify,
         )

@@ -103,7 +103,7 @@ def _check_reproduction(authored: Authored, before: Path, changes: list[Change],
     context = EditContext(replay, Roles(ManifestIndex.scan(replay), authored.draft.targets), authored.fault.folder,
                           apply_patch)
     try:
-        apply_edits(authored.fault.spec.edits, context)
+        apply_edits(authored.fault.spec.all_variants[0].edits, context)
     except (EditError, RoleError) as exc:
         authored.not_proven.append(f"the fault does not apply to the commit's parent: {exc.message}")
         return
@@ -134,7 +134,7 @@ def _report(authored: Authored, rehearsal: Rehearsal) -> None:
     elif rehearsal.healthy_before:
         missing.append("the checks still pass after the change: write one that sees what it breaks")
     for fix in rehearsal.fixes:
-        if fix.passed and rehearsal.ok:
+        if fix.passed and not fix.skipped and rehearsal.breaks:
             proven.append(f"fix {fix.name!r} mends it")
         elif not fix.passed:
             missing.append(f"fix {fix.name!r}: {fix.reason}")

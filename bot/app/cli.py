@@ -62,11 +62,13 @@ def validate(config_path: Path, as_json: bool, offline: bool) -> None:
 
     report = run_validate(config_path, offline=offline)
     if as_json:
-        emit_json({"ok": report.ok, "problems": report.problems, "teams": report.teams})
+        emit_json({"ok": report.ok, "problems": report.problems, "warnings": report.warnings, "teams": report.teams})
     else:
         console = out()
         for problem in report.problems:
             click.echo(problem, err=True)
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
         if report.ok:
             mode = " (offline: repositories not contacted)" if offline else ""
             console.print(f"[green]ok[/green] {config_path}: {len(report.teams)} teams valid{mode}")
@@ -88,24 +90,33 @@ def plan(config_path: Path, as_json: bool, team_names: tuple[str, ...]) -> None:
 
     plans = run_plan(config_path, list(team_names))
     if as_json:
-        emit_json({team: [e.as_json() for e in entries] for team, entries in plans.items()})
+        emit_json({team: plan.as_json() for team, plan in plans.items()})
         return
     config, _ = load_config(config_path)
     console = out()
     console.rule("[bold]schedules[/bold]: what each team will get, in order (same seed, same plan)")
-    for team, entries in plans.items():
-        families = {e.fault: e.family for e in entries}
-        console.print(schedule_table(schedule(config.team(team), entries), families))
+    for team, plan in plans.items():
+        families = {e.fault: e.family for e in plan.entries}
+        console.print(schedule_table(schedule(config.team(team), plan.entries), families))
         console.print()
-    for team, entries in plans.items():
-        applicable = sum(e.applicable for e in entries)
-        console.rule(f"[bold]{team}[/bold]: {applicable} of {len(entries)} faults apply")
-        for entry in entries:
+    for team, plan in plans.items():
+        if plan.problem is not None:  # one line for the team, not one per fault
+            console.rule(f"[bold]{escape(team)}[/bold]: nothing to plan")
+            console.print(f"[red]cannot read the repo[/red]  {escape(plan.problem)}")
+            continue
+        applicable = sum(e.applicable for e in plan.entries)
+        console.rule(f"[bold]{escape(team)}[/bold]: {applicable} of {len(plan.entries)} faults apply")
+        console.print(f"deploys {escape(plan.root or '.')} ({escape(plan.how)})")
+        for note in plan.notes:
+            console.print(f"[yellow]note[/yellow]     {escape(note)}")
+        for entry in plan.entries:
             if entry.applicable:
-                console.print(f"[green]applies[/green]  {entry.fault}")
+                variant = f" ({escape(entry.variant)})" if entry.variant and entry.variant != "default" else ""
+                console.print(f"[green]applies[/green]  {escape(entry.fault)}{variant}")
                 console.print(entry.diff, markup=False, highlight=False)
             else:
-                console.print(f"[yellow]skipped[/yellow]  {entry.fault}: {entry.reason}")
+                # Reasons hold YAML paths like `env[name=DB_HOST]`: escaped, or Rich eats them as markup.
+                console.print(f"[yellow]skipped[/yellow]  {escape(entry.fault)}: {escape(entry.reason)}")
 
 
 @cli.command()
@@ -361,21 +372,29 @@ def faults_show(fault_id: str, as_json: bool) -> None:
 @faults.command("verify")
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="A team repository tree (default: examples/chat-app).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A repos.yaml: verify on its teams' repos, with their targets: and path:.")
+@click.option("--team", "team_names", multiple=True, help="With --config: only this team (repeatable).")
 @click.option("--catalog", type=click.Path(path_type=Path, file_okay=False), default=None, help="Another catalog folder.")
+@click.option("--fault", "fault_ids", multiple=True, help="Only this fault (repeatable; default: every fault).")
 @JSON_OPTION
-def faults_verify(repo: Path | None, catalog: Path | None, as_json: bool) -> None:
+def faults_verify(repo: Path | None, config_path: Path | None, team_names: tuple[str, ...], catalog: Path | None,
+                  fault_ids: tuple[str, ...], as_json: bool) -> None:
     """Prove every fault both ways: it breaks its checks, every reference fix mends them, every wrong fix does not."""
-    from bot.app.faults import EXAMPLE_REPO, check_team_tree, print_verification, rehearsal_json, verify_catalog
-    from bot.catalog.faults import DEFAULT_CATALOG, Catalog
+    from bot.app.faults import print_verification, verify_failed, verify_repos
+    from bot.catalog.faults import Catalog
 
-    if repo is not None:
-        check_team_tree(repo)
-    results = verify_catalog(Catalog.load(catalog or DEFAULT_CATALOG), repo or EXAMPLE_REPO)
+    if team_names and config_path is None:
+        raise click.UsageError("--team needs --config")
+    runs = verify_repos(repo, config_path, list(team_names), Catalog.load(catalog) if catalog is not None else None,
+                        list(fault_ids))
     if as_json:
-        emit_json([rehearsal_json(r) for r in results])
+        from bot.app.faults import rehearsal_json
+
+        emit_json({name: [rehearsal_json(r) for r in results] for name, results in runs.items()})
     else:
-        print_verification(out(), results)
-    if not all(r.ok for r in results):
+        print_verification(out(), runs)
+    if any(verify_failed(r) for results in runs.values() for r in results):
         raise SystemExit(1)
 
 

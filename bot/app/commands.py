@@ -14,7 +14,7 @@ from bot.config import TeamSettings, load_config
 from bot.game.timeline import FaultInstance, fold
 
 if TYPE_CHECKING:
-    from bot.app.faults import PlanEntry
+    from bot.app.faults import RepoPlan
     from bot.app.validation import ValidationReport
     from bot.repo.injector import Injection
 
@@ -40,20 +40,21 @@ def run_validate(config_path: Path, *, offline: bool) -> ValidationReport:
         )
 
 
-def run_plan(config_path: Path, team_names: list[str]) -> dict[str, list[PlanEntry]]:
+def run_plan(config_path: Path, team_names: list[str]) -> dict[str, RepoPlan]:
     """Every team's applicable faults and the exact diff each would push; nothing is pushed."""
     from bot.app.compose import behaviour_runner
-    from bot.app.faults import catalog_for, plan_team, team_tree
+    from bot.app.faults import catalog_for, team_plan
     from bot.app.parallel import in_parallel
 
     config, _ = load_config(config_path)
     catalog = catalog_for(config, config_path)
     teams = [config.team(n) for n in team_names] if team_names else config.all_team_settings()
-    plans: dict[str, list[PlanEntry]] = {}
+    plans: dict[str, RepoPlan] = {}
     with tempfile.TemporaryDirectory(prefix="faultbot-plan-") as workdir:
-        def one(team: TeamSettings) -> list[PlanEntry]:
-            return plan_team(catalog, team, team_tree(config, team, Path(workdir) / team.name),
-                             behaviour_runner(config, config_path))
+        runner = behaviour_runner(config, config_path)
+
+        def one(team: TeamSettings) -> RepoPlan:
+            return team_plan(config, catalog, team, Path(workdir), runner)
 
         for team, entries in zip(teams, in_parallel(one, teams), strict=True):
             plans[team.name] = entries

@@ -17,6 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.app.deployroot import deploy_root
+
 # open_store is re-exported: the root hands out the store too (it lives with the paths: light to import).
 from bot.app.paths import event_paths
 from bot.app.paths import open_store as open_store
@@ -167,6 +169,7 @@ def make_injector(config: Config, config_path: Path, team: TeamSettings, store: 
     """Everything one team's injections need, built from repos.yaml."""
     adapters = adapters or team_adapters(config, config_path, team, clock, guard)
     return Injector(team, adapters.cache, store, clock or SystemClock(), adapters.forge, config.github.merge_method,
+                    root=deploy_root(config, team), kubernetes_version=config.event.kubernetes_version,
                     runner=behaviour_runner(config, config_path))
 
 

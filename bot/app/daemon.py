@@ -192,7 +192,8 @@ class Daemon:
             return recorded
         with injector.cache.exclusive():
             injector.cache.sync(team.branch)
-            entries = plan_team(self.catalog, team, injector.cache.path, behaviour_runner(self.config, self.config_path))
+            entries = plan_team(self.catalog, team, injector.cache.path, injector.root, injector.kubernetes_version,
+                                behaviour_runner(self.config, self.config_path)).entries
         applicable: dict[str, list[str]] = {}
         for entry in entries:
             if entry.applicable:

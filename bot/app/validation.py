@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.app.parallel import in_parallel
 from bot.base.yamlsource import SourceMap
@@ -29,6 +30,7 @@ class ValidationReport:
 
     problems: list[str] = field(default_factory=list)
     teams: list[dict[str, object]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # worth knowing, not wrong (files not read, targets to choose)
 
     @property
     def ok(self) -> bool:
@@ -163,7 +165,7 @@ def validate_config(
     source: SourceMap,
     *,
     offline: bool,
-    catalog_checks: Callable[[Config, SourceMap, bool], list[str]] | None = None,
+    catalog_checks: Callable[[Config, SourceMap, bool], Any] | None = None,
 ) -> ValidationReport:
     """Run every check on an already-parsed config and collect the problems."""
     report = ValidationReport()
@@ -185,6 +187,8 @@ def validate_config(
             }
         )
     if catalog_checks is not None:
-        report.problems += catalog_checks(config, source, offline)
+        findings = catalog_checks(config, source, offline)  # bot.app.faults.CatalogFindings
+        report.problems += findings.problems
+        report.warnings += findings.warnings
     return report
 

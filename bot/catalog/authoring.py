@@ -20,14 +20,16 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from bot.catalog.checks import CheckContext, RoleBinding, evaluate_one
+from bot.catalog.binding import CheckContext, RoleBinding
+from bot.catalog.checks import evaluate_one
 from bot.catalog.faultspec import Check
 from bot.catalog.hcl import Symbol, TerraformModule
-from bot.catalog.manifests import WORKLOAD_KINDS, ManifestIndex, ResourceRef, load_documents
+from bot.catalog.manifests import WORKLOAD_KINDS, ManifestIndex, ResourceRef
 from bot.catalog.roles import DIRECTORY_ROLES, Role, Roles
 from bot.catalog.scratch import file_diff
 from bot.catalog.tfchecks import ingress_rules
 from bot.catalog.yamlpath import Step, format_path
+from bot.catalog.yamlread import read_yaml
 from bot.errors import CatalogError, FaultbotError
 
 STUB = "acceptance_test.py"
@@ -136,12 +138,19 @@ def draft_fault(before: Path, after: Path, changes: list[Change], *, fault_id: s
 
 # --- edits ---------------------------------------------------------------------------------
 
+def _documents(text: str) -> list[Any]:
+    read = read_yaml(text)
+    if read.problems:
+        raise ValueError(str(read.problems[0]))
+    return [doc.data for doc in read.documents]
+
+
 def _as_yaml_sets(work: _Work, change: Change) -> bool:
     """Scalar changes of objects that play a role, as yaml.set; False to leave the file to a patch."""
     if change.before is None or change.after is None or not change.path.endswith((".yaml", ".yml")):
         return False
     try:
-        old_docs, new_docs = (load_documents(c.decode("utf-8")) for c in (change.before, change.after))
+        old_docs, new_docs = (_documents(c.decode("utf-8")) for c in (change.before, change.after))
     except (UnicodeDecodeError, FaultbotError, ValueError):
         return False
     except Exception:  # noqa: BLE001 - ruamel's parse errors: not YAML we can read, so a patch

@@ -15,17 +15,16 @@ check of it holds (the text and manifest checks are their pre-filter).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from bot.base.yamlguard import read_bounded
 from bot.catalog import behaviour, tfchecks
-from bot.catalog.behaviour import Runner
 from bot.catalog.behaviourspec import BEHAVIOURAL, Acceptance, Browser, TeamTests
-from bot.catalog.checkbase import CheckFailed as _Fail
+from bot.catalog.binding import CheckContext, CheckFailed
+from bot.catalog.binding import RoleBinding as RoleBinding  # re-exported: the injector and detector bind through here
 from bot.catalog.faultspec import (
     AllOf,
     AnyOf,
@@ -42,10 +41,11 @@ from bot.catalog.faultspec import (
     YamlValue,
 )
 from bot.catalog.globs import files_matching
-from bot.catalog.manifests import ManifestIndex, Resource, ResourceRef, dig
+from bot.catalog.manifests import Resource, dig
 from bot.catalog.netpol import flow_allowed
-from bot.catalog.roles import Role, RoleTarget, service_address
+from bot.catalog.roles import Role, service_address
 from bot.catalog.terraformspec import DnsRecord, TerraformAllows
+from bot.catalog.traffic_checks import TRAFFIC_CHECKS, kubernetes_accepts, network_source, replicas_of
 from bot.catalog.yamlpath import get_values, parse_path
 from bot.errors import UnsafeYaml
 
@@ -70,70 +70,20 @@ class CheckResult:
         return self.status is Status.passed
 
 
-@dataclass(frozen=True)
-class RoleBinding:
-    """Roles as resolved on the healthy tree: object references, or directories."""
-
-    refs: Mapping[Role, tuple[ResourceRef, ...]]
-    directories: Mapping[Role, str]
-
-    @classmethod
-    def from_targets(cls, targets: Iterable[RoleTarget]) -> RoleBinding:
-        """Bind resolved role targets."""
-        refs, directories = {}, {}
-        for target in targets:
-            if target.directory is not None:
-                directories[target.role] = target.directory
-            else:
-                refs[target.role] = tuple(r.ref for r in target.resources)
-        return cls(refs, directories)
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain data for the event log (the binding travels with the fault instance)."""
-        return {
-            "refs": {str(r): [[x.kind, x.name, x.namespace] for x in refs] for r, refs in self.refs.items()},
-            "directories": {str(r): d for r, d in self.directories.items()},
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RoleBinding:
-        """The inverse of to_json."""
-        refs = {Role(r): tuple(ResourceRef(k, n, ns) for k, n, ns in items) for r, items in data.get("refs", {}).items()}
-        return cls(refs, {Role(r): d for r, d in data.get("directories", {}).items()})
-
-
-class CheckContext:
-    """A tree to judge plus the role binding to judge it by; behavioural checks also need the
-    fault's folder (its acceptance test) and a runner (bot.sandbox) to run code with."""
-
-    def __init__(self, tree: Path, binding: RoleBinding, index: ManifestIndex | None = None, *,
-                 fault_dir: Path | None = None, runner: Runner | None = None) -> None:
-        self.tree = tree
-        self.binding = binding
-        self.index = index or ManifestIndex.scan(tree)
-        self.fault_dir = fault_dir
-        self.runner = runner
-
-    def resource(self, role: Role) -> Resource:
-        """The (single) object bound to a role, as it is in this tree; CheckFailed if gone."""
-        refs = self.binding.refs.get(role)
-        if not refs:
-            raise _Fail(f"role {role} is not bound to a Kubernetes object")
-        found = self.index.find(refs[0])
-        if found is None:
-            raise _Fail(f"{refs[0]} (role {role}) no longer exists in the repo")
-        return found
-
-    def directory(self, role: Role) -> str:
-        """The directory bound to a role."""
-        if role not in self.binding.directories:
-            raise _Fail(f"role {role} is not bound to a directory")
-        return self.binding.directories[role]
+_Fail = CheckFailed  # the checks below raise it with their reason
 
 
 def evaluate(checks: list[Check], context: CheckContext) -> list[CheckResult]:
-    """Evaluate every check (an implicit `all`); behavioural ones only if the cheap ones hold."""
-    return _all(checks, context)
+    """Evaluate every check (an implicit `all`), after the implicit `kubernetes_accepts` when
+    the fault binds Kubernetes objects (a tree Kubernetes refuses fixes nothing); behavioural
+    checks run only once every cheap one holds."""
+    implicit = [_accepts(context)] if context.binding.refs else []
+    return [*implicit, *_all(checks, context, [r for r in implicit if not r.passed])]
+
+
+def _accepts(context: CheckContext) -> CheckResult:
+    accepted, reason = kubernetes_accepts(context)
+    return CheckResult("kubernetes_accepts", Status.passed if accepted else Status.failed, reason)
 
 
 def is_behavioural(check: Check) -> bool:
@@ -143,12 +93,12 @@ def is_behavioural(check: Check) -> bool:
     return isinstance(check, BEHAVIOURAL)
 
 
-def _all(checks: list[Check], context: CheckContext) -> list[CheckResult]:
+def _all(checks: list[Check], context: CheckContext, failing: list[CheckResult] | None = None) -> list[CheckResult]:
     results: dict[int, CheckResult] = {}
     for number, check in enumerate(checks):
         if not is_behavioural(check):
             results[number] = evaluate_one(check, context)
-    failing = [r for r in results.values() if not r.passed]
+    failing = [*(failing or []), *(r for r in results.values() if not r.passed)]
     for number, check in enumerate(checks):
         if number in results:
             continue
@@ -216,11 +166,17 @@ def reads(checks: list[Check], context: CheckContext) -> set[str]:
                 folder = context.binding.directories.get(role)
                 globs.add(f"{folder.rstrip('/')}/*" if folder else "*")
             if isinstance(check, DnsRecord) and check.ingress is not None:
-                globs |= {"*.yaml", "*.yml", "*Kustomization", *context.index.kustomizations}
+                globs |= _manifest_globs(context)
         else:
-            # Any YAML anywhere: a fix may add a manifest the healthy tree did not have.
-            globs |= {"*.yaml", "*.yml", "*Kustomization", *context.index.kustomizations}
+            globs |= _manifest_globs(context)
     return globs
+
+
+def _manifest_globs(context: CheckContext) -> set[str]:
+    # Any YAML anywhere (a fix may add a manifest the healthy tree did not have), and the
+    # files kustomize generators read (env files, mounted scripts): connections live there too.
+    generated = {e.location.path for g in context.index.generated for e in g.entries}
+    return {"*.yaml", "*.yml", "*Kustomization", *context.index.kustomizations, *generated}
 
 
 def _folder_roles(check: TerraformAllows | DnsRecord | TeamTests | Acceptance | Browser) -> list[Role]:
@@ -330,7 +286,7 @@ def _keys(resource: Resource) -> set[str]:
 
 
 def _refs_resolve(check: RefsResolve, ctx: CheckContext) -> str:
-    workload = ctx.resource(check.role)
+    workload = ctx.resource(check.role, written=True)  # what the next pod will be made from
     count = 0
     pod = dig(workload.body, "spec", "template", "spec") or {}
     containers = [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]
@@ -360,30 +316,43 @@ def _require(ctx: CheckContext, workload: Resource, kind: str, name: Any, key: A
 
 def _network_allows(check: NetworkAllows, ctx: CheckContext) -> str:
     target = ctx.resource(check.to_role)
-    source = ctx.resource(check.from_role) if check.from_role is not None else None
+    source, from_namespace, from_address = network_source(check, ctx)
+    port = check.port
+    if check.through is not None:
+        port = _pod_port_through(ctx, check.through, target)
     verdict = flow_allowed(
         ctx.index.of_kind("NetworkPolicy"),
         to_pod=(target.namespace, target.pod_labels, _container_ports(target)),
         from_pod=(source.namespace, source.pod_labels, _container_ports(source)) if source else None,
-        from_namespace=check.from_namespace,
-        port=check.port,
+        from_namespace=from_namespace,
+        from_address=from_address,
+        port=port,
     )
     if not verdict.allowed:
         raise _Fail(verdict.reason)
     return verdict.reason
 
 
+def _pod_port_through(ctx: CheckContext, service_role: Any, target: Resource) -> Any:
+    """The pod port traffic through a Service reaches: the targetPort of the port its clients dial."""
+    service = ctx.resource(service_role)
+    ports = [p for p in dig(service.body, "spec", "ports") or [] if isinstance(p, Mapping)]
+    # The database's clients dial the port bound with their connection; the frontend's, its front door.
+    dialled = ctx.binding.ports.get(Role.db_connection if service_role is Role.db_service else service_role)
+    entry = next((p for p in ports if p.get("port") == dialled), ports[0] if ports else {})
+    return entry.get("targetPort", entry.get("port"))
+
+
 def _replicas(check: Replicas, ctx: CheckContext) -> str:
     workload = ctx.resource(check.role)
-    replicas = dig(workload.body, "spec", "replicas")
-    replicas = 1 if replicas is None else replicas
+    replicas, why = replicas_of(workload, ctx.index)
     if not isinstance(replicas, int) or replicas < check.min:
-        raise _Fail(f"{workload.kind}/{workload.name} has replicas: {replicas} (needs at least {check.min})")
-    return f"{workload.kind}/{workload.name} runs {replicas} replica(s)"
+        raise _Fail(f"{workload.kind}/{workload.name} has replicas: {replicas}{why} (needs at least {check.min})")
+    return f"{workload.kind}/{workload.name} runs {replicas} replica(s){why}"
 
 
 def _probes_target_ports(check: ProbesTargetPorts, ctx: CheckContext) -> str:
-    workload = ctx.resource(check.role)
+    workload = ctx.resource(check.role, written=True)  # a broken probe stalls the next rollout
     for container in workload.containers:
         ports = [p for p in container.get("ports") or [] if isinstance(p, Mapping)]
         for probe_name in ("readinessProbe", "livenessProbe", "startupProbe"):
@@ -444,6 +413,7 @@ _EVALUATE: dict[type, Any] = {
     ProbesTargetPorts: _probes_target_ports,
     YamlValue: _yaml_value,
     Text: _text,
+    **TRAFFIC_CHECKS,
     TerraformAllows: tfchecks.terraform_allows,
     DnsRecord: tfchecks.dns_record,
     TeamTests: behaviour.tests_pass,

@@ -190,13 +190,19 @@ def _prefer_shallowest(tree: Path, found: DeployedSet, default_namespace: str) -
 def _objects(tree: Path, rel: str, scope: Scope | None, default_namespace: str, notes: list[Note]) -> list[Resource]:
     try:
         read = read_yaml(read_bounded(tree / rel))
-    except (OSError, UnicodeDecodeError, UnsafeYaml) as exc:
+    except UnsafeYaml as exc:
+        notes.append(Note(NoteKind.refused, rel, exc.message))
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
         notes.append(Note(NoteKind.unreadable, rel, f"cannot read: {exc}"))
         return []
     if read.repaired_lines:
         notes.append(Note(NoteKind.repaired, rel, f"read with trailing TABs ignored on line(s) {_ranges(read.repaired_lines)} (kubectl accepts them)"))
     found = []
     for doc in read.documents:
+        if doc.problem is not None and doc.problem.refused:
+            notes.append(Note(NoteKind.refused, rel, doc.problem.message))
+            continue
         if doc.problem is not None:
             notes.append(Note(NoteKind.unreadable, rel, f"{doc.problem}; kubectl may accept it, faultbot cannot read it"))
             continue

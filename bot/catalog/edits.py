@@ -19,6 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from bot.base.yamlguard import read_bounded
 from bot.catalog.faultspec import (
+    ConnectionSet,
     Edit,
     FileAdd,
     FileDelete,
@@ -30,6 +31,7 @@ from bot.catalog.faultspec import (
 )
 from bot.catalog.globs import files_matching
 from bot.catalog.manifests import KUSTOMIZATION_NAMES, Resource
+from bot.catalog.rewrite import rewrite
 from bot.catalog.roles import Role, Roles
 from bot.catalog.yamledit import YamlFile, plain, to_roundtrip
 from bot.catalog.yamlpath import Step, format_path, parse_path, walk
@@ -75,17 +77,25 @@ class EditContext:
     changed: list[str] = field(default_factory=list)
 
     def variables(self) -> dict[str, Any]:
-        """Template variables: every resolvable role's object as plain data."""
+        """Template variables: every resolvable role's object as plain data (`roles`), its
+        deployed name and namespace (`deployed`: kustomize's namePrefix applied, as DNS knows
+        it), and the port its clients dial where known (`ports`)."""
         roles: dict[str, Any] = {}
+        deployed: dict[str, Any] = {}
+        ports: dict[str, Any] = {}
         for role in Role:
             target = self.roles.try_resolve(role)
             if target is None:
                 continue
+            if target.port is not None:
+                ports[role.value] = target.port
             roles[role.value] = target.directory if target.directory is not None else (
                 plain(dict(target.resource.body)) if len(target.resources) == 1
                 else [plain(dict(r.body)) for r in target.resources]
             )
-        return {"roles": roles}
+            if target.directory is None and len(target.resources) == 1:
+                deployed[role.value] = {"name": target.resource.name, "namespace": target.resource.namespace}
+        return {"roles": roles, "deployed": deployed, "ports": ports}
 
 
 def render_value(value: Any, variables: Mapping[str, Any]) -> Any:
@@ -128,6 +138,39 @@ def _single_resource(context: EditContext, role: Role) -> Resource:
     return target.resource
 
 
+def render_path(path: str, variables: Mapping[str, Any]) -> str:
+    """A path, rendered when it is a template (`spec.ports[port={{ ports.db_connection }}]`)."""
+    if "{{" not in path:
+        return path
+    try:
+        rendered = _TEXT_TEMPLATES.from_string(path).render(**variables)
+    except TemplateError as exc:
+        if "ports" in path and "has no attribute" in str(exc):
+            raise EditError(f"path {path!r}: no port is known for that role (its clients dial a node port the API server chose, "
+                            "or the Service has several ports and none is the usual one)") from None
+        raise EditError(f"path {path!r}: {exc}") from None
+    try:
+        parse_path(rendered)
+    except ValueError as exc:
+        raise EditError(f"path {path!r} renders to {rendered!r}: {exc}") from None
+    return rendered
+
+
+def _create_parents(document: Any, path: str) -> None:
+    """Create the missing mappings a path walks through (never list items)."""
+    node = document
+    for step in parse_path(path)[:-1]:
+        if step.key is None or not isinstance(node, dict):
+            places = [p[k] for p, k in walk(node, (step,)) if not (isinstance(p, dict) and k not in p)]
+            if len(places) != 1:
+                return
+            node = places[0]
+            continue
+        if step.key not in node or node[step.key] is None:
+            node[step.key] = to_roundtrip({})
+        node = node[step.key]
+
+
 def _locate(document: Any, path: str, *, allow_missing: bool) -> tuple[Any, Any]:
     steps = parse_path(path)
     places = list(walk(document, steps))
@@ -163,14 +206,17 @@ def _yaml_edit(context: EditContext, role: Role, action: Any) -> list[str]:
 
 def _yaml_set(edit: YamlSet, context: EditContext) -> list[str]:
     def action(document: Any, variables: dict[str, Any]) -> None:
-        parent, key = _locate(document.data, edit.path, allow_missing=True)
+        path = render_path(edit.path, variables)
+        if edit.create:
+            _create_parents(document.data, path)
+        parent, key = _locate(document.data, path, allow_missing=True)
         exists = not (isinstance(parent, dict) and key not in parent)
         if not exists and "current" in repr(edit.value):
-            raise EditError(f"{edit.path} does not exist, so there is no current value to change")
+            raise EditError(f"{path} does not exist, so there is no current value to change")
         current = plain(parent[key]) if exists else None
         value = render_value(edit.value, {**variables, "current": current})
         if exists and current == value:
-            raise EditError(f"{edit.path} is already {value!r}; the edit would change nothing")
+            raise EditError(f"{path} is already {value!r}; the edit would change nothing")
         if exists and document.splice_scalar(parent, key, value):
             return
         parent[key] = to_roundtrip(value)
@@ -180,7 +226,7 @@ def _yaml_set(edit: YamlSet, context: EditContext) -> list[str]:
 
 def _yaml_delete(edit: YamlDelete, context: EditContext) -> list[str]:
     def action(document: Any, variables: dict[str, Any]) -> None:
-        parent, key = _locate(document.data, edit.path, allow_missing=False)
+        parent, key = _locate(document.data, render_path(edit.path, variables), allow_missing=False)
         del parent[key]
 
     return _yaml_edit(context, edit.role, action)
@@ -188,7 +234,7 @@ def _yaml_delete(edit: YamlDelete, context: EditContext) -> list[str]:
 
 def _yaml_append(edit: YamlAppend, context: EditContext) -> list[str]:
     def action(document: Any, variables: dict[str, Any]) -> None:
-        parent, key = _locate(document.data, edit.path, allow_missing=True)
+        parent, key = _locate(document.data, render_path(edit.path, variables), allow_missing=True)
         value = to_roundtrip(render_value(edit.value, variables))
         if isinstance(parent, dict) and key not in parent:
             parent[key] = to_roundtrip([])
@@ -325,6 +371,27 @@ def _patch(edit: Patch, context: EditContext) -> list[str]:
         raise EditError(f"patch {edit.file} does not apply: {exc.output.splitlines()[0] if exc.output else exc.message}") from None
 
 
+def _connection_set(edit: ConnectionSet, context: EditContext) -> list[str]:
+    target = context.roles.resolve(edit.connection)
+    connection = target.connection
+    if connection is None:
+        raise EditError(f"{target.how}: its {edit.part} is not written anywhere faultbot can edit")
+    location = connection.host_at if edit.part == "host" else connection.port_at
+    if location is None:
+        implied = f"the {connection.endpoint.scheme}:// scheme" if connection.endpoint.scheme else "the client"
+        raise EditError(f"the port of {connection.key} is not written (implied by {implied})")
+    service = context.roles.try_resolve(Role.db_service) if edit.connection is Role.db_connection else None
+    variables = {
+        **context.variables(), "host": connection.endpoint.host, "port": connection.port,
+        "service": service.resource.name if service else connection.endpoint.host,
+        "namespace": service.resource.namespace if service else target.resource.namespace,
+    }
+    value = str(render_value(edit.value, variables))
+    file = safe_path(context.tree, location.path)
+    file.write_text(rewrite(file.read_text(encoding="utf-8"), location, value), encoding="utf-8")
+    return [location.path]
+
+
 _APPLY: dict[type, Any] = {
     YamlSet: _yaml_set,
     YamlDelete: _yaml_delete,
@@ -333,4 +400,5 @@ _APPLY: dict[type, Any] = {
     FileDelete: _file_delete,
     TextReplace: _text_replace,
     Patch: _patch,
+    ConnectionSet: _connection_set,
 }

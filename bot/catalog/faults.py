@@ -66,7 +66,8 @@ def _describe(error: dict[str, Any], source: SourceMap) -> str:
 _TAGS = {
     "ingress_routes", "service_selects", "service_target_port", "env_host_resolves",
     "refs_resolve", "network_allows", "replicas", "probes_target_ports", "yaml_value", "text",
-    "all", "any", "patch", "terraform_allows", "dns_record", "tests", "acceptance", "browser",
+    "all", "any", "patch", "connection_resolves", "exposed", "terraform_allows", "dns_record", "tests", "acceptance",
+    "browser",
 }
 
 
@@ -139,6 +140,10 @@ class Catalog:
         close = [i for i in self.faults if fault_id.split("/")[-1] in i]
         suggestion = f"; did you mean {', '.join(close)}?" if close else "; see `faultbot faults list`"
         raise CatalogError(f"no fault {fault_id!r} in {self.root.name}/{suggestion}")
+
+    def only(self, fault_ids: list[str]) -> Catalog:
+        """The same catalog cut down to these faults (an unknown id is an error naming close ones)."""
+        return Catalog(self.root, {fault_id: self.get(fault_id) for fault_id in fault_ids})
 
     def in_family(self, family: str) -> list[Fault]:
         """Faults of one family, by id; drafts (`faults new`, not yet proven) are never scheduled."""

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from bot.base.durations import Duration
 from bot.catalog.behaviourspec import Acceptance, Browser, TeamTests
@@ -23,7 +23,8 @@ FAULT_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 def _valid_path(value: str) -> str:
-    parse_path(value)
+    if "{{" not in value:  # a templated path is checked once rendered, on the repo
+        parse_path(value)
     return value
 
 
@@ -46,6 +47,7 @@ class YamlSet(Model):
     role: Role
     path: YamlPath
     value: Any
+    create: bool = False  # create missing mappings on the way (`metadata.annotations` of a pod template)
 
 
 class YamlDelete(Model):
@@ -113,8 +115,19 @@ class Patch(Model):
     role: Role | None = None
 
 
+class ConnectionSet(Model):
+    """Change the host or the port of a connection exactly where it is written, in any form
+    (env value, ConfigMap/Secret key, generator literal or env file, flag, shell, mounted file).
+    `value` is a template over `host`, `port`, `service` and `namespace` (the bound datastore's)."""
+
+    op: Literal["connection.set"]
+    connection: Role = Role.db_connection
+    part: Literal["host", "port"]
+    value: str = Field(min_length=1)
+
+
 Edit = Annotated[
-    YamlSet | YamlDelete | YamlAppend | FileAdd | FileDelete | TextReplace | Patch,
+    YamlSet | YamlDelete | YamlAppend | FileAdd | FileDelete | TextReplace | Patch | ConnectionSet,
     Field(discriminator="op"),
 ]
 
@@ -155,12 +168,16 @@ class NetworkAllows(Model):
     to_role: Role
     from_role: Role | None = None
     from_namespace: str | None = None
+    from_outside: bool = False  # the site's visitors: an ingress controller, or an outside address
     port: int | str | None = None
+    through: Role | None = None  # the port is the pod port this Service sends its clients' traffic to
 
     @model_validator(mode="after")
     def _one_source(self) -> NetworkAllows:
-        if (self.from_role is None) == (self.from_namespace is None):
-            raise ValueError("give exactly one of from_role: or from_namespace:")
+        if sum((self.from_role is not None, self.from_namespace is not None, self.from_outside)) != 1:
+            raise ValueError("give exactly one of from_role:, from_namespace: or from_outside: true")
+        if self.port is not None and self.through is not None:
+            raise ValueError("give port: or through:, not both")
         return self
 
 
@@ -217,8 +234,24 @@ class AnyOf(Model):
     checks: list[Check] = Field(min_length=1)
 
 
+class ConnectionResolves(Model):
+    """The connection reaches `to_role`'s pods through a Service that offers the dialled port."""
+
+    check: Literal["connection_resolves"]
+    connection: Role = Role.db_connection
+    to_role: Role | None = None
+
+
+class Exposed(Model):
+    """Outside clients still reach the Service the way they did on the healthy tree."""
+
+    check: Literal["exposed"]
+    role: Role = Role.frontend_service
+
+
 Check = Annotated[
     IngressRoutes | ServiceSelects | ServiceTargetPort | EnvHostResolves | RefsResolve | NetworkAllows | Replicas | ProbesTargetPorts | YamlValue | Text | AllOf | AnyOf
+    | ConnectionResolves | Exposed
     | TerraformAllows | DnsRecord  # terraformspec.py
     | TeamTests | Acceptance | Browser,  # behaviourspec.py
     Field(discriminator="check"),
@@ -234,16 +267,51 @@ class Hint(Model):
     text: str = Field(min_length=1)
 
 
+class Condition(Model):
+    """A shape the repository must have: a value at a path of a role's object (`is: int|str|missing|present`),
+    or a connection part (`is: written|implied`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    role: Role | None = None
+    path: YamlPath | None = None
+    connection: Role | None = None
+    part: Literal["host", "port"] | None = None
+    is_: Literal["int", "str", "missing", "present", "written", "implied"] = Field(alias="is")
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> Condition:
+        on_path = self.role is not None and self.path is not None
+        on_connection = self.connection is not None and self.part is not None
+        if on_path == on_connection:
+            raise ValueError("give role: and path:, or connection: and part:")
+        if on_path and self.is_ in ("written", "implied"):
+            raise ValueError("a path is int, str, missing or present")
+        if on_connection and self.is_ not in ("written", "implied"):
+            raise ValueError("a connection part is written or implied")
+        return self
+
+
+class Variant(Model):
+    """One way to make the fault's change, for one shape of repository (tried in order)."""
+
+    name: str = Field(min_length=1)
+    when: list[Condition] = Field(default_factory=list)
+    edits: list[Edit] = Field(min_length=1)
+
+
 class ReferenceFix(Model):
     name: str = Field(min_length=1)
     kind: Literal["revert", "forward"]
     message: str | None = None
     edits: list[Edit] = Field(default_factory=list)
+    when: list[Condition] = Field(default_factory=list)  # only on repositories of this shape
+    variants: list[str] | None = None  # only after these variants of the fault
 
     @model_validator(mode="after")
     def _edits_match_kind(self) -> ReferenceFix:
-        if self.kind == "revert" and self.edits:
-            raise ValueError("a revert fix takes no edits (it is `git revert` of the fault)")
+        if self.kind == "revert" and (self.edits or self.when or self.variants):
+            raise ValueError("a revert fix takes no edits, when: or variants: (it is `git revert` of the fault)")
         if self.kind == "forward" and not self.edits:
             raise ValueError("a forward fix needs edits")
         return self
@@ -256,6 +324,8 @@ class WrongFix(Model):
     name: str = Field(min_length=1)
     message: str | None = None
     edits: list[Edit] = Field(min_length=1)
+    when: list[Condition] = Field(default_factory=list)
+    variants: list[str] | None = None
 
 
 class FaultSpec(Model):
@@ -266,7 +336,8 @@ class FaultSpec(Model):
     symptom: str = Field(min_length=1)
     commit_messages: list[str] = Field(min_length=2)
     roles: list[Role] = Field(min_length=1)
-    edits: list[Edit] = Field(min_length=1)
+    edits: list[Edit] | None = Field(default=None, min_length=1)
+    variants: list[Variant] | None = Field(default=None, min_length=1)
     fixed_when: list[Check] = Field(min_length=1)
     hints: list[Hint] = Field(default_factory=list)
     fixes: list[ReferenceFix] = Field(min_length=1)
@@ -285,10 +356,32 @@ class FaultSpec(Model):
     def _consistent(self) -> FaultSpec:
         if not self.id.startswith(self.family + "/"):
             raise ValueError(f"id {self.id!r} must start with its family {self.family!r}/")
+        if (self.edits is None) == (self.variants is None):
+            raise ValueError("give edits: or variants:, not both")
         kinds = {fix.kind for fix in self.fixes}
         if kinds != {"revert", "forward"} and not (self.draft and kinds == {"revert"}):
             raise ValueError("fixes need the revert and at least one forward fix")
+        names = [v.name for v in self.all_variants]
+        if len(set(names)) != len(names):
+            raise ValueError("variant names must be unique")
+        fixes: list[ReferenceFix | WrongFix] = [*self.fixes, *self.wrong_fixes]
+        for fix in fixes:
+            unknown = sorted(set(fix.variants or []) - set(names))
+            if unknown:
+                raise ValueError(f"fix {fix.name!r} names unknown variant(s) {', '.join(unknown)} (known: {', '.join(names)})")
         return self
+
+    @property
+    def all_variants(self) -> list[Variant]:
+        """The variants to try, in order (plain `edits:` are one variant named `default`)."""
+        if self.variants is not None:
+            return list(self.variants)
+        return [Variant(name="default", edits=list(self.edits or []))]
+
+    def variant(self, name: str | None) -> Variant:
+        """A variant by name (the first for None or an unknown name)."""
+        variants = self.all_variants
+        return next((v for v in variants if v.name == name), variants[0])
 
 
 def iter_roles(checks: list[Any]) -> Iterator[Role]:

@@ -44,6 +44,7 @@ class NoteKind(StrEnum):
     """What a note tells the organizer about the deployed set."""
 
     unreadable = "unreadable"  # a file kubectl may accept but faultbot cannot parse
+    refused = "refused"  # not read on purpose: too large, or a YAML alias bomb (bot.base.yamlguard)
     repaired = "repaired"  # read after ignoring trailing TABs (kubectl accepts them)
     missing = "missing"  # a listed file or folder does not exist
     remote = "remote"  # a remote base (URL): not fetched
@@ -177,10 +178,16 @@ def reached_files(tree: Path, kfile: Path) -> set[str]:
 def _load_spec(walk: _Walk, kfile: Path, rel: str) -> tuple[Mapping[str, Any], int] | None:
     try:
         read = read_yaml(read_bounded(kfile))
-    except (OSError, UnicodeDecodeError, UnsafeYaml) as exc:
+    except UnsafeYaml as exc:
+        walk.note(NoteKind.refused, rel, exc.message)
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
         walk.note(NoteKind.unreadable, rel, f"cannot read: {exc}")
         return None
     for doc in read.documents:
+        if doc.problem is not None and doc.problem.refused:
+            walk.note(NoteKind.refused, rel, doc.problem.message)
+            return None
         if doc.problem is not None:
             walk.note(NoteKind.unreadable, rel, f"{doc.problem}; kustomize would refuse it too")
             return None

@@ -1,29 +1,20 @@
 """The manifest index: every Kubernetes object a repository deploys, and where it lives.
 
-Reads every YAML document of a tree (multi-document files, any folder layout), keyed by
-kind / namespace / name, with its file and document position. Where a
-`kustomization.yaml` exists, only what its `resources:` reach counts as deployed (that is
-what ArgoCD renders); elsewhere every YAML object counts. YAML that is not a Kubernetes
-object (workflows, Helm values, compose files) is ignored, and so is YAML that does not parse.
+What is deployed is decided by `bot.catalog.deployed` (ArgoCD's source path, kustomize reach,
+namePrefix/namespace, Helm refused, duplicate folders reported); the index keeps each
+object's deployed kind / namespace / name with the file and document it is written in, so
+edits change the written text and checks see what the cluster would run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
-from bot.base.yamlguard import check_text, read_bounded
-from bot.errors import UnsafeYaml
-
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 SKIP_DIRS = {".git", ".github", "node_modules", ".terraform", "__pycache__", ".venv"}
-YAML_SUFFIXES = {".yaml", ".yml"}
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
 
 
@@ -101,138 +92,68 @@ def split_documents(text: str) -> list[str]:
     return parts
 
 
-def load_documents(text: str) -> list[Any]:
-    """Every document of a YAML text as plain data, in order (None for an empty one).
+@dataclass(frozen=True)
+class DeployRoot:
+    """Where a team's deployed manifests start: ArgoCD's source path, or None to discover it.
 
-    Parsed once per distinct text: fix search and rehearsals re-read the same manifests
-    at many commits, and parsing dominates their cost (bench/bench_rehearsal.py). The
-    documents are shared, so callers must treat them as read-only.
+    Travels with a fault's role binding, so every later tree is read from the same root.
     """
-    return list(_parse_documents(text))
 
+    path: str | None = None
+    recurse: bool = False
+    namespace: str = "default"  # where objects without a namespace land (ArgoCD's destination)
 
-@lru_cache(maxsize=4096)
-def _parse_documents(text: str) -> tuple[Any, ...]:
-    check_text(text)  # UnsafeYaml: too large, or an alias bomb (team repositories are not trusted)
-    yaml = YAML(typ="safe")
-    try:
-        return tuple(yaml.load(part) if part.strip() else None for part in split_documents(text))
-    except RecursionError:
-        raise UnsafeYaml("nested too deeply to read") from None
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for the event log."""
+        return {"path": self.path, "recurse": self.recurse, "namespace": self.namespace}
 
-
-def _problem(exc: BaseException) -> str:
-    if isinstance(exc, RecursionError):
-        return "nested too deeply to read"
-    if isinstance(exc, UnicodeDecodeError):
-        return "not UTF-8 text"
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-def _is_k8s_object(doc: Any) -> bool:
-    return (
-        isinstance(doc, Mapping)
-        and isinstance(doc.get("apiVersion"), str)
-        and isinstance(doc.get("kind"), str)
-        and isinstance(dig(doc, "metadata", "name"), str)
-    )
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> DeployRoot:
+        """The inverse of to_json (an old log without a root: discovery, as before)."""
+        data = data or {}
+        return cls(data.get("path"), bool(data.get("recurse", False)), str(data.get("namespace") or "default"))
 
 
 @dataclass
 class ManifestIndex:
-    """All deployed objects of one tree."""
+    """All deployed objects of one tree, named and namespaced as the cluster sees them."""
 
     root: Path
     resources: list[Resource] = field(default_factory=list)
     files: set[str] = field(default_factory=set)
     kustomizations: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)  # files refused: `path: why` (alias bombs, huge)
+    generated: tuple[Any, ...] = ()  # kustomize-generated ConfigMaps/Secrets (bot.catalog.kustomize.GeneratedObject)
+    notes: tuple[Any, ...] = ()  # what validate should tell the organizer (bot.catalog.kustomize.Note)
+    problem: str | None = None  # one line: why nothing is deployed from here (Helm, ambiguous roots)
+    reason: str = ""  # how the deployed root was chosen
+    deployed_root: str = ""
+    deploy: DeployRoot = field(default_factory=DeployRoot)  # what it was asked to read
+
+    @property
+    def problems(self) -> list[str]:
+        """Files refused on purpose, `path: why` (too large, an alias bomb): validate fails on them."""
+        return [f"{n.path}: {n.message}" for n in self.notes if n.kind == "refused"]
 
     @classmethod
-    def scan(cls, root: Path) -> ManifestIndex:
-        """Index a checked-out tree."""
-        index = cls(root=root)
-        files, namespaces = index._deployed_files()
-        for rel in sorted(files):
-            index._add_file(rel, namespaces.get(rel))
-        return index
+    def scan(cls, root: Path, deploy: DeployRoot | None = None) -> ManifestIndex:
+        """Index what a checked-out tree deploys from `deploy.path` (discovered when None)."""
+        # deployed.py builds on this module's Resource, so it is imported here, not at the top.
+        from bot.catalog.deployed import deployed_set
 
-    def _deployed_files(self) -> tuple[set[str], dict[str, str]]:
-        """Files kustomize would read (with a namespace override), or every YAML file."""
-        kustomizations = sorted(
-            p for p in _walk(self.root) if p.name in KUSTOMIZATION_NAMES
+        deploy = deploy or DeployRoot()
+        found = deployed_set(root, deploy.path, recurse=deploy.recurse, default_namespace=deploy.namespace)
+        return cls(
+            root=root,
+            resources=list(found.resources),
+            files={r.path for r in found.resources},
+            kustomizations=list(found.kustomizations),
+            generated=found.generated,
+            notes=found.notes,
+            problem=found.problem,
+            reason=found.reason,
+            deployed_root=found.root,
+            deploy=deploy,
         )
-        self.kustomizations = [p.relative_to(self.root).as_posix() for p in kustomizations]
-        if not kustomizations:
-            every = {
-                p.relative_to(self.root).as_posix()
-                for p in _walk(self.root)
-                if p.suffix in YAML_SUFFIXES
-            }
-            return every, {}
-        files: set[str] = set()
-        namespaces: dict[str, str] = {}
-        for kustomization in kustomizations:
-            self._follow(kustomization, files, namespaces, None, set())
-        return files, namespaces
-
-    def _follow(
-        self, kfile: Path, files: set[str], namespaces: dict[str, str], ns: str | None, seen: set[Path]
-    ) -> None:
-        if kfile in seen:
-            return
-        seen.add(kfile)
-        try:
-            text = read_bounded(kfile)
-            check_text(text)
-            spec = YAML(typ="safe").load(text) or {}
-        except (OSError, UnicodeDecodeError, YAMLError, RecursionError) as exc:
-            self.problems.append(f"{kfile.relative_to(self.root).as_posix()}: {_problem(exc)}")
-            return
-        except UnsafeYaml as exc:
-            self.problems.append(f"{kfile.relative_to(self.root).as_posix()}: {exc.message}")
-            return
-        if not isinstance(spec, Mapping):
-            return
-        ns = spec.get("namespace") if isinstance(spec.get("namespace"), str) else ns
-        entries = [*(spec.get("resources") or []), *(spec.get("bases") or [])]
-        for entry in entries:
-            if not isinstance(entry, str) or "://" in entry:
-                continue
-            target = (kfile.parent / entry).resolve()
-            if not target.is_relative_to(self.root.resolve()):
-                continue
-            if target.is_dir():
-                for name in KUSTOMIZATION_NAMES:
-                    if (target / name).is_file():
-                        self._follow(target / name, files, namespaces, ns, seen)
-                        break
-            elif target.is_file():
-                rel = target.relative_to(self.root.resolve()).as_posix()
-                files.add(rel)
-                if ns:
-                    namespaces[rel] = ns
-
-    def _add_file(self, rel: str, namespace_override: str | None) -> None:
-        path = self.root / rel
-        try:
-            docs = load_documents(read_bounded(path))
-        except (OSError, UnicodeDecodeError, YAMLError, RecursionError):
-            return  # not YAML we can read: not deployed as far as the index knows (validate says why)
-        except UnsafeYaml as exc:
-            self.problems.append(f"{rel}: {exc.message}")
-            return
-        for position, doc in enumerate(docs):
-            if not _is_k8s_object(doc):
-                continue
-            kind = doc["kind"]
-            namespace = namespace_override or dig(doc, "metadata", "namespace") or "default"
-            if kind == "Namespace":
-                namespace = ""
-            self.files.add(rel)
-            self.resources.append(
-                Resource(kind, doc["metadata"]["name"], namespace, rel, position, doc)
-            )
 
     def of_kind(self, *kinds: str) -> list[Resource]:
         """Objects of the given kinds, in file order."""
@@ -260,21 +181,3 @@ class ManifestIndex:
             if all(w.pod_labels.get(k) == v for k, v in selector.items())
         ]
 
-
-def _walk(root: Path) -> Iterator[Path]:
-    """Files under root, skipping VCS/CI/vendor folders and never following symlinks."""
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        try:
-            entries = sorted(folder.iterdir())
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.is_symlink():
-                continue
-            if entry.is_dir():
-                if entry.name not in SKIP_DIRS:
-                    stack.append(entry)
-            elif entry.is_file():
-                yield entry

@@ -3,14 +3,16 @@
 Semantics, from the Kubernetes docs: a pod is isolated for ingress once any policy with
 policyType Ingress selects it; then a connection is allowed only if some such policy has
 an ingress rule whose `from` peers match the source and whose `ports` match the port (an
-empty list means all). The same holds for egress on the source pod. `ipBlock` peers are
-treated as not matching in-cluster pods. Flows are TCP; a rule for UDP does not allow them.
+empty list means all). The same holds for egress on the source pod. `ipBlock` peers do
+not match in-cluster pods; they match an address from outside the cluster (a load
+balancer's or a node port's client) when its CIDR holds it and no `except` does. Flows are TCP; a rule for UDP does not allow them.
 Not modelled: egress to DNS (a policy that isolates egress must also allow port 53 for a
 Service name to resolve) — a check may pass where DNS would in fact be blocked.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +63,21 @@ def _namespace_labels(namespace: str) -> dict[str, str]:
     return {"kubernetes.io/metadata.name": namespace}
 
 
-def _peer_matches(peer: Mapping[str, Any], policy_ns: str, pod: PodView | None, namespace: str) -> bool:
+def _address_in(block: Any, address: str) -> bool:
+    if not isinstance(block, Mapping):
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+        if ip not in ipaddress.ip_network(str(block.get("cidr")), strict=False):
+            return False
+        return not any(ip in ipaddress.ip_network(str(e), strict=False) for e in block.get("except") or [])
+    except ValueError:
+        return False
+
+
+def _peer_matches(peer: Mapping[str, Any], policy_ns: str, pod: PodView | None, namespace: str, address: str | None = None) -> bool:
+    if address is not None:
+        return _address_in(peer.get("ipBlock"), address)
     if "ipBlock" in peer:
         return False
     pod_selector = peer.get("podSelector")
@@ -98,7 +114,7 @@ def _port_ok(rule_ports: Sequence[Mapping[str, Any]] | None, port: Any, pod_port
 
 def _direction_allows(
     policies: list[Resource], direction: str, subject: PodView, peer: PodView | None, peer_ns: str,
-    port: Any, port_owner: PodView,
+    port: Any, port_owner: PodView, address: str | None = None,
 ) -> tuple[bool, str]:
     subject_ns, subject_labels, _ = subject
     isolating = [
@@ -112,7 +128,7 @@ def _direction_allows(
     for policy in isolating:
         for rule in dig(policy.body, "spec", key) or []:
             peers = rule.get(peers_key)
-            peer_ok = not peers or any(_peer_matches(x, policy.namespace, peer, peer_ns) for x in peers)
+            peer_ok = not peers or any(_peer_matches(x, policy.namespace, peer, peer_ns, address) for x in peers)
             if peer_ok and _port_ok(rule.get("ports"), port, port_owner[2]):
                 return True, f"NetworkPolicy/{policy.name} allows it"
     names = ", ".join(p.name for p in isolating)
@@ -125,11 +141,13 @@ def flow_allowed(
     to_pod: PodView,
     from_pod: PodView | None = None,
     from_namespace: str | None = None,
+    from_address: str | None = None,
     port: Any = None,
 ) -> Verdict:
-    """Is traffic from a pod (or any pod of a namespace) to `to_pod` on `port` allowed?"""
+    """Is traffic from a pod (or any pod of a namespace, or an address outside the cluster) to
+    `to_pod` on `port` allowed?"""
     source_ns = from_pod[0] if from_pod is not None else (from_namespace or "")
-    ok, reason = _direction_allows(policies, "Ingress", to_pod, from_pod, source_ns, port, to_pod)
+    ok, reason = _direction_allows(policies, "Ingress", to_pod, from_pod, source_ns, port, to_pod, from_address)
     if not ok:
         return Verdict(False, reason)
     if from_pod is not None:

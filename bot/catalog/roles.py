@@ -1,14 +1,31 @@
-"""The role vocabulary: faults address roles, never paths, so one fault fits many repos."""
+"""The role vocabulary: faults address roles, never paths, so one fault fits many repos.
+
+Roles come from the team's `targets:` first, else by following the traffic (traffic.py):
+what is exposed is the frontend, what it dials the backend, the datastore the backend dials
+the database, and that dial itself the `db_connection` (connections.py). Each role that
+cannot be found says why in its own words; a role that depends on another says which.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
 
-from bot.catalog.manifests import WORKLOAD_KINDS, ManifestIndex, Resource, dig
+from bot.catalog.connections import Channel, Connection, ConnectionKey, Form, connection_at, find_connections
+from bot.catalog.exposure import exposure_of
+from bot.catalog.manifests import ManifestIndex, Resource, dig
+from bot.catalog.objects import ObjectSet, containers
+from bot.catalog.traffic import (
+    DATASTORE_PORTS,
+    Choice,
+    backend_workload,
+    database,
+    datastore_kind,
+    frontend_service,
+    selected_workload,
+)
 from bot.errors import RoleError
 
 
@@ -27,6 +44,7 @@ class Role(StrEnum):
     frontend_source = "frontend_source"
     backend_source = "backend_source"
     terraform = "terraform"
+    db_connection = "db_connection"  # derived: how backend_workload dials db_service
 
     @property
     def is_directory(self) -> bool:
@@ -35,12 +53,10 @@ class Role(StrEnum):
 
 
 DIRECTORY_ROLES = frozenset({Role.frontend_source, Role.backend_source, Role.terraform})
+# Roles derived from others: never written in `targets:` (the roles they follow are).
+DERIVED_ROLES = frozenset({Role.db_connection})
 
 
-# --- discovery: follow the traffic from the Ingress inwards ---------------------------
-
-DB_HOST_VARS = ("DB_HOST", "DATABASE_HOST", "POSTGRES_HOST", "PGHOST", "DB_HOSTNAME", "MYSQL_HOST")
-DB_URL_VARS = ("DATABASE_URL", "DB_URL", "POSTGRES_URL")
 SOURCE_DIRS = {
     Role.frontend_source: ("frontend", "web", "ui", "client"),
     Role.backend_source: ("backend", "api", "server"),
@@ -55,6 +71,9 @@ class RoleTarget:
     role: Role
     resources: tuple[Resource, ...] = ()
     directory: str | None = None
+    connection: Connection | None = None  # db_connection: the dial as written (None: not in the manifests)
+    port: int | None = None  # db_connection: the port dialled (written, implied, or the Service's only one)
+    how: str = ""  # how discovery chose it, for people
 
     @property
     def resource(self) -> Resource:
@@ -65,6 +84,9 @@ class RoleTarget:
         """For people: `Service/frontend (k8s/frontend-service.yaml)` or `frontend/`."""
         if self.directory is not None:
             return f"{self.directory}/"
+        if self.role is Role.db_connection:
+            dial = self.connection.describe() if self.connection else "not written in the manifests (the image dials it)"
+            return f"{self.resources[0].kind}/{self.resources[0].name}: {dial}"
         return ", ".join(str(r) for r in self.resources)
 
 
@@ -81,20 +103,20 @@ def service_address(value: str) -> tuple[str, str | None]:
     return labels[0], labels[1] if len(labels) > 1 else None
 
 
-def env_value(container: Mapping[str, Any], name: str) -> str | None:
-    """A container's literal env value (None if absent or from a reference)."""
-    for item in container.get("env") or []:
-        if isinstance(item, Mapping) and item.get("name") == name and "value" in item:
-            return str(item["value"])
-    return None
-
-
 class Roles:
-    """Resolves roles for one tree: `targets:` from repos.yaml first, discovery otherwise."""
+    """Resolves roles for one tree: `targets:` from repos.yaml first, discovery otherwise.
 
-    def __init__(self, index: ManifestIndex, targets: Mapping[Role, str] | None = None) -> None:
+    `connections` pins derived connection roles to the key bound on the healthy tree, so a
+    fix rehearsed on a broken tree edits the same dial even though it resolves to nothing.
+    """
+
+    def __init__(self, index: ManifestIndex, targets: Mapping[Role, str] | None = None,
+                 connections: Mapping[Role, ConnectionKey] | None = None, ports: Mapping[Role, int] | None = None) -> None:
         self.index = index
         self.targets = dict(targets or {})
+        self.connections = dict(connections or {})
+        self.ports = dict(ports or {})  # bound on the healthy tree: the port each role's clients dial
+        self.objects = ObjectSet(tuple(index.resources), tuple(index.generated))
         self._cache: dict[Role, RoleTarget | RoleError] = {}
 
     def resolve(self, role: Role | str) -> RoleTarget:
@@ -102,7 +124,7 @@ class Roles:
         role = Role(role)
         if role not in self._cache:
             try:
-                self._cache[role] = self._explicit(role) if role in self.targets else self._discover(role)
+                self._cache[role] = self._resolve(role)
             except RoleError as exc:
                 self._cache[role] = exc
         found = self._cache[role]
@@ -117,6 +139,28 @@ class Roles:
         except RoleError:
             return None
 
+    def error(self, role: Role) -> str:
+        """Why a role does not resolve ('' when it does)."""
+        try:
+            self.resolve(role)
+        except RoleError as exc:
+            return exc.message
+        return ""
+
+    def _resolve(self, role: Role) -> RoleTarget:
+        if self.index.problem is not None and not role.is_directory:
+            raise RoleError(self.index.problem)
+        target = self._explicit(role) if role in self.targets and role not in DERIVED_ROLES else self._discover(role)
+        if target.directory is None:
+            # The port its clients dial: as bound on the healthy tree (a later tree may have
+            # moved it: that is what a fault does), else as found here (the front door's).
+            port = self.ports.get(role, target.port)
+            if port is None and role is Role.frontend_service:
+                port = exposure_of(self.objects, target.resource).port
+            if port != target.port:
+                target = replace(target, port=port)
+        return target
+
     # -- targets: from repos.yaml ------------------------------------------------------
 
     def _explicit(self, role: Role) -> RoleTarget:
@@ -127,7 +171,7 @@ class Roles:
                 raise RoleError(f"role {role}: targets says {spec!r}, which is outside the repository")
             if not folder.is_dir():
                 raise RoleError(f"role {role}: targets says {spec!r}, which is not a directory of the repo")
-            return RoleTarget(role, directory=spec.strip("/"))
+            return RoleTarget(role, directory=spec.strip("/"), how="targets:")
         path, _, object_spec = spec.rpartition("#") if "#" in spec else ("", "", spec)
         if role is Role.network_policies and "/" not in object_spec:
             path = spec
@@ -136,89 +180,71 @@ class Roles:
             kind, _, name = object_spec.partition("/")
             if not kind or not name:
                 raise RoleError(f"role {role}: targets {spec!r} must look like path#Kind/name or Kind/name")
+            # The deployed name (kustomize's namePrefix applied) or the name written in the file.
             found = [
                 r for r in self.index.resources
-                if r.kind == kind and r.name == name and (not path or r.path == path)
+                if r.kind == kind and name in (r.name, dig(r.body, "metadata", "name")) and (not path or r.path == path)
             ]
         if not found:
             raise RoleError(f"role {role}: targets {spec!r} names nothing the repo deploys")
         if len(found) > 1 and role is not Role.network_policies:
             raise RoleError(f"role {role}: targets {spec!r} is ambiguous: {_names(found)}; add the path")
-        return RoleTarget(role, tuple(found))
+        return RoleTarget(role, tuple(found), how="targets:")
 
     # -- discovery: follow the traffic ---------------------------------------------------
 
     def _discover(self, role: Role) -> RoleTarget:
         method = getattr(self, f"_discover_{role.value}", None)
         if method is not None:
-            return method()
+            return method()  # type: ignore[no-any-return]
         return self._discover_directory(role)
 
-    def _one(self, role: Role, found: list[Resource], what: str, *, dangling: bool = False) -> RoleTarget:
-        if not found:
-            raise RoleError(f"role {role}: {what}; map it in the team's targets:", dangling=dangling)
-        if len(found) > 1:
-            raise RoleError(
-                f"role {role}: {what} is ambiguous between {_names(found)}; "
-                f"pick one in the team's targets: (e.g. {role}: {found[0].path}#{found[0].kind}/{found[0].name})"
-            )
-        return RoleTarget(role, (found[0],))
+    def _chosen(self, role: Role, choice: Choice, *, dangling: bool = False) -> RoleTarget:
+        if choice.chosen is None:
+            raise RoleError(choice.problem or f"role {role}: not found; map it in the team's targets:", dangling=dangling)
+        return RoleTarget(role, (choice.chosen,), how=choice.reason)
 
     def _discover_ingress(self) -> RoleTarget:
-        return self._one(Role.ingress, self.index.of_kind("Ingress"), "no Ingress found")
-
-    def _ingress_services(self) -> list[tuple[str, str]]:
-        """(path, service name) of every backend of the ingress."""
-        ingress = self.resolve(Role.ingress).resource
-        routes = []
-        default = dig(ingress.body, "spec", "defaultBackend", "service", "name")
-        if default:
-            routes.append(("", default))
-        for rule in dig(ingress.body, "spec", "rules") or []:
-            for item in dig(rule, "http", "paths") or []:
-                name = dig(item, "backend", "service", "name")
-                if name:
-                    routes.append((str(item.get("path") or "/"), name))
-        return routes
-
-    def _service(self, name: str, namespace: str) -> list[Resource]:
-        return [r for r in self.index.in_namespace(namespace, "Service") if r.name == name]
+        found = self.index.of_kind("Ingress")
+        if not found:
+            raise RoleError("role ingress: no Ingress found; map it in the team's targets:")
+        if len(found) > 1:
+            raise RoleError(
+                f"role ingress: several Ingresses ({_names(found)}); "
+                f"pick one in the team's targets: (e.g. ingress: {found[0].path}#{found[0].kind}/{found[0].name})"
+            )
+        return RoleTarget(Role.ingress, (found[0],), how="the only Ingress")
 
     def _discover_frontend_service(self) -> RoleTarget:
-        ingress = self.resolve(Role.ingress).resource
-        routes = self._ingress_services()
-        root = [name for path, name in routes if path in ("/", "")] or [name for _, name in routes]
-        names = sorted(set(root))
-        if len(names) > 1:
-            raise RoleError(f"role frontend_service: the Ingress routes / to several Services ({', '.join(names)}); pick one in targets:")
-        found = self._service(names[0], ingress.namespace) if names else []
-        return self._one(Role.frontend_service, found, f"the Ingress {ingress.name} names no existing Service", dangling=True)
+        choice = frontend_service(self.objects)
+        if choice.chosen is None:
+            missing = self._ingress_names_missing_service()
+            if missing:  # the Ingress routes to nothing: the repo is broken, not unsuited
+                raise RoleError(f"role frontend_service: {missing}", dangling=True)
+        return self._chosen(Role.frontend_service, choice)
+
+    def _ingress_names_missing_service(self) -> str:
+        services = {(s.namespace, s.name) for s in self.objects.services()}
+        for ingress in self.index.of_kind("Ingress"):
+            names = [dig(ingress.body, "spec", "defaultBackend", "service", "name")]
+            names += [dig(p, "backend", "service", "name") for rule in dig(ingress.body, "spec", "rules") or []
+                      for p in dig(rule, "http", "paths") or []]
+            for name in names:
+                if name and (ingress.namespace, name) not in services:
+                    return f"Ingress/{ingress.name} routes to Service {name!r}, which the repo does not deploy"
+        return ""
 
     def _selected(self, role: Role, service_role: Role) -> RoleTarget:
         service = self.resolve(service_role).resource
-        selector = dig(service.body, "spec", "selector") or {}
-        found = self.index.workloads_selected_by(selector, service.namespace)
-        return self._one(role, found, f"no workload matches the selector of Service/{service.name}", dangling=True)
+        choice = selected_workload(self.objects, role.value, service)
+        return self._chosen(role, choice, dangling=not self.objects.selected_by(service))
 
     def _discover_frontend_workload(self) -> RoleTarget:
         return self._selected(Role.frontend_workload, Role.frontend_service)
 
     def _discover_backend_workload(self) -> RoleTarget:
-        found = [
-            w for w in self.index.of_kind(*WORKLOAD_KINDS)
-            if any(_db_host(c) for c in w.containers) and w.kind != "StatefulSet"
-        ]
-        if not found:
-            # Fall back to the Service the Ingress routes /api (or any non-root path) to.
-            frontend = self.try_resolve(Role.frontend_service)
-            names = {n for p, n in self._ingress_services() if p not in ("/", "")} - (
-                {frontend.resource.name} if frontend else set()
-            )
-            for name in sorted(names):
-                for service in self.index.of_kind("Service"):
-                    if service.name == name:
-                        found += self.index.workloads_selected_by(dig(service.body, "spec", "selector") or {}, service.namespace)
-        return self._one(Role.backend_workload, found, "no workload has a database host env var (DB_HOST, DATABASE_URL, ...)")
+        frontend = self.try_resolve(Role.frontend_workload)
+        return self._chosen(Role.backend_workload, backend_workload(self.objects, frontend.resource if frontend else None))
 
     def _selecting(self, role: Role, workload_role: Role) -> RoleTarget:
         workload = self.resolve(workload_role).resource
@@ -227,20 +253,48 @@ class Roles:
             if (sel := dig(s.body, "spec", "selector"))
             and all(workload.pod_labels.get(k) == v for k, v in sel.items())
         ]
-        return self._one(role, found, f"no Service selects the pods of {workload.kind}/{workload.name}", dangling=True)
+        if not found:
+            raise RoleError(f"role {role}: no Service selects the pods of {workload.kind}/{workload.name}; map it in the team's targets:")
+        if len(found) > 1:
+            raise RoleError(f"role {role}: several Services select the pods of {workload.kind}/{workload.name}: {_names(found)}; "
+                            f"pick one in the team's targets: ({role}: {found[0].kind}/{found[0].name})")
+        return RoleTarget(role, (found[0],), how=f"selects the pods of {workload.kind}/{workload.name}")
 
     def _discover_backend_service(self) -> RoleTarget:
         return self._selecting(Role.backend_service, Role.backend_workload)
 
     def _discover_db_service(self) -> RoleTarget:
-        workload = self.resolve(Role.backend_workload).resource
-        hosts = {h for c in workload.containers if (h := _db_host(c))}
-        found = [s for h in sorted(hosts) for s in self._service(h, workload.namespace)]
-        what = f"the database host of {workload.kind}/{workload.name} ({', '.join(sorted(hosts)) or 'none'}) names no Service"
-        return self._one(Role.db_service, found, what, dangling=bool(hosts))
+        backend = self.try_resolve(Role.backend_workload)
+        if backend is None:
+            if not any(datastore_kind(w) for w in self.objects.workloads()):
+                raise RoleError("role db_service: the app has no database, cache or queue (no StatefulSet, no datastore image or port)")
+            raise RoleError(f"role db_service: cannot be followed from backend_workload ({self.error(Role.backend_workload)})")
+        choice, _ = database(self.objects, backend.resource)
+        return self._chosen(Role.db_service, choice)
 
     def _discover_db_workload(self) -> RoleTarget:
         return self._selected(Role.db_workload, Role.db_service)
+
+    def _discover_db_connection(self) -> RoleTarget:
+        if Role.db_connection in self.connections:
+            key = self.connections[Role.db_connection]
+            connection = connection_at(self.objects, key)
+            if connection is None:
+                raise RoleError(f"role db_connection: nothing is written at {key} any more")
+            client = next(w for w in self.objects.workloads() if w.ref.kind == key.client.kind and w.name == key.client.name)
+            return RoleTarget(Role.db_connection, (client,), connection=connection, port=connection.port, how="bound")
+        backend = self.resolve(Role.backend_workload).resource
+        service = self.resolve(Role.db_service).resource
+        dials = [c for c in find_connections(self.objects, backend) if c.target is not None and c.target.service == service.ref]
+        if not dials:
+            # The image or its source dials it (the guestbook's PHP): a connection nobody can edit,
+            # whose port is the Service's only one (or the datastore's well-known one).
+            return RoleTarget(Role.db_connection, (backend,), port=_implied_port(service),
+                              how=f"{backend.kind}/{backend.name} dials Service/{service.name} from its image (not in the manifests)")
+        inits = {c.name for c in containers(backend) if c.init}
+        dial = min(dials, key=lambda c: _preference(c, inits))
+        port = dial.port if dial.port is not None else (dial.target.port.port if dial.target and dial.target.port else None)
+        return RoleTarget(Role.db_connection, (backend,), connection=dial, port=port, how=dial.describe())
 
     def _discover_db_secret(self) -> RoleTarget:
         workload = self.resolve(Role.backend_workload).resource
@@ -252,15 +306,17 @@ class Roles:
                     names.append(str(ref.get("name")))
         found = [
             s for n in dict.fromkeys(names)
-            for s in self.index.in_namespace(workload.namespace, "Secret") if s.name == n
+            for s in self.index.in_namespace(workload.namespace, "Secret") if dig(s.body, "metadata", "name") == n
         ]
-        return self._one(Role.db_secret, found, f"{workload.kind}/{workload.name} reads its database password from no Secret in the repo")
+        if len(found) != 1:
+            raise RoleError(f"role db_secret: {workload.kind}/{workload.name} reads its database password from no Secret in the repo; map it in the team's targets:")
+        return RoleTarget(Role.db_secret, (found[0],), how=f"read by {workload.kind}/{workload.name}")
 
     def _discover_network_policies(self) -> RoleTarget:
         found = self.index.of_kind("NetworkPolicy")
         if not found:
             raise RoleError("role network_policies: the repo deploys no NetworkPolicy")
-        return RoleTarget(Role.network_policies, tuple(found))
+        return RoleTarget(Role.network_policies, tuple(found), how="every NetworkPolicy")
 
     def _discover_directory(self, role: Role) -> RoleTarget:
         root = self.index.root
@@ -271,22 +327,31 @@ class Roles:
             })
             candidates = [c for c in candidates if not any(c.startswith(o + "/") for o in candidates)]
         else:
-            candidates = [name for name in SOURCE_DIRS[role] if (root / name).is_dir()]
+            # A folder of manifests (podinfo's bases/frontend) is not application source.
+            manifest_dirs = {f.partition("/")[0] for f in self.index.files} | {k.partition("/")[0] for k in self.index.kustomizations}
+            candidates = [name for name in SOURCE_DIRS[role] if (root / name).is_dir() and name not in manifest_dirs]
         if not candidates:
             raise RoleError(f"role {role}: no such directory in the repo; map it in the team's targets:")
         if len(candidates) > 1:
             raise RoleError(f"role {role}: ambiguous between {', '.join(c + '/' for c in candidates)}; pick one in targets:")
-        return RoleTarget(role, directory=candidates[0])
+        return RoleTarget(role, directory=candidates[0], how="by its name")
 
 
-def _db_host(container: Mapping[str, Any]) -> str | None:
-    for name in DB_HOST_VARS:
-        if (value := env_value(container, name)) is not None:
-            return host_of(value)
-    for name in DB_URL_VARS:
-        if (value := env_value(container, name)) is not None:
-            return host_of(value)
-    return None
+def _preference(connection: Connection, inits: set[str]) -> tuple[int, int]:
+    """Which of several dials of the same Service is *the* connection: the main container's env
+    first, then its flags, mounted files, shell commands; init containers last (aks-store-demo's
+    order-service waits for rabbitmq in an init container, then dials it from its env)."""
+    order = {Form.flag: 1, Form.mounted_file: 2, Form.shell: 3}
+    rank = 0 if connection.key.channel is Channel.env else order.get(connection.form, 2)
+    return (1 if connection.key.container in inits else 0), rank
+
+
+def _implied_port(service: Resource) -> int | None:
+    ports: list[int] = [p["port"] for p in dig(service.body, "spec", "ports") or [] if isinstance(p, Mapping) and isinstance(p.get("port"), int)]
+    if len(ports) == 1:
+        return ports[0]
+    known = [p for p in ports if p in DATASTORE_PORTS]
+    return known[0] if len(known) == 1 else None
 
 
 def _names(found: list[Resource]) -> str:

@@ -119,3 +119,34 @@ def file_diff(path: str, before: bytes | None, after: bytes | None) -> str:
     new = "/dev/null" if after is None else f"b/{path}"
     body = list(difflib.unified_diff(_lines(before), _lines(after), old, new, n=3))
     return "".join(header + body)
+
+
+def puts_back(original: bytes | None, broken: bytes | None, fixed: bytes | None) -> bool:
+    """Does `fixed` hold the original lines everywhere the fault (original → broken) changed
+    them, whatever else it changed? Issue 16's revert rule, as git's three-way merge judges
+    it in the fix search (`Workspace.undoes`): undoing the fault on top of `fixed` changes nothing."""
+    if fixed == original:
+        return True
+    if original is None or broken is None or fixed is None:
+        return False
+    before, after, now = _lines(original), _lines(broken), _lines(fixed)
+    fix_ops = [op for op in difflib.SequenceMatcher(None, after, now, autojunk=False).get_opcodes() if op[0] != "equal"]
+    for tag, j1, j2, i1, i2 in difflib.SequenceMatcher(None, after, before, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        touching = [op for op in fix_ops if _overlap(op[1], op[2], j1, j2)]
+        if not touching:
+            return False  # the fix left this part of the fault as it was
+        a1, a2 = min(op[1] for op in touching), max(op[2] for op in touching)
+        b1, b2 = min(op[3] for op in touching), max(op[4] for op in touching)
+        s1, s2 = min(a1, j1), max(a2, j2)
+        wanted = after[s1:j1] + before[i1:i2] + after[j2:s2]
+        if now[b1 - (a1 - s1):b2 + (s2 - a2)] != wanted:
+            return False  # changed some other way: a merge would conflict
+    return True
+
+
+def _overlap(a1: int, a2: int, b1: int, b2: int) -> bool:
+    if a1 == a2 or b1 == b2:
+        return a1 <= b2 and a2 >= b1
+    return a1 < b2 and a2 > b1

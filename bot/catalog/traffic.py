@@ -96,13 +96,16 @@ def selected_workload(objects: ObjectSet, role: str, service: Resource) -> Choic
     return _ambiguous(role, found, f"Service/{service.name} selects several workloads", found[0])
 
 
-def backend_workload(objects: ObjectSet, frontend: Resource) -> Choice:
-    """What the frontend dials, else the one workload that dials a datastore, else a two-tier frontend."""
-    dialled = _dialled(objects, frontend, datastores=False)
-    dialled = [w for w in dialled if w != frontend]
-    if len(dialled) == 1:
+def backend_workload(objects: ObjectSet, frontend: Resource | None) -> Choice:
+    """What the frontend dials, else the one workload that dials a datastore, else a two-tier frontend.
+
+    Without a frontend (nothing is exposed), the datastore clients still say who the backend is:
+    a db fault's reason is then the backend's own, never the frontend's.
+    """
+    dialled = [w for w in _dialled(objects, frontend, datastores=False) if w != frontend] if frontend is not None else []
+    if len(dialled) == 1 and frontend is not None:
         return Choice("backend_workload", dialled[0], f"dialled by {frontend.kind}/{frontend.name}")
-    if dialled:
+    if dialled and frontend is not None:
         return _ambiguous("backend_workload", dialled, f"{frontend.kind}/{frontend.name} dials several workloads", dialled[0])
     clients = [w for w in objects.workloads() if w.kind in LONG_RUNNING and datastore_kind(w) is None and _dialled(objects, w, datastores=True)]
     if len(clients) == 1:
@@ -112,7 +115,7 @@ def backend_workload(objects: ObjectSet, frontend: Resource) -> Choice:
         return _ambiguous("backend_workload", clients, "several workloads dial a datastore", (settled or clients)[0])
     plain = [w for w in objects.workloads() if w.kind in LONG_RUNNING and datastore_kind(w) is None]
     has_datastore = any(datastore_kind(w) for w in objects.workloads())
-    if plain == [frontend] and has_datastore:
+    if frontend is not None and plain == [frontend] and has_datastore:
         return Choice("backend_workload", frontend, "two tiers: the frontend is the only workload besides datastores")
     if not has_datastore:
         return Choice("backend_workload", None, problem="role backend_workload: the app has no database, cache or queue for a backend to reach (no StatefulSet, no datastore image or port)")

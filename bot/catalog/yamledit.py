@@ -25,6 +25,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from bot.catalog.manifests import split_documents
+from bot.catalog.yamlread import repaired_text
 
 STYLES = ((2, 2, 0), (2, 4, 2), (4, 4, 2), (4, 6, 4))
 _PLAIN_SAFE = re.compile(r"^[A-Za-z_/][\w./@%+-]*$")
@@ -83,8 +84,9 @@ class YamlDocument:
         head = lines[0] if lines and (lines[0].rstrip() == "---" or lines[0].startswith("--- ")) else ""
         self.header = _Header(head)
         self.body_text = part[len(head):]
-        self.data = _yaml().load(self.body_text)
+        self.data = _load(self.body_text)
         self._spliced: str | None = None
+        self._spliced_data: Any = None  # what `_spliced` was verified to parse to
 
     def splice_scalar(self, parent: Any, key: Any, new_value: Any) -> bool:
         """Replace one scalar in place in the text; False when it cannot be done safely."""
@@ -112,13 +114,14 @@ class YamlDocument:
             parent[key] = old
             return False
         self._spliced = candidate
+        self._spliced_data = expected
         return True
 
     def render(self) -> str:
         """The document's new text: spliced if possible, else re-emitted in the closest style."""
         expected = plain(self.data)
-        if self._spliced is not None and _parses_to(self._spliced, expected):
-            return self.header.text + self._spliced
+        if self._spliced is not None and (expected == self._spliced_data or _parses_to(self._spliced, expected)):
+            return self.header.text + self._spliced  # verified when spliced, and nothing changed since
         best: str | None = None
         best_cost = -1
         for mapping, sequence, offset in STYLES:
@@ -139,10 +142,25 @@ class YamlDocument:
         return self.header.text + best
 
 
-def _parses_to(text: str, expected: Any) -> bool:
-    """True when `text` is valid YAML whose data equals `expected`."""
+def _load(text: str) -> Any:
+    """Round-trip data of a document, read as kubectl reads it (trailing TABs tolerated).
+
+    The repair keeps every column before the repaired spot, so positions ruamel records
+    in the repaired text are valid in the original: splices go into the original text.
+    """
     try:
-        return plain(_yaml().load(text)) == expected
+        return _yaml().load(text)
+    except YAMLError:
+        repaired, lines = repaired_text(text)
+        if not lines:
+            raise
+        return _yaml().load(repaired)
+
+
+def _parses_to(text: str, expected: Any) -> bool:
+    """True when `text` is valid YAML (as kubectl reads it) whose data equals `expected`."""
+    try:
+        return plain(_load(text)) == expected
     except YAMLError:
         return False
 
@@ -232,7 +250,19 @@ def render_scalar(value: Any, old_text: str) -> str:
         return json.dumps(text)
     if _PLAIN_SAFE.match(text) and text.lower() not in _BOOLISH and not _numberish(text):
         return text
+    if quote not in "\"'" and text.lower() not in _BOOLISH and not _numberish(text) and _plain_reads_back(text):
+        return text  # `--cache-server=tcp://cache:6380` stays as plain as it was written
     return json.dumps(text)
+
+
+def _plain_reads_back(text: str) -> bool:
+    """Would `key: <text>` unquoted read back as exactly this string?"""
+    if not text or text != text.strip() or "\n" in text or " #" in text or ": " in text:
+        return False
+    try:
+        return YAML(typ="safe").load(f"k: {text}\n") == {"k": text}
+    except YAMLError:
+        return False
 
 
 def _numberish(text: str) -> bool:

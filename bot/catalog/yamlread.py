@@ -34,6 +34,7 @@ class YamlProblem:
 
     line: int
     message: str
+    refused: bool = False  # not read on purpose (too large, an alias bomb): bot.base.yamlguard
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
@@ -77,7 +78,7 @@ def _read(text: str) -> ReadFile:
     try:
         check_text(text)  # team repositories are not trusted: no alias bombs, nothing huge
     except UnsafeYaml as exc:
-        return ReadFile((ReadDocument(0, None, 1, problem=YamlProblem(1, exc.message)),))
+        return ReadFile((ReadDocument(0, None, 1, problem=YamlProblem(1, exc.message, refused=True)),))
     documents = []
     first_line = 1
     for index, part in enumerate(split_documents(text)):

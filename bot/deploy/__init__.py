@@ -104,6 +104,12 @@ class AppStatus:
     observed_at: datetime
     health_changed_at: datetime | None = None
     """`status.health.lastTransitionTime` (ArgoCD v2.14+), when the server sends it."""
+    source_path: str | None = None
+    """`spec.source.path` (the first source's): the folder of the repo the app deploys."""
+    source_recurse: bool = False
+    """`spec.source.directory.recurse`: a plain folder is read with its subfolders."""
+    destination_namespace: str | None = None
+    """`spec.destination.namespace`: where objects without a namespace land."""
 
     @property
     def healthy(self) -> bool:

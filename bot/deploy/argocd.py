@@ -208,6 +208,9 @@ def parse_application(body: Any, observed_at: datetime) -> AppStatus:
     history = tuple(
         entry for entry in (_history_entry(item) for item in status.get("history") or []) if entry is not None
     )
+    spec = _mapping(body.get("spec"))
+    sources = spec.get("sources") or []
+    source = _mapping(spec.get("source") or (sources[0] if sources else None))
     return AppStatus(
         name=str(body["metadata"].get("name", "")),
         sync_status=str(sync.get("status") or "Unknown"),
@@ -218,6 +221,9 @@ def parse_application(body: Any, observed_at: datetime) -> AppStatus:
         operation_finished_at=parse_time(operation.get("finishedAt")),
         observed_at=observed_at,
         health_changed_at=parse_time(health.get("lastTransitionTime")),
+        source_path=source.get("path") if isinstance(source.get("path"), str) else None,
+        source_recurse=bool(_mapping(source.get("directory")).get("recurse", False)),
+        destination_namespace=_mapping(spec.get("destination")).get("namespace") or None,
     )
 
 

@@ -165,6 +165,8 @@ class Intent(Facts):
     message: str = ""
     binding: Mapping[str, Any] = field(default_factory=dict)
     """The role binding on the healthy tree (`RoleBinding.to_json()`): fix search needs it."""
+    variant: str = ""
+    """Which of the fault's variants was applied (the one that fits this repository)."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,7 @@ class Landed(Facts):
     pr: int | None = None
     pr_url: str | None = None
     recovered: bool = False
+    variant: str = ""
     """Found on the remote after an interrupted run, not pushed again."""
 
 

@@ -43,6 +43,7 @@ class FaultInstance:
     injected_at: datetime | None = None
     injected_pr: int | None = None
     binding: Mapping[str, Any] = field(default_factory=dict)
+    variant: str = ""  # which of the fault's variants was applied
     fix_sha: str | None = None
     fix_kind: str | None = None
     fixed_by: Who | None = None
@@ -220,7 +221,8 @@ def _apply(instance: FaultInstance, event: Event) -> FaultInstance:
         case ev.Landed():
             return replace(instance, state=State.injected, injected_sha=facts.sha,
                            landed_sha=facts.landed_sha or facts.sha, parent_sha=facts.parent or None,
-                           injected_at=facts.pushed_at or event.at, injected_pr=facts.pr, binding=facts.binding)
+                           injected_at=facts.pushed_at or event.at, injected_pr=facts.pr, binding=facts.binding,
+                           variant=facts.variant)
         case ev.Fixed():
             return replace(instance, state=State.fixed, fix_sha=facts.sha, fix_kind=facts.kind,
                            fixed_by=facts.fixed_by, pr=facts.pr, fixed_at=facts.fixed_at or event.at,

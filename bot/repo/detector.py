@@ -130,7 +130,7 @@ class FixDetector:
             if not _touches(self.repo.changed_paths(commit.sha), globs):
                 continue
             self.repo.checkout_detached(commit.sha)
-            results = evaluate(fault.spec.fixed_when, self._context(fault, binding, ManifestIndex.scan(self.repo.path)))
+            results = evaluate(fault.spec.fixed_when, self._context(fault, binding, ManifestIndex.scan(self.repo.path, binding.root)))
             now_passing = all_pass(results)
             if automated:
                 passing = now_passing  # the tree changed, but not by the team: never their fix

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from bot.catalog.behaviour import Runner
-from bot.catalog.checks import CheckContext, RoleBinding, all_pass, evaluate
+from bot.catalog.binding import DEFAULT_KUBERNETES_VERSION
+from bot.catalog.checks import RoleBinding
 from bot.catalog.edits import EditContext, apply_edits
 from bot.catalog.faults import Catalog, Fault
-from bot.catalog.manifests import ManifestIndex
-from bot.catalog.rehearsal import bind_roles
+from bot.catalog.manifests import DeployRoot, ManifestIndex
+from bot.catalog.rehearsal import rehearse
 from bot.catalog.roles import Roles
 from bot.config import Persona, TeamSettings
 from bot.errors import EditError, FaultbotError, RoleError
@@ -69,6 +70,7 @@ class Injection:
     diff: str = ""
     dry_run: bool = False
     recovered: bool = False
+    variant: str = ""  # which of the fault's variants fit this repository
 
     def as_json(self) -> dict[str, Any]:
         """For `--json` (the diff only on a dry run)."""
@@ -107,9 +109,12 @@ class Injector:
     def __init__(
         self, team: TeamSettings, cache: TeamCache, store: Store, clock: Clock,
         forge: Forge | None = None, merge_method: str = "merge",
-        before_push: HookFn | None = None, after_push: HookFn | None = None, runner: Runner | None = None,
+        before_push: HookFn | None = None, after_push: HookFn | None = None,
+        root: DeployRoot | None = None, kubernetes_version: str = DEFAULT_KUBERNETES_VERSION, runner: Runner | None = None,
     ) -> None:
         self.team = team
+        self.root = root or DeployRoot()  # what the team's ArgoCD deploys: the tree is read from there
+        self.kubernetes_version = kubernetes_version
         self.runner = runner
         self.cache = cache
         self.store = store
@@ -166,7 +171,7 @@ class Injector:
         choice = choose(self.team, fault)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                parent, sha, diff, binding = self._commit(fault, choice)
+                parent, sha, diff, binding, variant = self._commit(fault, choice)
             except InjectionRefused:
                 # "Already broken" may be our own earlier push, landed after we stopped waiting for it.
                 recovered = None if dry_run else self._recover(fault)
@@ -174,12 +179,12 @@ class Injector:
                     return recovered
                 raise
             if dry_run:
-                return self._result(fault, choice, sha, parent, None, diff=diff, dry_run=True)
+                return self._result(fault, choice, sha, parent, None, diff=diff, dry_run=True, variant=variant)
             self._record(fault, ev.Intent(sha=sha, parent=parent, branch=self._push_branch(choice),
                                           delivery=self.team.delivery, persona=choice.persona.name,
-                                          message=choice.message, binding=binding.to_json()))
+                                          message=choice.message, binding=binding.to_json(), variant=variant))
             try:
-                return self._deliver(fault, choice, sha, parent, binding)
+                return self._deliver(fault, choice, sha, parent, binding, variant)
             except PushRefused as exc:
                 self.cache.checkout_detached(parent)
                 raise InjectionRefused(
@@ -221,32 +226,36 @@ class Injector:
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _commit(self, fault: Fault, choice: Choice) -> tuple[str, str, str, RoleBinding]:
+    def _commit(self, fault: Fault, choice: Choice) -> tuple[str, str, str, RoleBinding, str]:
         """Apply the fault at the branch head and commit it as the persona (locally); the
-        roles it bound on the healthy tree travel with it to the log (fix search needs them)."""
+        roles it bound on the healthy tree travel with it to the log (fix search needs them),
+        with the variant that fits this tree (rehearsed first on a scratch copy)."""
         parent = self.cache.sync(self.team.branch)
-        index = ManifestIndex.scan(self.cache.path)
-        roles = Roles(index, self.team.targets)
         where = f"{self.team.name} at {parent[:12]}"
+        rehearsal = rehearse(fault, self.cache.path, apply_patch=apply_patch, targets=self.team.targets,
+                             root=self.root, kubernetes_version=self.kubernetes_version, with_fixes=False,
+                             runner=self.runner)
+        if rehearsal.binding is None or not rehearsal.applicable:
+            raise InjectionRefused(f"{fault.id} does not apply to {where}: {rehearsal.reason}; nothing pushed")
+        if not rehearsal.healthy_before:
+            raise InjectionRefused(f"{fault.id}: {where} already fails this fault's checks; nothing pushed")
+        if not rehearsal.broken_after:
+            raise InjectionRefused(f"{fault.id} breaks nothing at {where}: {rehearsal.reason}; nothing pushed")
+        roles = Roles(ManifestIndex.scan(self.cache.path, self.root), self.team.targets)
         try:
-            binding = bind_roles(fault, roles)
-            healthy = evaluate(fault.spec.fixed_when, CheckContext(self.cache.path, binding, index, fault_dir=fault.folder,
-                                                                   runner=self.runner))
-            if not all_pass(healthy):
-                raise InjectionRefused(f"{fault.id}: {where} already fails this fault's checks; nothing pushed")
-            apply_edits(fault.spec.edits, EditContext(self.cache.path, roles, fault.folder, apply_patch))
+            apply_edits(fault.spec.variant(rehearsal.variant).edits, EditContext(self.cache.path, roles, fault.folder, apply_patch))
         except (EditError, RoleError) as exc:
             self.cache.checkout_detached(parent)
             raise InjectionRefused(f"{fault.id} does not apply to {where}: {exc.message}; nothing pushed") from None
         author = Author(choice.persona.name, choice.persona.email)
         self.before_commit(fault.id)
         sha = self.cache.commit_all(choice.message, author)
-        return parent, sha, self.cache.diff(parent, sha), binding
+        return parent, sha, self.cache.diff(parent, sha), rehearsal.binding, rehearsal.variant
 
     def _push_branch(self, choice: Choice) -> str:
         return choice.branch_name if self.team.delivery == "pr" else self.team.branch
 
-    def _deliver(self, fault: Fault, choice: Choice, sha: str, parent: str, binding: RoleBinding) -> Injection:
+    def _deliver(self, fault: Fault, choice: Choice, sha: str, parent: str, binding: RoleBinding, variant: str) -> Injection:
         branch = self._push_branch(choice)
         self.before_push(sha)
         self.cache.push(sha, branch)
@@ -255,11 +264,11 @@ class Injector:
         if self.team.delivery == "push":
             self._record(fault, ev.Landed(sha=sha, parent=parent, branch=branch, pushed_at=pushed_at,
                                           delivery="push", persona=choice.persona.name, message=choice.message,
-                                          landed_sha=sha, binding=binding.to_json()))
-            return self._result(fault, choice, sha, parent, pushed_at)
-        return self._merge(fault, choice, sha, parent, binding)
+                                          landed_sha=sha, binding=binding.to_json(), variant=variant))
+            return self._result(fault, choice, sha, parent, pushed_at, variant=variant)
+        return self._merge(fault, choice, sha, parent, binding, variant)
 
-    def _merge(self, fault: Fault, choice: Choice, sha: str, parent: str, binding: RoleBinding) -> Injection:
+    def _merge(self, fault: Fault, choice: Choice, sha: str, parent: str, binding: RoleBinding, variant: str) -> Injection:
         assert self.forge is not None
         branch = choice.branch_name
         pull = self.forge.find_pull_request(branch)
@@ -278,9 +287,9 @@ class Injector:
         self._record(fault, ev.Landed(sha=sha, parent=parent, branch=self.team.branch, pushed_at=merged_at,
                                       delivery="pr", persona=choice.persona.name, message=choice.message,
                                       landed_sha=outcome.sha, pr=pull.number, pr_url=pull.url,
-                                      binding=binding.to_json()))
+                                      binding=binding.to_json(), variant=variant))
         return self._result(fault, choice, sha, parent, merged_at, landed_sha=outcome.sha,
-                            pr_number=pull.number, pr_url=pull.url)
+                            pr_number=pull.number, pr_url=pull.url, variant=variant)
 
     def _recover(self, fault: Fault) -> Injection | None:
         """After a crash or a push whose answer never came: a commit of ours for this fault that
@@ -310,7 +319,8 @@ class Injector:
             remote = self.cache.remote_head(latest.branch)
             if remote == latest.sha:  # the branch got pushed; carry on with the PR
                 choice = Choice(self.team.persona(latest.persona), latest.message, latest.branch)
-                return self._merge(fault, choice, latest.sha, latest.parent, RoleBinding.from_json(latest.binding))
+                return self._merge(fault, choice, latest.sha, latest.parent, RoleBinding.from_json(latest.binding),
+                                   latest.variant)
         return None
 
     def _landed_from_intent(self, fault: Fault, intent: ev.Intent, at: datetime | None,
@@ -319,7 +329,7 @@ class Injector:
         self._record(fault, ev.Landed(sha=intent.sha, parent=intent.parent, branch=self.team.branch,
                                       pushed_at=moment, delivery=intent.delivery, persona=intent.persona,
                                       message=intent.message, landed_sha=landed, pr=pr, pr_url=url, recovered=True,
-                                      binding=intent.binding))
+                                      binding=intent.binding, variant=intent.variant))
         choice = Choice(self.team.persona(intent.persona), intent.message, intent.branch)
         return self._result(fault, choice, intent.sha, intent.parent, moment,
                             landed_sha=landed, pr_number=pr, pr_url=url, recovered=True)

@@ -115,7 +115,7 @@ def test_a_breakage_on_a_real_repository(tmp_path: Path, capsys: pytest.CaptureF
     proven = "\n".join(result["proven"])  # type: ignore[arg-type]
     assert "exactly (1 file(s))" in proven and "healthy before, broken after" in proven
     assert "fix 'revert the commit' mends it" in proven
-    assert result["targets"] == {"frontend_service": "Service/frontend"}  # discovery found no Ingress: pinned
+    assert result["targets"] == {}  # no Ingress, but roles follow the traffic: the exposed Service is the frontend
     fault = Catalog.load(tmp_path / "catalog").get(str(result["fault"]))
     assert [e.path for e in fault.spec.edits] == ['spec.selector["app.kubernetes.io/name"]']  # type: ignore[union-attr]
 

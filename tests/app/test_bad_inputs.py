@@ -72,7 +72,8 @@ def _catalog(tmp_path: Path, edits: dict[str, list[str]]) -> None:
         fault_yaml = folder / "fault.yaml"
         original = fault_yaml.read_text(encoding="utf-8")
         assert text in original, f"{fault_id}: {text!r} is not in its fault.yaml"
-        fault_yaml.write_text(original.replace(text, replacement, 1), encoding="utf-8")
+        # Every occurrence: a fault with variants writes the same value once per variant.
+        fault_yaml.write_text(original.replace(text, replacement), encoding="utf-8")
 
 
 def _write_repos(tmp_path: Path, case: dict[str, Any], values: dict[str, str]) -> None:

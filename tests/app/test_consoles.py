@@ -35,7 +35,7 @@ def test_plan_starts_with_each_teams_schedule(tmp_path: Path, capsys: pytest.Cap
     shown = capsys.readouterr().out
     config, _ = load_config(config_path)
     team = config.team("team-a")
-    entries = plan_team(catalog_for(config, config_path), team, repo.clone)
+    entries = plan_team(catalog_for(config, config_path), team, repo.clone).entries
     applicable: dict[str, list[str]] = {}
     for entry in entries:
         if entry.applicable:

@@ -86,17 +86,14 @@ class Responder(threading.Thread):
             git(self.remote.clone, *ALICE, "revert", "--no-edit", sha)
         else:
             from bot.catalog.checks import RoleBinding
-            from bot.catalog.edits import EditContext, apply_edits
-            from bot.catalog.manifests import ManifestIndex
-            from bot.catalog.rehearsal import binding_as_targets
-            from bot.catalog.roles import Roles
+            from bot.catalog.rehearsal import apply_fix
             from bot.repo.workspace import apply_patch
+            from tests.repo.test_detect import forward_fix
 
             (instance,) = [i for i in fold(self.store.events(self.team)) if i.fault == fault_id]
             fault = CATALOG.get(fault_id)
-            fix = next(f for f in fault.spec.fixes if f.kind == "forward")
-            roles = Roles(ManifestIndex.scan(self.remote.clone), binding_as_targets(RoleBinding.from_json(instance.binding)))
-            apply_edits(fix.edits, EditContext(self.remote.clone, roles, fault.folder, apply_patch))
+            fix = forward_fix(fault)
+            apply_fix(fault, fix, self.remote.clone, RoleBinding.from_json(instance.binding), apply_patch=apply_patch)
             git(self.remote.clone, "add", "-A")
             git(self.remote.clone, *ALICE, "commit", "-qm", fix.message or fix.name)
         git(self.remote.clone, "push", "-q", "origin", "main")
@@ -251,7 +248,7 @@ def test_a_fault_refused_again_and_again_is_skipped_and_the_game_goes_on(tmp_pat
     remote = make_team_repo(tmp_path)
     config_path = game_config(
         tmp_path, {"team-a": remote},
-        f"{{faults: [web-unreachable/service-targetport-wrong, {SELECTOR}], order: fixed, first_delay: 4s, "
+        f"{{faults: [web-unreachable/frontend-netpol-service-port, {SELECTOR}], order: fixed, first_delay: 4s, "
         "next_delay: 0s, time_limit: 1h}", poll="1s", state_url=state)
     stop = threading.Event()
     thread = threading.Thread(target=run_daemon, kwargs={"config_path": config_path, "stop": stop, "web": False}, daemon=True)
@@ -260,9 +257,9 @@ def test_a_fault_refused_again_and_again_is_skipped_and_the_game_goes_on(tmp_pat
     try:
         wait_until(lambda: store.last("team-a", kinds=("plan.made",)) is not None, 60)
         # Planned on a healthy repo; then the team itself changes what the first fault needs.
-        service = remote.clone / "k8s" / "frontend-service.yaml"
-        service.write_text(service.read_text().replace("targetPort: http", "targetPort: 8080"))
-        git(remote.clone, "commit", "-qam", "Use the numeric target port")
+        policy = remote.clone / "k8s" / "networkpolicy.yaml"
+        policy.write_text(policy.read_text().replace("port: 8080", "port: http"))
+        git(remote.clone, "commit", "-qam", "netpol: name the frontend port")
         git(remote.clone, "push", "-q", "origin", "main")
         wait_until(lambda: any(e.kind == "inject.landed" for e in store.events("team-a", SELECTOR)), 60)
     finally:
@@ -270,6 +267,6 @@ def test_a_fault_refused_again_and_again_is_skipped_and_the_game_goes_on(tmp_pat
         thread.join(timeout=30)
     by_fault = {i.fault: i for i in fold(store.events("team-a"))}
     store.close()
-    skipped = by_fault["web-unreachable/service-targetport-wrong"]
+    skipped = by_fault["web-unreachable/frontend-netpol-service-port"]
     assert skipped.state is State.skipped and skipped.refusals == 3 and skipped.injected_sha is None
     assert by_fault[SELECTOR].state is State.injected

@@ -89,6 +89,26 @@ def test_validate_checks_the_argocd_applications(tmp_path: Path, capsys: pytest.
         assert "no application 'team-a-chatt' on this ArgoCD" in err[0]
 
 
+def test_the_argocd_apps_source_path_is_the_deployed_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """podinfo's overlays share files: without `path:` nothing can be read, unless ArgoCD says which one it deploys."""
+    from bot.app.commands import run_validate
+    from tests.realworld import realworld_source
+    from tests.servers.argocd_api import DEFAULT_TOKEN, serve_argocd
+
+    monkeypatch.setenv("ARGOCD_AUTH_TOKEN", DEFAULT_TOKEN)
+    remote = make_team_repo(tmp_path, "podinfo", source=realworld_source("podinfo"))
+    config = tmp_path / "repos.yaml"
+    team = (f"event: {{name: t}}\nteams:\n  - name: pod\n    url: {remote.url}\n    argocd_app: pod\n"
+            "    scenario: {families: [web-unreachable, db-unreachable]}\n")
+    config.write_text(team, encoding="utf-8")
+    assert any("several kustomize roots" in p for p in run_validate(config, offline=False).problems)
+    with serve_argocd() as argocd:
+        argocd.add_app("pod", remote.url, path="overlays/dev")
+        config.write_text(team + f"argocd: {{url: '{argocd.url}'}}\n", encoding="utf-8")
+        report = run_validate(config, offline=False)
+    assert report.ok, report.problems
+
+
 SERVICES = """pagerduty: {api_url: "https://127.0.0.1:9/"}
 notify: {organizer: {slack_channel: "#organizers"}}
 web: {webhook_secret_env: HOOK_SECRET, organizer_token_env: ORG_TOKEN}

@@ -37,6 +37,7 @@ def test_chat_app_roles_are_discovered() -> None:
         "frontend_source": "frontend/",
         "backend_source": "backend/",
         "terraform": "terraform/",
+        "db_connection": "Deployment/backend: Deployment/backend container backend env DB_HOST = postgres:5432 -> Service/postgres",
     }
 
 

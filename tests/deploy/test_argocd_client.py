@@ -79,7 +79,7 @@ def test_reads_sync_health_and_history(server: ArgoCDServer, argocd: ArgoCD) -> 
             HistoryEntry(1, "bad", (), at(10), at(10)),
         ),
         operation_phase="Succeeded", operation_finished_at=at(10), observed_at=T0 + timedelta(hours=1),
-        health_changed_at=at(10),
+        health_changed_at=at(10), source_path="k8s", source_recurse=False, destination_namespace="team-a",
     )
     assert status.current == status.history[-1] and not status.healthy
 

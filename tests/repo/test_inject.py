@@ -113,9 +113,13 @@ def test_a_concurrent_team_push_is_kept_and_the_fault_lands_on_top(tmp_path: Pat
 
 def test_a_fault_that_no_longer_applies_is_refused_with_nothing_pushed(tmp_path: Path) -> None:
     remote = make_team_repo(tmp_path)
+    # Two labels, neither the `app` nor the `app.kubernetes.io/name` the fault's variants know.
     service = remote.clone / "k8s" / "frontend-service.yaml"
-    service.write_text(service.read_text().replace("  selector:\n    app: frontend\n", "  selector:\n    app: frontend\n    tier: web\n"))
-    git(remote.clone, "commit", "-qam", "Select frontend pods by tier too")
+    service.write_text(service.read_text().replace("  selector:\n    app: frontend\n", "  selector:\n    tier: web\n    release: stable\n"))
+    pods = remote.clone / "k8s" / "frontend.yaml"
+    pods.write_text(pods.read_text().replace("      labels:\n        app: frontend\n        tier: web\n",
+                                             "      labels:\n        app: frontend\n        tier: web\n        release: stable\n"))
+    git(remote.clone, "commit", "-qam", "Select frontend pods by tier and release")
     git(remote.clone, "push", "-q", "origin", "main")
     head = remote.head()
     injector, store = injector_for(write_config(tmp_path, f"    url: {remote.url}\n"))

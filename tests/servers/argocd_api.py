@@ -125,10 +125,15 @@ class ArgoCDServer:
         project: str = "default",
         namespace: str = "argocd",
         revision_history_limit: int | None = None,
+        recurse: bool = False,
     ) -> None:
-        """An Application tracking `target` of `repo_url` (several URLs: a multi-source app)."""
+        """An Application tracking `target` of `repo_url` (several URLs: a multi-source app);
+        `recurse` reads a plain folder with its subfolders (`source.directory.recurse`)."""
         urls = [repo_url] if isinstance(repo_url, str) else list(repo_url)
-        sources = [{"repoURL": url, "path": path, "targetRevision": target} for url in urls]
+        sources: list[Json] = [{"repoURL": url, "path": path, "targetRevision": target} for url in urls]
+        if recurse:
+            for source in sources:
+                source["directory"] = {"recurse": True}
         with self._lock:
             self._apps[name] = AppRecord(
                 name=name, namespace=namespace, project=project, uid=str(uuid.uuid4()),

@@ -39,11 +39,8 @@ from bot.app.demo.pager import DemoPagerDuty
 from bot.app.faults import EXAMPLE_REPO
 from bot.app.validation import ValidationReport
 from bot.catalog.checks import RoleBinding
-from bot.catalog.edits import EditContext, apply_edits
 from bot.catalog.faults import Catalog
-from bot.catalog.manifests import ManifestIndex
-from bot.catalog.rehearsal import binding_as_targets
-from bot.catalog.roles import Roles
+from bot.catalog.rehearsal import apply_fix, fitting_fixes, rehearse
 from bot.config import load_config, sqlite_url_for
 from bot.errors import FaultbotError
 from bot.game.clock import ScaledClock
@@ -125,6 +122,7 @@ class Responder(threading.Thread):
         self.clone = LocalRepo(workdir / "people" / team)
         run_git(["clone", "-q", bare.as_uri(), str(self.clone.path)])
         self.handled: set[str] = set()
+        self._fixes: dict[str, Any] = {}
 
     def run(self) -> None:
         while not self.stop_event.wait(0.1):
@@ -169,6 +167,13 @@ class Responder(threading.Thread):
                          "We are investigating errors on the chat service", self.clock.now())
         return incident
 
+    def _forward_fix(self, fault: Any, tree: Path, binding: RoleBinding, variant: str) -> Any:
+        """A forward fix that is not the revert on the example repo (rehearsed once per fault)."""
+        if fault.id not in self._fixes:
+            proven = rehearse(fault, EXAMPLE_REPO, apply_patch=apply_patch).forward_fix()
+            self._fixes[fault.id] = proven or fitting_fixes(fault, tree, binding, variant, apply_patch=apply_patch)[0]
+        return self._fixes[fault.id]
+
     def fix(self, fault_id: str, sha: str) -> None:
         repo = self.clone
         repo.git("fetch", "-q", "origin")
@@ -179,11 +184,10 @@ class Responder(threading.Thread):
             if self.style == "branch":
                 repo.git("checkout", "-q", "-b", f"fix/{fault_id.split('/')[1]}")
             fault = self.catalog.get(fault_id)
-            fix = next(f for f in fault.spec.fixes if f.kind == "forward")
             instance = next(i for i in fold(self.store.events(self.team)) if i.fault == fault_id)
-            targets = binding_as_targets(RoleBinding.from_json(instance.binding))
-            apply_edits(fix.edits, EditContext(repo.path, Roles(ManifestIndex.scan(repo.path), targets), fault.folder,
-                                               apply_patch))
+            binding = RoleBinding.from_json(instance.binding)
+            fix = self._forward_fix(fault, repo.path, binding, instance.variant)
+            apply_fix(fault, fix, repo.path, binding, apply_patch=apply_patch)
             repo.commit_all(fix.message or fix.name, self.person)
             if self.style == "branch":
                 branch = repo.git("rev-parse", "--abbrev-ref", "HEAD").strip()
