@@ -3,7 +3,7 @@
 For one fault: the incidents opened on the team's service after the fault shipped, the
 first acknowledgement (when, by whom), when it was resolved, and the notes and status
 updates with their times. Then how 401s, rate limits, outages and hangs reach the caller.
-/work/notes/pagerduty-client.md explains the calls; these tests are its evidence.
+docs/pagerduty-client.md explains the calls; these tests are its evidence.
 """
 
 from __future__ import annotations
