@@ -77,6 +77,7 @@ class Rehearsal:
     fixes: list[FixOutcome] = field(default_factory=list)
     wrong_fixes: list[WrongFixOutcome] = field(default_factory=list)
     binding: RoleBinding | None = None
+    contents: Mapping[str, bytes | None] = field(default_factory=dict)  # the changed paths as the fault leaves them
 
     @property
     def unhealthy(self) -> bool:
@@ -272,6 +273,7 @@ class _Rehearser:
         result.applicable = True
         result.variant = variant.name
         result.changed_paths = paths
+        result.contents = self.tree.snapshot()  # the injector writes these rather than editing and scanning again
         result.diff = diff
         result.lines_changed = changed_lines(diff)
         result.after = after

@@ -96,6 +96,17 @@ class TeamCache(LocalRepo):
     def sync(self, branch: str) -> str:
         """Clone or fetch, then put the work tree at the remote branch head; return its sha."""
         fresh = not (self.path / ".git").is_dir()
+        head = self.fetch(branch)
+        if fresh:
+            self.git("checkout", "-q", "--force", "--detach", head)  # an empty work tree: nothing to clean
+        else:
+            self.checkout_detached(head)
+        return head
+
+    def fetch(self, branch: str) -> str:
+        """Clone or fetch the remote branch and return its head; the work tree is left as it is
+        (fix search checks out only the commits it must judge)."""
+        fresh = not (self.path / ".git").is_dir()
         if fresh:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             blobs = ["--filter=blob:none"] if self.partial else []
@@ -108,10 +119,6 @@ class TeamCache(LocalRepo):
         if head is None:  # (if not, the fetch says so in git's own words)
             self.remote("fetch", "-q", "--prune", self.url, f"+refs/heads/{branch}:{tracking}")
             head = self.git("rev-parse", tracking).strip()
-        if fresh:
-            self.git("checkout", "-q", "--force", "--detach", head)  # an empty work tree: nothing to clean
-        else:
-            self.checkout_detached(head)
         return head
 
     def _cloned_head(self, tracking: str) -> str | None:

@@ -12,15 +12,15 @@ the caller from what the server or the bot observed.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from bot.catalog.behaviour import Runner
-from bot.catalog.checks import CheckContext, CheckResult, RoleBinding, all_pass, evaluate, reads
+from bot.catalog.checks import CheckContext, CheckResult, RoleBinding, all_pass, evaluate
 from bot.catalog.faults import Fault
 from bot.catalog.manifests import ManifestIndex
+from bot.catalog.readset import ReadSet, read_set
 from bot.repo.workspace import CommitInfo, LocalRepo
 
 _REVERT_MESSAGE = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
@@ -54,6 +54,7 @@ class Detection:
     results: list[CheckResult] = field(default_factory=list)
     first_response: CommitInfo | None = None
     passing: bool = False  # the verdict at head, as the walk left it (automation included)
+    reads: ReadSet | None = None  # what the checks read in the last tree judged (None: look at every commit)
 
     @property
     def fixed(self) -> FixCommit | None:
@@ -80,10 +81,6 @@ def is_automation(commit: CommitInfo, automation: Iterable[str]) -> bool:
     """Commits by CI bots (by name or email) are not the team's work."""
     who = {commit.author_name.lower(), commit.author_email.lower()}
     return any(name.lower() in who for name in automation)
-
-
-def _touches(paths: list[str], globs: set[str]) -> bool:
-    return any(fnmatch.fnmatch(path, glob) or path == glob for path in paths for glob in globs)
 
 
 class FixDetector:
@@ -116,21 +113,24 @@ class FixDetector:
         if resume is not None and self.repo.has_commit(resume.head) and self.repo.contains(resume.head, head):
             detection = replace(resume, head=head, fixes=list(resume.fixes), regressions=list(resume.regressions))
             start = resume.head
-            passing, results = resume.passing, resume.results
+            passing, results, readset = resume.passing, resume.results, resume.reads
         else:
             detection, start, passing = Detection(head=head), landed, False
             self.repo.checkout_detached(landed)
-            results = evaluate(fault.spec.fixed_when, self._context(fault, binding))
+            context = self._context(fault, binding)
+            results = evaluate(fault.spec.fixed_when, context)
+            readset = read_set(fault.spec.fixed_when, context)
         commits = self.repo.first_parent_log(start, head)
-        globs = reads(fault.spec.fixed_when, self._context(fault, binding))
         for commit in commits:
             automated = is_automation(commit, self.automation)
             if detection.first_response is None and not automated and commit.sha not in self.bot_shas:
                 detection.first_response = commit
-            if not _touches(self.repo.changed_paths(commit.sha), globs):
-                continue
+            if readset is not None and not self._needs(readset, commit.sha):
+                continue  # nothing the checks read changed: the verdict stands, no checkout
             self.repo.checkout_detached(commit.sha)
-            results = evaluate(fault.spec.fixed_when, self._context(fault, binding, ManifestIndex.scan(self.repo.path, binding.root)))
+            context = self._context(fault, binding, ManifestIndex.scan(self.repo.path, binding.root))
+            results = evaluate(fault.spec.fixed_when, context)
+            readset = read_set(fault.spec.fixed_when, context)  # what this tree reads, for the next commit
             now_passing = all_pass(results)
             if automated:
                 passing = now_passing  # the tree changed, but not by the team: never their fix
@@ -143,9 +143,19 @@ class FixDetector:
             elif passing and not now_passing and detection.fixes:
                 detection.regressions.append(Regression(commit.sha, detection.fixes[-1].sha))
             passing = now_passing
+        detection.reads = readset
         detection.results = results
         detection.passing = passing
         return detection
+
+    def _needs(self, readset: ReadSet, sha: str) -> bool:
+        """Does the commit change anything the checks read (judged from its changed files only)?"""
+        for path, before, after in self.repo.changes(sha):
+            def texts(blobs: tuple[str | None, ...] = (before, after)) -> list[str | None]:
+                return [self.repo.blob_text(b) if b is not None else None for b in blobs]
+            if readset.needs(path, texts):
+                return True
+        return False
 
     def _rewritten(self, fault: Fault, binding: RoleBinding, change: FaultChange, head: str,
                    detection: Detection) -> Detection:

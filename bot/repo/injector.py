@@ -27,13 +27,11 @@ from typing import Any
 from bot.catalog.behaviour import Runner
 from bot.catalog.binding import DEFAULT_KUBERNETES_VERSION
 from bot.catalog.checks import RoleBinding
-from bot.catalog.edits import EditContext, apply_edits
 from bot.catalog.faults import Catalog, Fault
-from bot.catalog.manifests import DeployRoot, ManifestIndex
+from bot.catalog.manifests import DeployRoot
 from bot.catalog.rehearsal import rehearse
-from bot.catalog.roles import Roles
 from bot.config import Persona, TeamSettings
-from bot.errors import EditError, FaultbotError, RoleError
+from bot.errors import EditError, FaultbotError
 from bot.forge import Forge
 from bot.game import events as ev
 from bot.game.clock import Clock
@@ -171,7 +169,7 @@ class Injector:
         choice = choose(self.team, fault)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                parent, sha, diff, binding, variant = self._commit(fault, choice)
+                parent, sha, diff, binding, variant = self._commit(fault, choice, dry_run)
             except InjectionRefused:
                 # "Already broken" may be our own earlier push, landed after we stopped waiting for it.
                 recovered = None if dry_run else self._recover(fault)
@@ -226,7 +224,7 @@ class Injector:
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _commit(self, fault: Fault, choice: Choice) -> tuple[str, str, str, RoleBinding, str]:
+    def _commit(self, fault: Fault, choice: Choice, dry_run: bool) -> tuple[str, str, str, RoleBinding, str]:
         """Apply the fault at the branch head and commit it as the persona (locally); the
         roles it bound on the healthy tree travel with it to the log (fix search needs them),
         with the variant that fits this tree (rehearsed first on a scratch copy)."""
@@ -241,16 +239,17 @@ class Injector:
             raise InjectionRefused(f"{fault.id}: {where} already fails this fault's checks; nothing pushed")
         if not rehearsal.broken_after:
             raise InjectionRefused(f"{fault.id} breaks nothing at {where}: {rehearsal.reason}; nothing pushed")
-        roles = Roles(ManifestIndex.scan(self.cache.path, self.root), self.team.targets)
+        # The rehearsal edited a copy of exactly this tree: its files are the fault, written as they are.
         try:
-            apply_edits(fault.spec.variant(rehearsal.variant).edits, EditContext(self.cache.path, roles, fault.folder, apply_patch))
-        except (EditError, RoleError) as exc:
+            self.cache.write_files(rehearsal.contents)
+        except EditError as exc:
             self.cache.checkout_detached(parent)
             raise InjectionRefused(f"{fault.id} does not apply to {where}: {exc.message}; nothing pushed") from None
         author = Author(choice.persona.name, choice.persona.email)
         self.before_commit(fault.id)
         sha = self.cache.commit_all(choice.message, author)
-        return parent, sha, self.cache.diff(parent, sha), rehearsal.binding, rehearsal.variant
+        # The diff is shown only on a dry run (git's own); a push needs none (one git process fewer).
+        return parent, sha, self.cache.diff(parent, sha) if dry_run else "", rehearsal.binding, rehearsal.variant
 
     def _push_branch(self, choice: Choice) -> str:
         return choice.branch_name if self.team.delivery == "pr" else self.team.branch

@@ -92,7 +92,8 @@ class TeamWatcher:
         found: list[tuple[ev.Facts, str | None]] = []
         scans: dict[str, Detection] = {}
         if head is not None and tracked and (moved or force):
-            self.cache.sync(self.team.branch)  # a failure here records nothing: the next look scans again
+            # Fetched, not checked out: fix search checks out only the commits it must judge (O(changed files)).
+            self.cache.fetch(self.team.branch)  # a failure here records nothing: the next look scans again
             since = previous_check or (last.at if last else None)
             for instance in tracked:
                 scans[instance.fault] = self._scan(instance, head)

@@ -22,7 +22,7 @@ from pathlib import Path
 import git
 
 from bot.base.redact import Redactor, redact_url
-from bot.errors import GitError
+from bot.errors import EditError, GitError
 from bot.repo.gitprocess import DEFAULT_LIMITS, GitLimits, config_env, execute
 
 
@@ -258,6 +258,21 @@ class LocalRepo:
         self.git("commit", "-q", "--no-verify", "-m", message, env=author.env())
         return self.head()
 
+    def write_files(self, contents: Mapping[str, bytes | None]) -> None:
+        """Write these paths' contents into the work tree (None deletes); a path that leaves the
+        tree or passes through a symlink is refused (EditError), as git refuses it."""
+        root = self.path.resolve()
+        for rel, content in sorted(contents.items()):
+            target = self.path / rel
+            parent = target.parent.resolve()
+            if not parent.is_relative_to(root) or target.is_symlink() or ".." in Path(rel).parts:
+                raise EditError(f"{rel}: outside the repository or behind a symlink; not written")
+            if content is None:
+                target.unlink(missing_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+
     def revert(self, sha: str, author: Author) -> str | None:
         """`git revert` one commit as a new commit (history is never rewritten); its sha, or
         None when undoing it changes nothing (the change is already gone).
@@ -341,6 +356,24 @@ class LocalRepo:
     def changed_paths(self, sha: str) -> list[str]:
         """Paths a commit changed against its first parent."""
         return [p for p in self.git("diff", "--name-only", "--no-renames", f"{sha}^1", sha).splitlines() if p]
+
+    def changes(self, sha: str) -> list[tuple[str, str | None, str | None]]:
+        """What a commit changed against its first parent: (path, blob before, blob after), None
+        where the path is absent on that side; one `diff-tree`, raw machine output."""
+        raw = self.git("diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", f"{sha}^1", sha)
+        fields = raw.split("\x00")
+        found = []
+        for head, path in zip(fields[0::2], fields[1::2], strict=False):
+            if not head.startswith(":"):
+                continue
+            _, _, old, new, _ = head[1:].split(" ", 4)
+            absent = "0" * len(old)
+            found.append((path, None if old == absent else old, None if new == absent else new))
+        return found
+
+    def blob_text(self, blob: str) -> str:
+        """A blob's content as text (bytes that are not UTF-8 replaced)."""
+        return self.git("cat-file", "blob", blob)
 
     def same_content(self, a: str, b: str, paths: list[str]) -> bool:
         """Do two commits hold identical content at these paths (deleted counts as content)?"""
