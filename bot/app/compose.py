@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +25,7 @@ from bot.app.paths import event_paths
 from bot.app.paths import open_store as open_store
 from bot.app.validation import git_limits, token_for
 from bot.base.redact import Redactor
+from bot.catalog.behaviour import Job, Outcome
 from bot.catalog.faults import Catalog
 from bot.config import Config, TeamSettings
 from bot.errors import FaultbotError
@@ -32,7 +34,6 @@ from bot.repo.cache import TeamCache
 from bot.repo.injector import Injector, cache_path
 from bot.repo.watcher import TeamWatcher
 from bot.repo.workspace import Credentials
-from bot.sandbox.runner import Sandbox
 from bot.sandbox.verdicts import CachedRunner, VerdictCache
 from bot.store.eventlog import Store
 from bot.store.lease import Lease, open_lease
@@ -46,15 +47,39 @@ if TYPE_CHECKING:  # PyGithub, ArgoCD/probe HTTP and PagerDuty are imported wher
     from bot.deploy.watch import DeployWatcher
     from bot.forge.github import GitHubForge
     from bot.pager.pagerduty import IncidentSource
+    from bot.sandbox.runner import Sandbox
 
 VERDICTS_ENV = "FAULTBOT_VERDICTS"
 """Where commands without a config keep behavioural verdicts (default .faultbot/verdicts.jsonl)."""
 
 
+class _LazySandbox:
+    """The sandbox, made at its first job: importing it (pytest, for acceptance tests) cost
+    every `faultbot inject` a fifth of a second or more though most faults judge no behaviour."""
+
+    def __init__(self) -> None:
+        self._sandbox: Sandbox | None = None
+        self._lock = threading.Lock()
+
+    def run(self, job: Job) -> Outcome:
+        """Run one job in the (one) sandbox."""
+        with self._lock:
+            if self._sandbox is None:
+                from bot.sandbox.runner import Sandbox
+
+                self._sandbox = Sandbox()
+        return self._sandbox.run(job)
+
+    def close(self) -> None:
+        """Close the sandbox's browser, if a job ever started one."""
+        if self._sandbox is not None:
+            self._sandbox.close()
+
+
 @functools.cache
 def _runner(verdicts: Path | None) -> CachedRunner:
     """One sandbox (so one chromium) per verdict file and process, shared by every team."""
-    sandbox = Sandbox()
+    sandbox = _LazySandbox()
     atexit.register(sandbox.close)
     return CachedRunner(sandbox, VerdictCache(verdicts))
 

@@ -93,11 +93,19 @@ def repaired_text(text: str) -> tuple[str, tuple[int, ...]]:
     Positions (line, column) of everything the parser reads are the same in both texts, so
     a value located in the repaired text can be spliced into the original one.
     """
+    repaired, lines, _ = _repaired(text)
+    return repaired, lines
+
+
+def _repaired(text: str) -> tuple[str, tuple[int, ...], list[Any] | None]:
+    """repaired_text, plus the documents its last parse loaded (None if none succeeded): a
+    reader that needs them need not parse the text a second time."""
     lines = text.splitlines(keepends=True)
     repaired: list[int] = []
+    loaded = None
     for _ in range(MAX_REPAIRS):
         try:
-            _load_all("".join(lines))
+            loaded = _load_all("".join(lines))
             break
         except MarkedYAMLError as exc:
             line = _trailing_blank_line(exc, lines)
@@ -108,7 +116,7 @@ def repaired_text(text: str) -> tuple[str, tuple[int, ...]]:
             repaired.append(line + 1)
         except (YAMLError, RecursionError):
             break
-    return "".join(lines), tuple(repaired)
+    return "".join(lines), tuple(repaired), loaded
 
 
 def _load_all(text: str) -> list[Any]:
@@ -118,9 +126,11 @@ def _load_all(text: str) -> list[Any]:
 def _read_part(index: int, part: str, first_line: int) -> ReadDocument:
     if not part.strip():
         return ReadDocument(index, None, first_line)
-    text, repaired = repaired_text(part)
+    text, repaired, loaded = _repaired(part)
     try:
-        data = YAML(typ="safe").load(text)
+        # One document parsed already (the usual case) is what `load` would give; anything
+        # else is parsed again by `load`, for its own error.
+        data = loaded[0] if loaded is not None and len(loaded) == 1 else YAML(typ="safe").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = first_line + (mark.line if mark else 0)
