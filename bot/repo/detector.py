@@ -55,6 +55,7 @@ class Detection:
     first_response: CommitInfo | None = None
     passing: bool = False  # the verdict at head, as the walk left it (automation included)
     reads: ReadSet | None = None  # what the checks read in the last tree judged (None: look at every commit)
+    change: FaultChange | None = None  # the fault's own change (fixed once it landed)
 
     @property
     def fixed(self) -> FixCommit | None:
@@ -106,8 +107,8 @@ class FixDetector:
         """
         # The fault's own change: what landed (the pushed commit, or a squash or rebased commit
         # GitHub made), or the injected commit where it landed through a merge commit.
-        base, fault_head = (f"{landed}^1", landed) if len(self.repo.commit_info(landed).parents) == 1 else (parent, injected)
-        change = FaultChange((injected, landed), base, fault_head, self.repo.changed_paths(fault_head))
+        known = resume.change if resume is not None else None
+        change = known if known is not None and known.commits == (injected, landed) else self._change(injected, parent, landed)
         if not self.repo.contains(landed, head):
             return self._rewritten(fault, binding, change, head, Detection(head=head))
         if resume is not None and self.repo.has_commit(resume.head) and self.repo.contains(resume.head, head):
@@ -143,10 +144,14 @@ class FixDetector:
             elif passing and not now_passing and detection.fixes:
                 detection.regressions.append(Regression(commit.sha, detection.fixes[-1].sha))
             passing = now_passing
-        detection.reads = readset
+        detection.reads, detection.change = readset, change  # a resumed walk needs neither again
         detection.results = results
         detection.passing = passing
         return detection
+
+    def _change(self, injected: str, parent: str, landed: str) -> FaultChange:
+        base, fault_head = (f"{landed}^1", landed) if len(self.repo.commit_info(landed).parents) == 1 else (parent, injected)
+        return FaultChange((injected, landed), base, fault_head, self.repo.changed_paths(fault_head))
 
     def _needs(self, readset: ReadSet, sha: str) -> bool:
         """Does the commit change anything the checks read (judged from its changed files only)?"""
