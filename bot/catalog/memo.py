@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from bot.catalog.faults import Fault
     from bot.catalog.rehearsal import Rehearsal
 
-DEFAULT_SIZE = 4096  # rehearsals kept (LRU): a catalog of ~20 faults times a few distinct trees and settings
+DEFAULT_SIZE = 1024  # rehearsals kept (LRU): ~20 faults times ~50 distinct trees; ~10 KB each (pickled), a daemon of 500 distinct teams stays small
 
 
 @dataclass
