@@ -214,9 +214,9 @@ def inject(config_path: Path, as_json: bool, dry_run: bool, force: bool, team: s
 @cli.command()
 @CONFIG_OPTION
 @JSON_OPTION
-@click.option("--cached", is_flag=True, help="Read the event log only; do not contact the repos.")
+@click.option("--cached", is_flag=True, help="Read the event log only; do not contact the repos, ArgoCD or PagerDuty.")
 def status(config_path: Path, as_json: bool, cached: bool) -> None:
-    """Every team's faults: injected, fixed (how, by whom, when), still failing checks."""
+    """Every team's faults: injected, fixed (how, by whom, when), still failing checks, paged and acknowledged."""
     from bot.app.commands import run_status
 
     instances = run_status(config_path, cached=cached)

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.app.paths import open_store
-from bot.config import TeamSettings, load_config
+from bot.config import Config, TeamSettings, load_config
 from bot.game.timeline import FaultInstance, fold
 
 if TYPE_CHECKING:
     from bot.app.faults import RepoPlan
     from bot.app.validation import ValidationReport
     from bot.repo.injector import Injection
+    from bot.store.eventlog import Store
 
 # Each command imports what it uses when it runs: git, GitHub, ArgoCD and the fault catalog
 # cost a second or more of start-up, which `status --cached` (read the log, print) never needs.
@@ -67,20 +68,34 @@ def run_status(config_path: Path, *, cached: bool) -> list[FaultInstance]:
     store = open_store(config, config_path)
     try:
         if not cached:
-            from bot.app.compose import make_deploy_watcher, make_watcher
-            from bot.app.faults import catalog_for
-
-            catalog = catalog_for(config, config_path)
-            for team in config.all_team_settings():
-                make_watcher(config, config_path, team, store, catalog).refresh(source="status", force=True)
-                deploy = make_deploy_watcher(config, config_path, team, store)
-                try:
-                    deploy.refresh()
-                finally:
-                    deploy.close()
+            _refresh_everything(config, config_path, store)
         return fold(store.events())
     finally:
         store.close()
+
+
+def _refresh_everything(config: Config, config_path: Path, store: Store) -> None:
+    """What the daemon's poll reads, read once for every team: the repo, ArgoCD and PagerDuty."""
+    from bot.app.compose import make_deploy_watcher, make_pager, make_pager_source, make_watcher
+    from bot.app.faults import catalog_for
+    from bot.game.clock import SystemClock
+
+    catalog = catalog_for(config, config_path)
+    pager_source = make_pager_source(config)
+    try:
+        for team in config.all_team_settings():
+            make_watcher(config, config_path, team, store, catalog).refresh(source="status", force=True)
+            deploy = make_deploy_watcher(config, config_path, team, store)
+            try:
+                deploy.refresh()
+            finally:
+                deploy.close()
+            pager = make_pager(team, pager_source, store, SystemClock())
+            if pager is not None:
+                pager.refresh()  # never raises: an outage marks the team's PagerDuty data stale
+    finally:
+        if pager_source is not None:
+            pager_source.close()
 
 
 def run_inject(config_path: Path, team_name: str, fault_id: str, *, dry_run: bool, force: bool = False) -> Injection:

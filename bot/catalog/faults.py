@@ -16,7 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.base.yamlsource import SourceMap, plain_data
-from bot.catalog.faultspec import FaultSpec
+from bot.catalog.faultspec import FaultSpec, FileAdd, ReferenceFix, WrongFix
+from bot.catalog.templates import EVERY_EDIT, check_templates
 from bot.errors import CatalogError
 
 DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "fault_patches"
@@ -83,7 +84,24 @@ def load_fault(path: Path) -> Fault:
     expected = f"{folder.parent.name}/{folder.name}"
     if spec.id != expected:
         raise CatalogError(f"{folder.name}/{source.where(('id',))}: id {spec.id!r} must match its folder {expected!r}")
+    _check_sources(spec, folder)
     return Fault(spec, folder)
+
+
+def _check_sources(spec: FaultSpec, folder: Path) -> None:
+    """The template files `file.add` edits read (`source:`), checked like the templates in fault.yaml."""
+    edits = [e for variant in spec.all_variants for e in variant.edits]
+    fixes: list[ReferenceFix | WrongFix] = [*spec.fixes, *spec.wrong_fixes]
+    edits += [e for fix in fixes for e in fix.edits]
+    for edit in edits:
+        if isinstance(edit, FileAdd) and edit.source is not None:
+            file = (folder / edit.source).resolve()
+            if not file.is_relative_to(folder.resolve()) or not file.is_file():
+                raise CatalogError(f"{folder.name}/{edit.source}: the source of a file.add edit must be a file in the fault's folder")
+            try:
+                check_templates(file.read_text(encoding="utf-8"), EVERY_EDIT)
+            except ValueError as exc:
+                raise CatalogError(f"{folder.name}/{edit.source}: {exc}") from None
 
 
 class _FaultFiles(Mapping[str, Fault]):

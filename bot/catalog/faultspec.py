@@ -16,6 +16,7 @@ from bot.base.durations import Duration
 from bot.catalog.behaviourspec import Acceptance, Browser, TeamTests
 from bot.catalog.roles import Role
 from bot.catalog.specbase import Model
+from bot.catalog.templates import CONNECTION_SET, EVERY_EDIT, YAML_EDIT, YAML_SET, check_templates
 from bot.catalog.terraformspec import DnsRecord, TerraformAllows
 from bot.catalog.yamlpath import parse_path
 
@@ -49,11 +50,21 @@ class YamlSet(Model):
     value: Any
     create: bool = False  # create missing mappings on the way (`metadata.annotations` of a pod template)
 
+    @model_validator(mode="after")
+    def _templates(self) -> YamlSet:
+        check_templates([self.path, self.value], YAML_SET)
+        return self
+
 
 class YamlDelete(Model):
     op: Literal["yaml.delete"]
     role: Role
     path: YamlPath
+
+    @model_validator(mode="after")
+    def _templates(self) -> YamlDelete:
+        check_templates(self.path, YAML_EDIT)
+        return self
 
 
 class YamlAppend(Model):
@@ -61,6 +72,11 @@ class YamlAppend(Model):
     role: Role
     path: YamlPath
     value: Any
+
+    @model_validator(mode="after")
+    def _templates(self) -> YamlAppend:
+        check_templates([self.path, self.value], YAML_EDIT)
+        return self
 
 
 class FileAdd(Model):
@@ -77,6 +93,7 @@ class FileAdd(Model):
     def _one_content(self) -> FileAdd:
         if (self.content is None) == (self.source is None):
             raise ValueError("give exactly one of content: or source:")
+        check_templates([self.path, self.content], EVERY_EDIT)  # a source: file is checked by the catalog
         return self
 
 
@@ -124,6 +141,11 @@ class ConnectionSet(Model):
     connection: Role = Role.db_connection
     part: Literal["host", "port"]
     value: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _templates(self) -> ConnectionSet:
+        check_templates(self.value, CONNECTION_SET)
+        return self
 
 
 Edit = Annotated[
@@ -289,6 +311,7 @@ class Condition(Model):
             raise ValueError("a path is int, str, missing or present")
         if on_connection and self.is_ not in ("written", "implied"):
             raise ValueError("a connection part is written or implied")
+        check_templates(self.path, EVERY_EDIT)
         return self
 
 

@@ -15,6 +15,7 @@ through a pooled connection that outlived its lease.
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +60,11 @@ class Store:
             raise FaultbotError(f"event.state: cannot open {shown!r}: {exc}") from exc
         if self.dialect == "sqlite":
             _check_sqlite_path(url)
+        # A tick that close() abandoned (the daemon stops without waiting for a slow forge) still
+        # holds a connection; dispose() cannot close it, and back in the old pool it would stay
+        # open until garbage-collected. Closed stores close what comes back instead.
+        self._closed = threading.Event()  # shared with fenced() copies, like the engine
+        event.listen(self.engine, "checkin", self._checked_in)
         self._writer = self.engine.execution_options(**{WRITE: True})
         self._term: int | None = None
         self._deposed = False
@@ -199,8 +205,13 @@ class Store:
         return SQLAlchemyJobStore(engine=self.engine, tablename=JOBS_TABLE)
 
     def close(self) -> None:
-        """Release connections."""
+        """Release connections, those still in use included once they are given back."""
+        self._closed.set()
         self.engine.dispose()
+
+    def _checked_in(self, dbapi_connection: Any, record: Any) -> None:
+        if self._closed.is_set() and record is not None:
+            record.invalidate()  # closes the driver's connection now, not at garbage collection
 
 
 def redacted(url: str) -> str:

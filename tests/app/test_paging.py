@@ -3,16 +3,22 @@ typed events; a rate limit or an outage marks the data stale and never changes a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
+from bot.app.cli import main
 from bot.app.paging import PagerPoller
 from bot.config import PagerDutySettings
 from bot.game import events as ev
 from bot.game.timeline import FaultInstance, fold
 from bot.pager.pagerduty import PagerDuty
 from bot.store.eventlog import Store
+from tests.gitrepos import make_team_repo
+from tests.servers.local_tls import local_tls
 from tests.servers.pagerduty_world import PagerDutyWorld, StepClock, open_world
 
 FIRST, SECOND = "web-unreachable/service-selector-typo", "db-unreachable/db-host-typo"
@@ -148,3 +154,33 @@ def test_a_fault_long_over_is_not_read_again(world: PagerDutyWorld, store: Store
     world.clock.advance(hours=2)
     poller.refresh()
     assert world.server.requests == []
+
+
+def test_status_reads_pagerduty_as_repos_yaml_configures_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole path from repos.yaml (api_url, token_env, ca_bundle, pagerduty_service) to the MTTA
+    `faultbot status` shows: the same reads the daemon makes, made once by the command."""
+    ca_bundle = tmp_path / "local-ca.pem"
+    local_tls().authority.cert_pem.write_to_path(str(ca_bundle))
+    remote = make_team_repo(tmp_path)
+    clock = StepClock(datetime.now(timezone.utc) + timedelta(minutes=1))  # the server's clock, after the injection
+    with open_world(clock) as world:
+        monkeypatch.setenv("PD_READONLY_KEY", world.readonly_key)
+        config = tmp_path / "repos.yaml"
+        config.write_text(
+            "event: {name: t, state: sqlite:///state.db}\n"
+            f"pagerduty: {{api_url: '{world.server.rest_url}', token_env: PD_READONLY_KEY, ca_bundle: '{ca_bundle}'}}\n"
+            f"teams:\n  - name: team-a\n    url: {remote.url}\n    pagerduty_service: {world.team_a.id}\n",
+            encoding="utf-8")
+        assert main(["inject", "--config", str(config), "team-a", FIRST, "--json"]) == 0
+        incident = world.server.trigger(world.team_a, "chat answers 502")
+        clock.advance(minutes=3)
+        world.server.acknowledge(incident.id, world.alice)
+        capsys.readouterr()
+        assert main(["status", "--config", str(config), "--json", "--cached"]) == 0
+        (cached,) = json.loads(capsys.readouterr().out)
+        assert cached["incident"] is None  # --cached reads nothing: only the state
+        assert main(["status", "--config", str(config), "--json"]) == 0
+        (fresh,) = json.loads(capsys.readouterr().out)
+    assert fresh["fault"] == FIRST and fresh["incident"]["acknowledged_by"] == "Alice Ng"
+    assert fresh["mtta_s"] == 180.0

@@ -181,6 +181,13 @@ def test_the_good_example_loads(tmp_path: Path) -> None:
         ("no forward fix", ("  - name: forward\n    kind: forward", "  - name: forward\n    kind: revert"), r"demo/fault.yaml:\d+: fixes\[1\]: a revert fix takes no edits"),
         ("id not matching folder", ("id: web-unreachable/demo", "id: web-unreachable/other"), r"demo/fault.yaml:1: id: id 'web-unreachable/other' must match its folder"),
         ("bad path", ("path: spec.selector.app", "path: 'spec..[[selector'"), r"demo/fault.yaml:11: edits\[0\].path: cannot read path"),
+        # Templates are checked at load: an authoring error must not pass for "this variant does not fit".
+        ("template syntax", ("value: nope", "value: '{{ current -}'"), r"demo/fault.yaml:9: edits\[0\]: .*template '\{\{ current -\}'"),
+        ("misspelt variable", ("value: nope", "value: '{{ curent }}-web'"), r"demo/fault.yaml:9: edits\[0\]: .*names curent, which this edit does not have \(it has current, deployed, ports, resource, roles\)"),
+        ("unknown filter", ("value: nope", "value: '{{ current | shout }}'"), r"demo/fault.yaml:9: edits\[0\]: .*No filter named 'shout'"),
+        ("another edit's variable", ("  - {op: yaml.set, role: frontend_service, path: spec.selector, value: {tier: web}}",
+                                     "  - {op: yaml.delete, role: frontend_service, path: 'spec.ports[port={{ current }}]'}"),
+         r"demo/fault.yaml:\d+: fixes\[1\].edits\[0\]: .*names current"),
     ],
 )
 def test_malformed_fault_gives_one_line(tmp_path: Path, what: str, change: tuple[str, str], expected: str) -> None:
@@ -244,3 +251,15 @@ def test_edit_refuses_to_write_through_a_symlink(tmp_path: Path) -> None:
     result = rehearse(load_fault(path), repo, with_fixes=False, apply_patch=apply_patch)
     assert "goes through a symlink" in result.reason
     assert list(outside.iterdir()) == []
+
+
+def test_a_file_add_source_template_is_checked_at_load(tmp_path: Path) -> None:
+    edit = "  - {op: file.add, path: extra.yaml, source: extra.yaml.j2, kustomize: false}\n"
+    path = _fault_with_edit(tmp_path, edit)
+    (path.parent / "extra.yaml.j2").write_text("port: {{ prots.frontend_service }}\n", encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        load_fault(path)
+    assert caught.value.message.startswith("demo/extra.yaml.j2: template ")
+    assert "names prots" in caught.value.message
+    (path.parent / "extra.yaml.j2").write_text("port: {{ ports.frontend_service }}\n", encoding="utf-8")
+    assert load_fault(path).id == "web-unreachable/demo"
