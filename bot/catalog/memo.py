@@ -4,9 +4,10 @@ An event's teams usually start from one template, so their trees are byte for by
 planning (the daemon's first round, `validate`, `plan`) rehearsed the same faults on each of
 them, all on 2 cores (issue 17, P1 and P5), and an injection rehearsed again what the plan had
 just rehearsed. A rehearsal reads only the tree's files, the fault and its settings, so the key
-is the digest of the content the scratch copy takes (`content_digest`), the fault, the team's
-targets, the deployed root, the Kubernetes version and whether fixes were tried, plus the
-identity of the behaviour runner and patch applier (a test's own runner never shares). A
+is the digest of the content the scratch copy takes (`content_digest`), the fault (the loaded
+object: its patch files are not read again), the team's targets, the deployed root, the
+Kubernetes version and whether fixes were tried, plus the identity of the behaviour runner and
+patch applier (a test's own runner never shares). A
 rehearsal during which the sandbox gave no verdict (`Outcome.decided` false) is not kept: it is
 asked again next time, as the verdict cache does. Asks for one key made at once (a daemon's
 teams tick together) wait for the first instead of rehearsing alongside it.
