@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +105,7 @@ class TeamRuntime:
     polling_since: datetime | None = None  # a tick running now began then
     dirty_source: str = "poll"  # what asked for the look that has to wait for the running one
     pager: PagerPoller | None = None
+    tick_at: datetime | None = None  # the wake-up this daemon last put in the job store (real time)
 
 
 class Daemon:
@@ -333,8 +334,12 @@ class Daemon:
         scheduler = self.scheduler
         if wakeup is not None and scheduler is not None and not self.stopping.is_set():
             real = self.clock.to_real(wakeup)
-            scheduler.add_job(_tick_job, "date", run_date=real, args=[self.key, name],
-                              id=f"tick:{name}", replace_existing=True)
+            # An idle poll finds the wake-up it scheduled last time, still ahead: the job store
+            # (a database write per team per round) already holds it.
+            if real != runtime.tick_at or real <= datetime.now(UTC) + timedelta(seconds=1):
+                scheduler.add_job(_tick_job, "date", run_date=real, args=[self.key, name],
+                                  id=f"tick:{name}", replace_existing=True)
+                runtime.tick_at = real
 
     def _reconcile(self, runtime: TeamRuntime) -> bool:
         """Record every fault whose intent reached the remote before a crash (once per start).

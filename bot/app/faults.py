@@ -20,6 +20,7 @@ from bot.catalog.binding import DEFAULT_KUBERNETES_VERSION
 from bot.catalog.faults import DEFAULT_CATALOG, Catalog, Fault
 from bot.catalog.manifests import DeployRoot, ManifestIndex
 from bot.catalog.rehearsal import Rehearsal, needed_roles, rehearse_many
+from bot.catalog.scratch import content_digest
 from bot.config import Config, TeamSettings
 from bot.errors import FaultbotError
 from bot.repo.workspace import apply_patch
@@ -201,10 +202,10 @@ def plan_team(catalog: Catalog, team: TeamSettings, tree: Path, root: DeployRoot
     """For one team's tree: every fault of its scenario, applicable or not and why, with the diff."""
     if root is None:
         root = DeployRoot(team.path, team.directory_recurse) if team.path is not None else DeployRoot()
-    index = ManifestIndex.scan(tree, root)
-    notes = [str(n) for n in index.notes if n.kind != "refused"]
+    index = _read_root(tree, root)
+    notes = index.notes
     if index.problem is not None:
-        return RepoPlan(team.name, index.deployed_root, index.reason, index.problem, notes=notes, refused=index.problems)
+        return RepoPlan(team.name, index.deployed_root, index.reason, index.problem, notes=notes, refused=index.refused)
     wanted = team.scenario.faults or [f.id for fam in team.scenario.families for f in catalog.in_family(fam)]
     faults = [catalog.get(fault_id) for fault_id in wanted]
     entries = []
@@ -216,7 +217,37 @@ def plan_team(catalog: Catalog, team: TeamSettings, tree: Path, root: DeployRoot
             team.name, fault.id, fault.family, rehearsal.breaks, rehearsal.reason, rehearsal.diff,
             sum(rehearsal.lines_changed), rehearsal.unhealthy, rehearsal.variant,
         ))
-    return RepoPlan(team.name, index.deployed_root, index.reason, None, entries, notes, index.problems)
+    return RepoPlan(team.name, index.deployed_root, index.reason, None, entries, notes, index.refused)
+
+
+@dataclass(frozen=True)
+class _RootRead:
+    """What planning needs of a tree's manifest index (kept per tree content: see _read_root)."""
+
+    deployed_root: str
+    reason: str
+    problem: str | None
+    notes: list[str]
+    refused: list[str]
+
+
+_ROOTS: dict[tuple[str, DeployRoot], _RootRead] = {}
+_ROOTS_KEPT = 256
+
+
+def _read_root(tree: Path, root: DeployRoot) -> _RootRead:
+    """The deployed root of `tree` and what was not read there; a tree with the same content
+    (another team's copy of one template) is not parsed again, as its rehearsals are not."""
+    key = (content_digest(tree), root)
+    found = _ROOTS.get(key)
+    if found is None:
+        index = ManifestIndex.scan(tree, root)
+        found = _RootRead(index.deployed_root, index.reason, index.problem,
+                          [str(n) for n in index.notes if n.kind != "refused"], list(index.problems))
+        if len(_ROOTS) >= _ROOTS_KEPT:
+            _ROOTS.clear()
+        _ROOTS[key] = found
+    return found
 
 
 def team_tree(config: Config, team: TeamSettings, dest: Path) -> Path:

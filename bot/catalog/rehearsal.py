@@ -26,9 +26,10 @@ from bot.catalog.edits import EditContext, PatchApplier, apply_edits
 from bot.catalog.faults import Fault
 from bot.catalog.faultspec import ReferenceFix, Variant, WrongFix, iter_roles
 from bot.catalog.manifests import DeployRoot, ManifestIndex
+from bot.catalog.memo import MEMO, RehearsalMemo, Same, WatchingRunner, settings_key
 from bot.catalog.roles import Role, Roles
 from bot.catalog.rollout import blocked
-from bot.catalog.scratch import ScratchTree, Snapshot, changed_lines, puts_back
+from bot.catalog.scratch import ScratchTree, Snapshot, changed_lines, content_digest, puts_back
 from bot.catalog.shapes import unmet
 from bot.catalog.traffic_checks import healthy_refusals
 from bot.errors import EditError, RoleError
@@ -173,19 +174,31 @@ def rehearse_many(
     with_fixes: bool = True,
     workdir: Path | None = None,
     runner: Runner | None = None,
+    memo: RehearsalMemo | None = MEMO,
 ) -> list[Rehearsal]:
     """Rehearse several faults on one scratch copy, reset to the source between them.
 
-    `runner` runs behavioural checks (bot.sandbox); without one they fail, never pass.
+    `runner` runs behavioural checks (bot.sandbox); without one they fail, never pass. A tree
+    whose content was rehearsed before with the same fault and settings is not rehearsed again
+    (`memo`, see bot.catalog.memo; None rehearses every time).
     """
-    with tempfile.TemporaryDirectory(prefix="faultbot-rehearse-", dir=workdir) as scratch:
-        tree = ScratchTree(source, Path(scratch) / "tree")
-        results = []
-        for fault in faults:
-            tree.reset()
-            rehearser = _Rehearser(fault, tree, apply_patch, targets, root or DeployRoot(), kubernetes_version, runner)
-            results.append(rehearser.run(with_fixes))
-        return results
+    root = root or DeployRoot()
+
+    def compute(chosen: list[Fault]) -> tuple[list[Rehearsal], bool]:
+        watching = WatchingRunner(runner) if runner is not None else None
+        with tempfile.TemporaryDirectory(prefix="faultbot-rehearse-", dir=workdir) as scratch:
+            tree = ScratchTree(source, Path(scratch) / "tree")
+            results = []
+            for fault in chosen:
+                tree.reset()
+                rehearser = _Rehearser(fault, tree, apply_patch, targets, root, kubernetes_version, watching)
+                results.append(rehearser.run(with_fixes))
+        return results, watching is None or not watching.undecided
+
+    if memo is None:
+        return compute(faults)[0]
+    settings = settings_key(targets, root, kubernetes_version, with_fixes, Same(runner), Same(apply_patch))
+    return memo.rehearsals(faults, content_digest(source), settings, compute)
 
 
 @dataclass

@@ -10,6 +10,8 @@ the same thing `plan` and `inject --dry-run` show. One copy serves every fault o
 from __future__ import annotations
 
 import difflib
+import hashlib
+import os
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -18,6 +20,33 @@ IGNORED = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".venv"
 
 Snapshot = Mapping[str, bytes | None]
 """Contents of some paths (None: the path does not exist)."""
+
+
+_SKIPPED = {".git", "__pycache__", ".pytest_cache", ".venv", "node_modules"}  # as IGNORED
+
+
+def content_digest(source: Path) -> str:
+    """A digest of everything a scratch copy of `source` takes (paths, modes, contents, link
+    targets): two trees with one digest rehearse alike (bot.catalog.memo)."""
+    digest = hashlib.sha256()
+    for folder, folders, files in os.walk(source):
+        folders[:] = sorted(f for f in folders if f not in _SKIPPED)
+        base = Path(folder)
+        for name in sorted(files):
+            if name in _SKIPPED:
+                continue
+            path = base / name
+            relative = path.relative_to(source).as_posix()
+            if path.is_symlink():
+                content, mode = b"symlink:" + os.readlink(path).encode(), 0
+            else:
+                content, mode = path.read_bytes(), path.stat().st_mode & 0o111
+            digest.update(f"{relative}\0{mode}\0{len(content)}\0".encode())
+            digest.update(content)
+        for name in folders:  # symlinked folders are copied as links, and empty ones as folders
+            if (base / name).is_symlink():
+                digest.update(f"{(base / name).relative_to(source).as_posix()}\0link:{os.readlink(base / name)}\0".encode())
+    return digest.hexdigest()
 
 
 class ScratchTree:

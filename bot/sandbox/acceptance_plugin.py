@@ -18,9 +18,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.serve import Backend, start_backend
-
-ACCEPTANCE_ENV = "FAULTBOT_ACCEPTANCE"
+from bot.sandbox.serve import ACCEPTANCE_ENV, Backend, start_backend
 
 
 def _config() -> dict[str, Any]:

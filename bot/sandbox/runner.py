@@ -27,7 +27,6 @@ from pathlib import Path
 
 from bot.catalog.behaviour import Job, Outcome
 from bot.catalog.behaviourspec import Acceptance, Browser, Serve
-from bot.sandbox.acceptance_plugin import ACCEPTANCE_ENV
 from bot.sandbox.bridge import Bridge
 from bot.sandbox.browser import SharedBrowser
 from bot.sandbox.chatpage import Verdict, run_chat_check
@@ -43,6 +42,7 @@ from bot.sandbox.isolation import (
     stop,
     tail,
 )
+from bot.sandbox.serve import ACCEPTANCE_ENV
 
 _IGNORED = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".venv", ".mypy_cache")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 SERVE_ENV = "FAULTBOT_SERVE"
+ACCEPTANCE_ENV = "FAULTBOT_ACCEPTANCE"  # the acceptance plugin's settings (here: the daemon need not import pytest)
 """The environment variable that carries a resolved `serve:` (JSON) into the sandbox."""
 
 
