@@ -44,7 +44,7 @@ def test_tests_that_commit_as_a_team_member_pass_with_a_developers_identity_expo
     ]
     env = {**os.environ, **DEVELOPER}
     # Its own basetemp: pytest would otherwise prune the oldest runs' temp folders, which may be in use.
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", f"--basetemp={tmp_path / 'inner'}", *nodes],
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", f"--basetemp={tmp_path / 'inner'}", *nodes],
                             cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

@@ -11,7 +11,7 @@ from packaging.requirements import Requirement
 
 from tests.conftest import ROOT
 
-TOOLS = {"ruff", "mypy", "import-linter", "check-jsonschema"}  # run by the suite as commands, never imported
+TOOLS = {"ruff", "mypy", "import-linter", "check-jsonschema", "pytest-xdist"}  # commands the suite runs, or a pytest plugin it loads: never imported
 LOCAL = {"bot", "tests", "bench", "chat", "conftest", "__future__"}  # ours (chat: examples/chat-app's backend)
 
 
