@@ -193,8 +193,8 @@ def open_world(scratch: Path, teams: int, *, github: bool = False, partial_clone
                seed: Path | None = None) -> Iterator[World]:
     """Serve `teams` copies of a seed repo (default: examples/chat-app) over smart HTTP (+ GitHub REST).
 
-    partial_clone=False by default: against a server with filter support faultbot fails
-    today (issue 16 item 1); pass --partial-clone to serve as GitHub does.
+    partial_clone=False by default, to compare with figures taken before issue 16 made faultbot
+    work against filter support; pass --partial-clone to serve as GitHub does.
     """
     seed = seed or seed_repo(scratch)
     forge_root = scratch / "forge"
@@ -287,9 +287,8 @@ class DaemonProcess:
     def stop(self) -> None:
         """SIGTERM (what `docker stop` sends), then, like docker, SIGKILL after 10 s.
 
-        Today a SIGTERM that arrives during a tick hangs the daemon: `scheduler.shutdown(wait=True)`
-        waits for the tick while the tick waits in `add_job` (found by these benchmarks); the
-        hangs are counted and reported, not hidden.
+        A SIGTERM during a tick used to hang the daemon (found by these benchmarks, fixed in
+        issue 15); a kill here is a regression: counted and reported, not hidden.
         """
         global SHUTDOWN_HANGS
         if self.proc.poll() is None:
