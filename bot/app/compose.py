@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.app.deployroot import deploy_root
 
@@ -63,12 +63,20 @@ class _LazySandbox:
 
     def run(self, job: Job) -> Outcome:
         """Run one job in the (one) sandbox."""
+        return self._made().run(job)
+
+    @property
+    def browser(self) -> Any:
+        """The sandbox's shared chromium (tests count its launches)."""
+        return self._made().browser
+
+    def _made(self) -> Sandbox:
         with self._lock:
             if self._sandbox is None:
                 from bot.sandbox.runner import Sandbox
 
                 self._sandbox = Sandbox()
-        return self._sandbox.run(job)
+            return self._sandbox
 
     def close(self) -> None:
         """Close the sandbox's browser, if a job ever started one."""

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -336,7 +336,7 @@ class Daemon:
             real = self.clock.to_real(wakeup)
             # An idle poll finds the wake-up it scheduled last time, still ahead: the job store
             # (a database write per team per round) already holds it.
-            if real != runtime.tick_at or real <= datetime.now(UTC) + timedelta(seconds=1):
+            if real != runtime.tick_at or real <= self.clock.to_real(self.clock.now()) + timedelta(seconds=1):
                 scheduler.add_job(_tick_job, "date", run_date=real, args=[self.key, name],
                                   id=f"tick:{name}", replace_existing=True)
                 runtime.tick_at = real
