@@ -74,7 +74,8 @@ def is_git_url(url: str) -> bool:
 class Strict(BaseModel):
     """Unknown keys are errors: a typo in repos.yaml must never be silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built at first validation, not at import: only the models a command meets cost start-up time.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _env_name(value: str) -> str:
@@ -409,7 +410,7 @@ class Team(Strict):
 class EventPaths(BaseModel):
     """Resolved locations of the event's state database and git caches."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     workdir: Path
     resolved_state: str | None
@@ -426,7 +427,7 @@ class EventPaths(BaseModel):
 class TeamSettings(BaseModel):
     """A team with the defaults folded in: what the rest of faultbot works from."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str
     repo: str | None

@@ -32,11 +32,9 @@ from bot.errors import FaultbotError
 from bot.game.clock import Clock, SystemClock
 from bot.repo.cache import TeamCache
 from bot.repo.injector import Injector, cache_path
-from bot.repo.watcher import TeamWatcher
 from bot.repo.workspace import Credentials
 from bot.sandbox.verdicts import CachedRunner, VerdictCache
 from bot.store.eventlog import Store
-from bot.store.lease import Lease, open_lease
 
 Guard = Callable[[], None]
 
@@ -47,7 +45,9 @@ if TYPE_CHECKING:  # PyGithub, ArgoCD/probe HTTP and PagerDuty are imported wher
     from bot.deploy.watch import DeployWatcher
     from bot.forge.github import GitHubForge
     from bot.pager.pagerduty import IncidentSource
+    from bot.repo.watcher import TeamWatcher  # fix detection and the lease: not for `inject`
     from bot.sandbox.runner import Sandbox
+    from bot.store.lease import Lease
 
 VERDICTS_ENV = "FAULTBOT_VERDICTS"
 """Where commands without a config keep behavioural verdicts (default .faultbot/verdicts.jsonl)."""
@@ -117,6 +117,8 @@ def ensure_workdir(config: Config, config_path: Path) -> Path:
 
 def event_lease(config: Config, store: Store) -> Lease:
     """The event's leadership lease on that store (`leader_timeout` bounds a silent leader)."""
+    from bot.store.lease import open_lease
+
     return open_lease(store, config.leader_timeout)
 
 
@@ -162,6 +164,8 @@ def team_adapters(config: Config, config_path: Path, team: TeamSettings, clock: 
 def make_watcher(config: Config, config_path: Path, team: TeamSettings, store: Store, catalog: Catalog,
                  clock: Clock | None = None, adapters: TeamAdapters | None = None) -> TeamWatcher:
     """Everything one team's fix detection needs, built from repos.yaml."""
+    from bot.repo.watcher import TeamWatcher
+
     adapters = adapters or team_adapters(config, config_path, team, clock)
     return TeamWatcher(team, adapters.cache, store, clock or SystemClock(), catalog, adapters.forge,
                        config.defaults.automation, config.poll_interval, behaviour_runner(config, config_path))

@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.base.yamlguard import read_bounded
-from bot.catalog import behaviour, tfchecks
+from bot.catalog import behaviour
 from bot.catalog.behaviourspec import BEHAVIOURAL, Acceptance, Browser, TeamTests
 from bot.catalog.binding import CheckContext, CheckFailed
 from bot.catalog.binding import RoleBinding as RoleBinding  # re-exported: the injector and detector bind through here
@@ -402,6 +402,20 @@ def _text(check: Text, ctx: CheckContext) -> str:
     return f"/{check.pattern}/ {'found in ' + ', '.join(hits) if hits else 'absent from ' + where}"
 
 
+def _terraform_allows(check: TerraformAllows, context: CheckContext) -> str:
+    # tfchecks (with its HCL reader) is imported by a Terraform check only: a Kubernetes
+    # fault's `faultbot inject` need not pay a tenth of a second for it (issue 17, P1-cli).
+    from bot.catalog import tfchecks
+
+    return tfchecks.terraform_allows(check, context)
+
+
+def _dns_record(check: DnsRecord, context: CheckContext) -> str:
+    from bot.catalog import tfchecks
+
+    return tfchecks.dns_record(check, context)
+
+
 _EVALUATE: dict[type, Any] = {
     IngressRoutes: _ingress_routes,
     ServiceSelects: _service_selects,
@@ -414,8 +428,8 @@ _EVALUATE: dict[type, Any] = {
     YamlValue: _yaml_value,
     Text: _text,
     **TRAFFIC_CHECKS,
-    TerraformAllows: tfchecks.terraform_allows,
-    DnsRecord: tfchecks.dns_record,
+    TerraformAllows: _terraform_allows,
+    DnsRecord: _dns_record,
     TeamTests: behaviour.tests_pass,
     Acceptance: behaviour.acceptance,
     Browser: behaviour.browser,

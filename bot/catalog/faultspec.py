@@ -293,7 +293,7 @@ class Condition(Model):
     """A shape the repository must have: a value at a path of a role's object (`is: int|str|missing|present`),
     or a connection part (`is: written|implied`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     role: Role | None = None
     path: YamlPath | None = None

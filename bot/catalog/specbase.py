@@ -12,4 +12,6 @@ from pydantic import BaseModel, ConfigDict
 class Model(BaseModel):
     """A fault-file model: unknown keys are errors, values never change after loading."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built at first validation, not at import: a command that parses one fault.yaml builds
+    # the schemas of that fault's models only (issue 17, P1-cli).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
