@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bot import __version__
+from bot import version
 from bot.errors import ConfigError, ConfigErrors, FaultbotError
 
 CONFIG_OPTION = click.option(
@@ -46,8 +46,16 @@ def emit_json(payload: Any) -> None:
     click.echo(json.dumps(payload, indent=2, sort_keys=False, default=str))
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # click.version_option would need the version at import: its lookup costs every command start-up.
+    if value and not ctx.resilient_parsing:
+        click.echo(f"faultbot, version {version()}")
+        ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="faultbot")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 def cli() -> None:
     """faultbot breaks each team's service with a plausible commit, then scores the fix."""
 
@@ -440,7 +448,7 @@ def _crash_log(exc: BaseException, argv: Sequence[str]) -> Path:
     state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / "crash.log"
     with log.open("a", encoding="utf-8") as handle:
-        handle.write(f"--- {datetime.now(timezone.utc).isoformat()} faultbot {__version__}\n")
+        handle.write(f"--- {datetime.now(timezone.utc).isoformat()} faultbot {version()}\n")
         handle.write("".join(traceback.format_exception(exc)))
     return log
 
