@@ -7,6 +7,7 @@ Tokens are never read from the file: only the *name* of an environment variable 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -22,7 +23,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    HttpUrl,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -45,7 +45,13 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DEFAULT_STATE = "sqlite:///faultbot.db"
 
 
-_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+@functools.cache
+def _http_url_adapter() -> TypeAdapter[Any]:
+    # pydantic.networks costs every command start-up a twentieth of a second or more; only a
+    # config with `probe:` needs it, so it is imported at the first probe URL checked.
+    from pydantic import HttpUrl
+
+    return TypeAdapter(HttpUrl)
 
 
 def _valid_branch(value: str) -> str:
@@ -315,7 +321,7 @@ class Probe(Strict):
     @classmethod
     def _http_url(cls, value: str) -> str:
         try:
-            _HTTP_URL.validate_python(value)
+            _http_url_adapter().validate_python(value)
         except ValidationError:
             raise ValueError(f"{value!r} is not an http(s) URL (e.g. https://team-a.example.com/)") from None
         if not value.startswith(("https://", "http://")):

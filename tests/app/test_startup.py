@@ -19,7 +19,7 @@ from tests.repo.test_inject import write_config
 
 SELECTOR = "web-unreachable/service-selector-typo"
 HEAVY = ("github", "git", "httpx", "bot.deploy.watch", "bot.pager.pagerduty", "bot.catalog.rehearsal",
-         "bot.catalog.tfchecks", "bot.catalog.hcl", "bot.repo.watcher", "bot.store.lease", "sqlalchemy.orm")
+         "bot.catalog.tfchecks", "bot.catalog.hcl", "bot.repo.watcher", "bot.store.lease", "sqlalchemy.orm", "pydantic.networks")
 
 
 def broken_catalog(tmp_path: Path) -> tuple[Path, str]:
@@ -57,6 +57,7 @@ def test_status_cached_imports_no_adapter_and_inject_reads_one_fault(tmp_path: P
     assert run("status", "--json", "--cached") == (0, [])
     code, loaded = run("inject", "--dry-run", "team-a", SELECTOR)  # the malformed fault.yaml is never read
     assert code == 0 and "git" in loaded and "bot.catalog.rehearsal" in loaded and "github" not in loaded
-    # A Kubernetes fault pushed: no Terraform checks, no fix detection, no lease, no ORM.
+    # A Kubernetes fault pushed: no Terraform checks, no fix detection, no lease, no ORM, and no
+    # URL types (a config without `probe:` has no URL to check).
     assert not {"bot.deploy.watch", "bot.catalog.tfchecks", "bot.catalog.hcl", "bot.repo.watcher", "bot.store.lease",
-                "sqlalchemy.orm"} & set(loaded), loaded
+                "sqlalchemy.orm", "pydantic.networks"} & set(loaded), loaded
