@@ -278,8 +278,8 @@ Check = Annotated[
     | TeamTests | Acceptance | Browser,  # behaviourspec.py
     Field(discriminator="check"),
 ]
-AllOf.model_rebuild()
-AnyOf.model_rebuild()
+# AllOf and AnyOf name `Check` before it exists: with defer_build pydantic resolves it in this
+# module when they are first used (an explicit model_rebuild here would build them at import).
 
 
 # --- the fault ---------------------------------------------------------------------------

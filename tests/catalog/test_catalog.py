@@ -263,3 +263,30 @@ def test_a_file_add_source_template_is_checked_at_load(tmp_path: Path) -> None:
     assert "names prots" in caught.value.message
     (path.parent / "extra.yaml.j2").write_text("port: {{ ports.frontend_service }}\n", encoding="utf-8")
     assert load_fault(path).id == "web-unreachable/demo"
+
+
+def test_nested_all_and_any_checks_parse_and_judge(tmp_path: Path) -> None:
+    """`all`/`any` name the check union before it is defined; the models are built lazily (defer_build),
+    so the forward reference must still resolve when a fault first uses them."""
+    from bot.catalog.faultspec import AllOf, AnyOf
+
+    source = CHAT_APP.parent.parent / "fault_patches" / "web-unreachable" / "service-selector-typo"
+    folder = tmp_path / "web-unreachable" / "service-selector-typo"
+    folder.mkdir(parents=True)
+    text = (source / "fault.yaml").read_text()
+    start, end = text.index("fixed_when:\n"), text.index("hints:\n")
+    nested = textwrap.dedent("""\
+        fixed_when:
+          - check: all
+            checks:
+              - check: any
+                checks:
+                  - {check: service_selects, role: frontend_service, workload_role: frontend_workload}
+              - {check: service_target_port, role: frontend_service}
+        """)
+    (folder / "fault.yaml").write_text(text[:start] + nested + text[end:])
+    fault = load_fault(folder / "fault.yaml")
+    outer = fault.spec.fixed_when[0]
+    assert isinstance(outer, AllOf) and isinstance(outer.checks[0], AnyOf)
+    result = rehearse(fault, CHAT_APP, apply_patch=apply_patch, with_fixes=False)
+    assert result.healthy_before and result.broken_after, result.reason
