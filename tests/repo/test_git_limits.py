@@ -71,3 +71,20 @@ def test_the_limits_travel_in_the_environment_beside_the_token(tmp_path: Path) -
     assert value("http.lowSpeedTime") == "7" and value("http.lowSpeedLimit") == "123"
     assert value("http.extraHeader").startswith("Authorization: Basic ")
     assert value("credential.helper") == ""
+
+
+def test_git_gets_the_scrubbed_environment_and_no_git_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    remote = make_team_repo(tmp_path)
+    clone = tmp_path / "clone"
+    run_git(["clone", "-q", str(remote.bare), str(clone)])
+    elsewhere = make_team_repo(tmp_path / "elsewhere")
+    # A developer's GIT_DIR / GIT_AUTHOR_NAME must not steer the bot's git at another repository or identity.
+    monkeypatch.setenv("GIT_DIR", str(elsewhere.bare))
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Leaked Author")
+    assert Path(run_git(["rev-parse", "--absolute-git-dir"], cwd=clone)) == (clone / ".git").resolve()
+    assert "Leaked Author" not in run_git(["var", "GIT_AUTHOR_IDENT"], cwd=clone, env={"GIT_AUTHOR_EMAIL": "a@b.c"})
+    empty = tmp_path / "no-git"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    with pytest.raises(GitError, match="^git is not installed or not on PATH$"):
+        run_git(["status"], cwd=clone)
