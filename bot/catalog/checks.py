@@ -176,7 +176,7 @@ def _manifest_globs(context: CheckContext) -> set[str]:
     # Any YAML anywhere (a fix may add a manifest the healthy tree did not have), and the
     # files kustomize generators read (env files, mounted scripts): connections live there too.
     generated = {e.location.path for g in context.index.generated for e in g.entries}
-    return {"*.yaml", "*.yml", "*Kustomization", *context.index.kustomizations, *generated}
+    return {"*.yaml", "*.yml", "*Kustomization", *context.index.kustomizations, *generated, *context.index.sources}
 
 
 def _folder_roles(check: TerraformAllows | DnsRecord | TeamTests | Acceptance | Browser) -> list[Role]:

@@ -74,6 +74,7 @@ class DeployedSet:
     notes: tuple[Note, ...] = ()
     problem: str | None = None  # one line: why nothing is deployed from here
     reason: str = ""  # one line: how the root was chosen
+    sources: tuple[str, ...] = ()  # files kustomize generators name (env files, `files:`), present or not
 
     def scope_of(self, path: str) -> Scope | None:
         """The kustomize transforms of a deployed file (None for a plain directory file)."""
@@ -170,7 +171,7 @@ def _from_builds(tree: Path, builds: list[KustomizeBuild], default_namespace: st
     return DeployedSet(
         ", ".join(b.root or "." for b in builds), Mode.kustomize, tuple(resources), tuple(files),
         tuple(g for b in builds for g in b.generated), tuple(k for b in builds for k in b.kustomizations),
-        tuple(dict.fromkeys(notes)), reason=reason,
+        tuple(dict.fromkeys(notes)), reason=reason, sources=tuple(dict.fromkeys(s for b in builds for s in b.sources)),
     )
 
 

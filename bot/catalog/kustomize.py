@@ -118,6 +118,7 @@ class KustomizeBuild:
     kustomizations: tuple[str, ...] = ()  # every kustomization file read
     notes: tuple[Note, ...] = ()
     helm: bool = False  # the root renders a Helm chart (`helmCharts:`)
+    sources: tuple[str, ...] = ()  # every file a generator names, present or not: adding one changes the build
 
 
 def kustomization_in(folder: Path) -> Path | None:
@@ -142,6 +143,14 @@ class _Walk:
     kustomizations: list[str] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     helm: bool = False
+    sources: list[str] = field(default_factory=list)
+
+    def named(self, path: Path) -> str | None:
+        """`rel(path)`, remembered as a generator's source (missing, empty or unreadable alike)."""
+        rel = self.rel(path)
+        if rel is not None and rel not in self.sources:
+            self.sources.append(rel)
+        return rel
 
     def rel(self, path: Path) -> str | None:
         resolved = path.resolve()
@@ -164,7 +173,8 @@ def build(tree: Path, root: str) -> KustomizeBuild:
     else:
         _follow(walk, kfile, None, ())
     return KustomizeBuild(
-        root, tuple(walk.files.items()), tuple(walk.generated), tuple(walk.kustomizations), tuple(walk.notes), walk.helm
+        root, tuple(walk.files.items()), tuple(walk.generated), tuple(walk.kustomizations), tuple(walk.notes), walk.helm,
+        tuple(walk.sources),
     )
 
 
@@ -276,7 +286,7 @@ def _generate(
         file_name = file_name if sep else file_key
         file_key = file_key if sep else PurePosixPath(file_name).name
         source = folder / file_name
-        source_rel = walk.rel(source)
+        source_rel = walk.named(source)
         if source_rel is None or not source.is_file():
             walk.note(NoteKind.missing, rel, f"{key} {name!r}: file {file_name!r} does not exist")
             continue
@@ -300,7 +310,7 @@ def _generate(
 
 def _env_file_entries(walk: _Walk, folder: Path, rel: str, env_file: str) -> list[GeneratedEntry]:
     source = folder / env_file
-    source_rel = walk.rel(source)
+    source_rel = walk.named(source)
     if source_rel is None or not source.is_file():
         walk.note(NoteKind.missing, rel, f"env file {env_file!r} does not exist (kustomize would refuse to build)")
         return []

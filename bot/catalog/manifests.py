@@ -122,6 +122,7 @@ class ManifestIndex:
     resources: list[Resource] = field(default_factory=list)
     files: set[str] = field(default_factory=set)
     kustomizations: list[str] = field(default_factory=list)
+    sources: tuple[str, ...] = ()  # files kustomize generators name, present or not (bot.catalog.kustomize)
     generated: tuple[Any, ...] = ()  # kustomize-generated ConfigMaps/Secrets (bot.catalog.kustomize.GeneratedObject)
     notes: tuple[Any, ...] = ()  # what validate should tell the organizer (bot.catalog.kustomize.Note)
     problem: str | None = None  # one line: why nothing is deployed from here (Helm, ambiguous roots)
@@ -147,6 +148,7 @@ class ManifestIndex:
             resources=list(found.resources),
             files={r.path for r in found.resources},
             kustomizations=list(found.kustomizations),
+            sources=found.sources,
             generated=found.generated,
             notes=found.notes,
             problem=found.problem,

@@ -68,3 +68,33 @@ def test_an_unrelated_commit_is_not_judged_and_a_related_one_is(tmp_path: Path) 
     fixed = game.instance()
     assert (fixed.state, fixed.fix_kind, fixed.fix_sha) == (State.fixed, "revert", fix)
     assert judged_at(game) == fix
+
+
+def generated_endpoint_app(tmp_path: Path) -> Path:
+    """The chat app with the backend's DB_HOST read from a kustomize-generated ConfigMap (an env file)."""
+    source = tmp_path / "generated-endpoint"
+    shutil.copytree(CHAT_APP, source)
+    backend = source / "k8s/backend.yaml"
+    written = "            - name: DB_HOST\n              value: postgres\n"
+    assert written in backend.read_text()
+    backend.write_text(backend.read_text().replace(written, (
+        "            - name: DB_HOST\n              valueFrom:\n                configMapKeyRef:\n"
+        "                  name: db-endpoint\n                  key: db_host\n")))
+    kustomization = source / "k8s/kustomization.yaml"
+    kustomization.write_text(kustomization.read_text() + "configMapGenerator:\n  - name: db-endpoint\n    envs: [db.env]\n")
+    (source / "k8s/db.env").write_text("db_host=postgres\n")
+    return source
+
+
+def test_a_fix_that_only_adds_the_env_file_a_generator_names_is_judged(tmp_path: Path) -> None:
+    """A generator's file is read though the judged tree lacks it (found by review: it was passed over)."""
+    game = start_game(tmp_path, "db-unreachable/db-host-typo", source=generated_endpoint_app(tmp_path))
+    assert game.instance().state is State.injected
+    kustomization = game.remote.clone / "k8s/kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace("envs: [db.env]", "envs: [endpoint.env]"))
+    game.team_commit("db: endpoint settings in their own file")
+    assert game.instance().state is State.injected  # the generator names a file that is not there yet
+    fix = commit_file(game, "k8s/endpoint.env", "db_host=postgres\n", "db: add endpoint.env")
+    fixed = game.instance()
+    assert (fixed.state, fixed.fix_sha) == (State.fixed, fix)
+    assert judged_at(game) == fix
