@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bot import version
+from bot.base.gitenv import forget_inherited
 from bot.errors import ConfigError, ConfigErrors, FaultbotError
 
 CONFIG_OPTION = click.option(
@@ -456,6 +457,7 @@ def _crash_log(exc: BaseException, argv: Sequence[str]) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI and turn errors into exit codes (0 ok, 1 bug, 2 user error)."""
     args = list(argv) if argv is not None else sys.argv[1:]
+    forget_inherited()  # before any thread: the shell's GIT_DIR or GIT_AUTHOR_NAME must not steer the bot's git
     try:
         cli.main(args=args, prog_name="faultbot", standalone_mode=False)
     except ConfigErrors as exc:

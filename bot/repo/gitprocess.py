@@ -22,6 +22,8 @@ from pathlib import Path
 
 import git
 
+from bot.base.gitenv import KEPT, forget_inherited
+
 
 @dataclass(frozen=True)
 class GitLimits:
@@ -68,7 +70,7 @@ def execute(command: Sequence[str], *, cwd: Path | None, env: Mapping[str, str],
 
     Raises git.GitCommandNotFound when there is no git at all.
     """
-    _drop_inherited(env)
+    forget_inherited(KEPT | {n for n in env if n.startswith("GIT_")})  # GitPython lays os.environ under `env`
     handle = git.Git(str(cwd) if cwd else None).execute(
         list(command), env=dict(env), as_process=True, start_new_session=True, pass_fds=tuple(keep_fds),
     )
@@ -87,24 +89,6 @@ def execute(command: Sequence[str], *, cwd: Path | None, env: Mapping[str, str],
         with _RUNNING_GUARD:
             _RUNNING.pop(process.pid, None)
     return Finished(process.returncode, _text(stdout), _text(stderr), timed_out)
-
-
-_ENVIRON_GUARD = threading.Lock()
-
-
-def _drop_inherited(env: Mapping[str, str]) -> None:
-    """Take out of this process's environment the GIT_* variables `env` leaves out.
-
-    GitPython's execute lays the environment it is given over a copy of os.environ, so a
-    variable the caller scrubbed (workspace.scrubbed_env: a developer's GIT_DIR, GIT_WORK_TREE,
-    GIT_AUTHOR_NAME) would come back. faultbot wants none of them in any of its git commands,
-    so they leave the process's own environment, once, before the first command that would see them.
-    """
-    leaked = [name for name in os.environ if name.startswith("GIT_") and name not in env]
-    if leaked:
-        with _ENVIRON_GUARD:
-            for name in leaked:
-                os.environ.pop(name, None)
 
 
 def stop_running(under: Path) -> int:

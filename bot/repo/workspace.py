@@ -17,26 +17,25 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import git
 
+from bot.base.gitenv import KEPT
 from bot.base.redact import Redactor, redact_url
 from bot.errors import EditError, GitError
 from bot.repo.gitprocess import DEFAULT_LIMITS, GitLimits, config_env, execute
 
 
 def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The process environment minus GIT_* variables, never prompting for credentials."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "LC_")) and k != "LANGUAGE"}
+    """The process environment minus GIT_* variables (but those of bot.base.gitenv.KEPT: test
+    isolation, the operator's global config, how to reach the forge), never prompting for credentials."""
+    env = {k: v for k, v in os.environ.items()
+           if (not k.startswith(("GIT_", "LC_")) or k in KEPT) and k != "LANGUAGE"}
     env["LC_ALL"] = "C"  # untranslated messages (gettext ignores LANGUAGE in the C locale)
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["GCM_INTERACTIVE"] = "never"
-    env["GIT_SSH_COMMAND"] = os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
-    # Keep test isolation or an operator's explicit choice of global config.
-    for keep in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM"):
-        if keep in os.environ:
-            env[keep] = os.environ[keep]
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     env.update(extra or {})
     return env
 
@@ -193,7 +192,21 @@ def apply_patch(tree: Path, patch: str, directory: str | None = None) -> list[st
         run_git(["apply", *three_way, *where, patch_path], cwd=tree)
     finally:
         Path(patch_path).unlink(missing_ok=True)
-    return [line.split("\t")[-1] for line in listing.splitlines() if line.strip()]
+    changed = [line.split("\t")[-1] for line in listing.splitlines() if line.strip()]
+    return changed + [p for p in _rename_sources(patch, directory) if p not in changed]
+
+
+def _rename_sources(patch: str, directory: str | None) -> list[str]:
+    """The old paths of the renames in a git patch: `--numstat` names only the new one, and the
+    old one is deleted too (a caller that writes only the listed paths would keep both)."""
+    sources = []
+    for line in patch.splitlines():
+        if line.startswith("rename from "):
+            path = line[len("rename from "):]
+            if path.startswith('"') and path.endswith('"'):  # git's C-style quoting of unusual names
+                path = path[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape").encode("latin-1").decode("utf-8")
+            sources.append(f"{directory.rstrip('/')}/{path}" if directory else path)
+    return sources
 
 
 IGNORED_COPY = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".venv", "node_modules")
@@ -260,18 +273,21 @@ class LocalRepo:
 
     def write_files(self, contents: Mapping[str, bytes | None]) -> None:
         """Write these paths' contents into the work tree (None deletes); a path that leaves the
-        tree or passes through a symlink is refused (EditError), as git refuses it."""
-        root = self.path.resolve()
+        tree, passes through a symlink or reaches into `.git` is refused (EditError), as git refuses it."""
+        from bot.catalog.edits import safe_path
+
         for rel, content in sorted(contents.items()):
-            target = self.path / rel
-            parent = target.parent.resolve()
-            if not parent.is_relative_to(root) or target.is_symlink() or ".." in Path(rel).parts:
-                raise EditError(f"{rel}: outside the repository or behind a symlink; not written")
-            if content is None:
-                target.unlink(missing_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+            if any(part.lower() == ".git" for part in PurePosixPath(rel).parts):
+                raise EditError(f"{rel}: inside .git; not written")
+            target = safe_path(self.path, rel)  # EditError: leaves the tree, or goes through a symlink
+            try:
+                if content is None:
+                    target.unlink(missing_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+            except OSError as exc:  # a folder where a file goes, a file where a folder goes
+                raise EditError(f"{rel}: cannot be written: {exc.strerror or exc}") from None
 
     def revert(self, sha: str, author: Author) -> str | None:
         """`git revert` one commit as a new commit (history is never rewritten); its sha, or

@@ -6,6 +6,7 @@ transfer, and the wall-clock cap kills the whole process group (git and git-remo
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,18 @@ def test_git_gets_the_scrubbed_environment_and_no_git_is_one_line(tmp_path: Path
     monkeypatch.setenv("PATH", str(empty))
     with pytest.raises(GitError, match="^git is not installed or not on PATH$"):
         run_git(["status"], cwd=clone)
+
+
+def test_how_to_reach_the_forge_stays_with_git_and_the_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A private CA (GitHub Enterprise) or a proxy set in the shell still reaches git; GIT_DIR does not."""
+    remote = make_team_repo(tmp_path)
+    clone = tmp_path / "clone"
+    run_git(["clone", "-q", str(remote.bare), str(clone)])
+    monkeypatch.setenv("GIT_SSL_CAINFO", str(tmp_path / "corporate-ca.pem"))
+    monkeypatch.setenv("GIT_TERMINAL_PROMPT", "1")  # faultbot's git never prompts, whatever the shell says
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "elsewhere.git"))
+    shown = run_git(["-c", "alias.show-env=!printenv GIT_SSL_CAINFO GIT_TERMINAL_PROMPT; printenv GIT_DIR || true",
+                     "show-env"], cwd=clone)
+    assert shown.splitlines()[:2] == [str(tmp_path / "corporate-ca.pem"), "0"]
+    assert str(tmp_path / "elsewhere.git") not in shown
+    assert os.environ["GIT_SSL_CAINFO"] == str(tmp_path / "corporate-ca.pem") and "GIT_DIR" not in os.environ
