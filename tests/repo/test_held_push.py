@@ -152,7 +152,7 @@ def test_a_push_given_up_on_that_lands_later_counts_whatever_came_after(
         injector.inject(CATALOG.get(FAULT))  # the forge still holds push 1 ...
     with pytest.raises(GitError, match="gave no answer within 1s"):
         injector.inject(CATALOG.get(FAULT))  # ... so a second commit is pushed, and held too
-    assert wait_until(lambda: _pushes_done(server) == 2, 30)  # push 1 landed, push 2 was refused
+    assert wait_until(lambda: _pushes_done(server) == 2, 90)  # push 1 landed, push 2 was refused
     server.outage.clear()
     intents = [e.facts for e in store.events("team-a", kinds=(Kind.INTENT,)) if isinstance(e.facts, Intent)]
     assert len(intents) == 2 and remote.head() == intents[0].sha  # the first landed, the latest did not
