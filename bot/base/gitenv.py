@@ -28,8 +28,6 @@ def forget_inherited(keep: frozenset[str] = KEPT) -> None:
     that environment would still reach git. Called at start-up (`faultbot` before any thread)
     and before each git command (library use); a no-op once they are gone.
     """
-    leaked = [name for name in os.environ if name.startswith("GIT_") and name not in keep]
-    if leaked:
-        with _GUARD:
-            for name in leaked:
-                os.environ.pop(name, None)
+    with _GUARD:
+        for name in [n for n in os.environ if n.startswith("GIT_") and n not in keep and not n.startswith("GIT_PYTHON_")]:
+            os.environ.pop(name, None)  # GIT_PYTHON_*: GitPython's own settings (which git to run), read at its import

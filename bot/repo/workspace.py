@@ -12,6 +12,7 @@ every message it raises. Outcomes are read from exit codes and machine output
 from __future__ import annotations
 
 import base64
+import codecs
 import os
 import shutil
 import tempfile
@@ -34,6 +35,7 @@ def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
            if (not k.startswith(("GIT_", "LC_")) or k in KEPT) and k != "LANGUAGE"}
     env["LC_ALL"] = "C"  # untranslated messages (gettext ignores LANGUAGE in the C locale)
     env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GIT_ASKPASS"] = ""  # empty: git skips core.askPass and SSH_ASKPASS too, and fails instead of asking
     env["GCM_INTERACTIVE"] = "never"
     env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     env.update(extra or {})
@@ -188,11 +190,11 @@ def apply_patch(tree: Path, patch: str, directory: str | None = None) -> list[st
         handle.write(patch if patch.endswith("\n") else patch + "\n")
         patch_path = handle.name
     try:
-        listing = run_git(["apply", "--numstat", *where, patch_path], cwd=tree)
+        listing = run_git(["apply", "--numstat", "-z", *where, patch_path], cwd=tree)  # -z: names unquoted
         run_git(["apply", *three_way, *where, patch_path], cwd=tree)
     finally:
         Path(patch_path).unlink(missing_ok=True)
-    changed = [line.split("\t")[-1] for line in listing.splitlines() if line.strip()]
+    changed = [record.split("\t")[-1] for record in listing.split("\0") if record.strip()]
     return changed + [p for p in _rename_sources(patch, directory) if p not in changed]
 
 
@@ -203,8 +205,8 @@ def _rename_sources(patch: str, directory: str | None) -> list[str]:
     for line in patch.splitlines():
         if line.startswith("rename from "):
             path = line[len("rename from "):]
-            if path.startswith('"') and path.endswith('"'):  # git's C-style quoting of unusual names
-                path = path[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape").encode("latin-1").decode("utf-8")
+            if path.startswith('"') and path.endswith('"'):  # git's C-style quoting: octal bytes of UTF-8, \t, \"
+                path = codecs.escape_decode(path[1:-1].encode("utf-8"))[0].decode("utf-8", "surrogateescape")
             sources.append(f"{directory.rstrip('/')}/{path}" if directory else path)
     return sources
 
@@ -276,16 +278,24 @@ class LocalRepo:
         tree, passes through a symlink or reaches into `.git` is refused (EditError), as git refuses it."""
         from bot.catalog.edits import safe_path
 
-        for rel, content in sorted(contents.items()):
+        targets = {}
+        for rel in contents:
             if any(part.lower() == ".git" for part in PurePosixPath(rel).parts):
                 raise EditError(f"{rel}: inside .git; not written")
-            target = safe_path(self.path, rel)  # EditError: leaves the tree, or goes through a symlink
+            targets[rel] = safe_path(self.path, rel)  # EditError: leaves the tree, or goes through a symlink
+        # Deletions first, deepest first, emptied folders with them: a folder may become a file.
+        for rel in sorted((r for r, c in contents.items() if c is None), key=lambda r: -r.count("/")):
+            targets[rel].unlink(missing_ok=True)
+            folder = targets[rel].parent
+            while folder != self.path and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+                folder = folder.parent
+        for rel, content in sorted(contents.items()):
+            if content is None:
+                continue
             try:
-                if content is None:
-                    target.unlink(missing_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(content)
+                targets[rel].parent.mkdir(parents=True, exist_ok=True)
+                targets[rel].write_bytes(content)
             except OSError as exc:  # a folder where a file goes, a file where a folder goes
                 raise EditError(f"{rel}: cannot be written: {exc.strerror or exc}") from None
 

@@ -104,3 +104,30 @@ def test_how_to_reach_the_forge_stays_with_git_and_the_process(tmp_path: Path, m
     assert shown.splitlines()[:2] == [str(tmp_path / "corporate-ca.pem"), "0"]
     assert str(tmp_path / "elsewhere.git") not in shown
     assert os.environ["GIT_SSL_CAINFO"] == str(tmp_path / "corporate-ca.pem") and "GIT_DIR" not in os.environ
+
+
+def test_git_never_asks_anyone_for_a_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused token fails the command: no terminal prompt, and no askpass program either
+    (SSH_ASKPASS or core.askPass from the desktop session would otherwise be run)."""
+    asked = tmp_path / "asked"
+    askpass = tmp_path / "askpass"
+    askpass.write_text(f"#!/bin/sh\necho \"$1\" >> {asked}\necho guessed\n")
+    askpass.chmod(0o755)
+    monkeypatch.setenv("SSH_ASKPASS", str(askpass))
+    monkeypatch.setenv("GIT_ASKPASS", str(askpass))
+    make_team_repo(tmp_path / "forge", "team")
+    with serve_git_http(tmp_path / "forge", BOT_TOKEN, partial_clone=False) as server:
+        with pytest.raises(GitError):
+            remote_head(server.url_for("team"), "main", Credentials("not-the-token", Redactor()))
+        with pytest.raises(GitError):
+            remote_head(server.url_for("team"), "main")  # no credentials at all
+    assert not asked.exists(), asked.read_text()
+
+
+def test_gitpythons_own_settings_stay(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.base.gitenv import forget_inherited
+
+    monkeypatch.setenv("GIT_PYTHON_GIT_EXECUTABLE", "/usr/bin/git")
+    monkeypatch.setenv("GIT_WORK_TREE", "/elsewhere")
+    forget_inherited()
+    assert os.environ.get("GIT_PYTHON_GIT_EXECUTABLE") == "/usr/bin/git" and "GIT_WORK_TREE" not in os.environ

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.catalog.scratch import ScratchTree
 from bot.repo.workspace import LocalRepo, apply_patch
 from tests.gitrepos import git
@@ -66,3 +68,34 @@ def test_writing_a_rehearsals_files_refuses_git_internals_symlinks_and_folders(t
         with pytest.raises(EditError, match=why):
             LocalRepo(clone).write_files({path: b"#!/bin/sh\n"})
     assert not (clone / ".git" / "hooks" / "post-checkout").exists() and not (clone / "real" / "x.yaml").exists()
+
+
+@pytest.mark.parametrize("quotepath", ["true", "false"])
+def test_renames_of_unusual_names_as_git_quotes_them(tmp_path: Path, quotepath: str) -> None:
+    """Non-ASCII names (quoted as octal bytes, or raw with core.quotepath=false) and a tab (always quoted)."""
+    made = tmp_path / "made"
+    git(tmp_path, "init", "-q", str(made))
+    names = [("dir/é.yaml", "dir/è.yaml"), ("dir/t\tab.yaml", "dir/中 x.yaml")]
+    for old, _ in names:
+        (made / old).parent.mkdir(parents=True, exist_ok=True)
+        (made / old).write_text(f"name: {old!r}\n")
+    git(made, "add", "-A")
+    git(made, "commit", "-qm", "start")
+    for old, new in names:
+        git(made, "mv", old, new)
+    patch = git(made, "-c", f"core.quotepath={quotepath}", "diff", "--cached", "-M")
+    tree = tmp_path / "tree"
+    for old, _ in names:
+        (tree / old).parent.mkdir(parents=True, exist_ok=True)
+        (tree / old).write_text(f"name: {old!r}\n")
+    assert sorted(apply_patch(tree, patch + "\n")) == sorted(p for pair in names for p in pair)
+    assert sorted(p.name for p in (tree / "dir").iterdir()) == ["è.yaml", "中 x.yaml"]
+
+
+def test_a_folder_may_become_a_file(tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "init", "-q", str(clone))
+    (clone / "conf" / "old").mkdir(parents=True)
+    (clone / "conf" / "old" / "a.yaml").write_text("a: 1\n")
+    LocalRepo(clone).write_files({"conf/old": b"a: 1\n", "conf/old/a.yaml": None})
+    assert (clone / "conf" / "old").read_bytes() == b"a: 1\n"
