@@ -110,6 +110,16 @@ def test_the_time_limit_kills_the_whole_process_group(tmp_path: Path) -> None:
     finished = run([sys.executable, "-c", code], tmp_path, sandbox_env(tmp_path), 3)
     assert finished.returncode is None and "started" in finished.output
     child = int(marker.read_text())
-    # The grandchild is gone too (or a zombie about to be reaped by init).
-    state = Path(f"/proc/{child}/stat")
-    assert not state.exists() or state.read_text().split()[2] == "Z"
+    # The grandchild is gone too (or a zombie about to be reaped by init). Its pid may already
+    # belong to someone else (the suite runs on several workers): only our sleeper counts.
+    assert not _sleeping(child), f"the grandchild {child} outlived the time limit"
+
+
+def _sleeping(pid: int) -> bool:
+    """Is `pid` still the grandchild above, alive (not a zombie)?"""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return b"time.sleep(60)" in cmdline and state != "Z"
