@@ -10,6 +10,12 @@ transaction as the insert it reads the current term under a share lock and refus
 another process has taken the lease since (the new leader's term bump waits for, or is seen
 by, that read), so a deposed daemon cannot add one event after its successor started, even
 through a pooled connection that outlived its lease.
+
+SQLite takes one writer at a time, and a writer that finds the file locked sleeps in SQLite's
+busy handler (1, 2, 5 ... 100 ms) while the lock may already be free: with twenty teams
+ticking at once, appends waited ~0.5 s each (issue 17, P1-daemon). So this process's writers
+(the store's and the scheduler's job store) queue on one lock of their own, woken the moment
+the writer before them commits; only another process's writer meets the busy handler.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -66,6 +73,8 @@ class Store:
         self._closed = threading.Event()  # shared with fenced() copies, like the engine
         event.listen(self.engine, "checkin", self._checked_in)
         self._writer = self.engine.execution_options(**{WRITE: True})
+        # Shared with fenced() copies and the job store, like the engine (see the module's note).
+        self._write_lock: AbstractContextManager[Any] = threading.RLock() if self.dialect == "sqlite" else nullcontext()
         self._term: int | None = None
         self._deposed = False
         try:
@@ -87,7 +96,7 @@ class Store:
         """Record one event and return it (with its id); LeaseLost if this leader was deposed."""
         kind, clean = encode(facts)
         moment = as_utc(at)
-        with self._writer.begin() as conn:
+        with self._write_lock, self._writer.begin() as conn:
             term = self._fenced_term(conn)
             result = conn.execute(insert(EVENTS).values(at=moment, team=team, fault=fault, kind=kind,
                                                         source=source, facts=clean, term=term))
@@ -106,7 +115,7 @@ class Store:
         """
         moment = as_utc(at)
         recorded = []
-        with self._writer.begin() as conn:
+        with self._write_lock, self._writer.begin() as conn:
             term = self._fenced_term(conn)
             for facts, fault in entries:
                 kind, clean = encode(facts)
@@ -148,7 +157,7 @@ class Store:
 
     def take_term(self, holder: str) -> int:
         """Start a new leadership term (the caller holds the lease): the term every append checks."""
-        with self._writer.begin() as conn:
+        with self._write_lock, self._writer.begin() as conn:
             conn.execute(update(LEASE).where(LEASE.c.id == LEASE_ROW)
                          .values(term=LEASE.c.term + 1, holder=holder, since=func.now()))
             term = int(conn.execute(select(LEASE.c.term).where(LEASE.c.id == LEASE_ROW)).scalar_one())
@@ -200,9 +209,9 @@ class Store:
 
     def job_store(self) -> SQLAlchemyJobStore:
         """APScheduler's job store on this database (its table is created with the schema)."""
-        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+        from bot.store.jobs import SerialJobStore
 
-        return SQLAlchemyJobStore(engine=self.engine, tablename=JOBS_TABLE)
+        return SerialJobStore(self._write_lock, engine=self.engine, tablename=JOBS_TABLE)
 
     def close(self) -> None:
         """Release connections, those still in use included once they are given back."""
