@@ -106,6 +106,7 @@ class TeamRuntime:
     dirty_source: str = "poll"  # what asked for the look that has to wait for the running one
     pager: PagerPoller | None = None
     tick_at: datetime | None = None  # the wake-up this daemon last put in the job store (real time)
+    seen_head: str | None = None  # the branch head this tick's refresh saw, until something is pushed
 
 
 class Daemon:
@@ -311,8 +312,9 @@ class Daemon:
                 return
         if self.stopping.is_set():  # shutting down: finish what runs, start nothing new
             return
+        runtime.seen_head = None
         try:
-            runtime.watcher.refresh(source=source)
+            runtime.seen_head = runtime.watcher.refresh(source=source).head
             runtime.deploy.refresh()
             self.errors.pop(name, None)
             runtime.last_polled_at, runtime.last_poll_began = self.clock.now(), runtime.polling_since
@@ -377,13 +379,16 @@ class Daemon:
             if action.act is Act.schedule:
                 self.store.append(team, ev.Scheduled(action.due), fault=fault.id, at=now)
             elif action.act is Act.inject:
+                seen, runtime.seen_head = runtime.seen_head, None  # good for one push: ours moves the branch
                 try:
-                    result = runtime.injector.inject(fault, force=True)  # the engine decided it is due
+                    # The engine decided it is due; the head just polled spares a fetch (the plan's clone has it).
+                    result = runtime.injector.inject(fault, force=True, seen_head=seen)
                 except InjectionRefused as exc:
                     self._refused(team, fault.id, exc.message, now)
                     raise
                 self._said("injected", team=team, fault=fault.id, sha=result.sha, persona=result.persona)
             elif action.act is Act.revert:
+                runtime.seen_head = None
                 instance = next(i for i in fold(self.store.events(team)) if i.fault == fault.id)
                 sha = runtime.injector.revert(fault, instance, action.reason)
                 self._said("reverted", team=team, fault=fault.id, sha=sha, reason=action.reason)

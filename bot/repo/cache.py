@@ -93,10 +93,20 @@ class TeamCache(LocalRepo):
         """A git command that talks to the team's remote (token handed over per command)."""
         return self.git(*args)
 
-    def sync(self, branch: str) -> str:
-        """Clone or fetch, then put the work tree at the remote branch head; return its sha."""
+    def sync(self, branch: str, seen: str | None = None) -> str:
+        """Clone or fetch, then put the work tree at the remote branch head; return its sha.
+
+        `seen`: the head the caller saw on the remote a moment ago (a poll's `ls-remote`). If
+        the cache's tracking branch is already there, nothing is fetched: the daemon's first
+        round injects into the clone its plan just made. Should the branch have moved since,
+        the push is refused as non-fast-forward and the retry fetches (see Injector).
+        """
         fresh = not (self.path / ".git").is_dir()
-        head = self.fetch(branch)
+        tracking = f"refs/remotes/origin/{branch}"
+        if seen is not None and not fresh and self._cloned_head(tracking) == seen:
+            head = seen
+        else:
+            head = self.fetch(branch)
         if fresh:
             self.git("checkout", "-q", "--force", "--detach", head)  # an empty work tree: nothing to clean
         else:

@@ -137,17 +137,20 @@ class Injector:
 
     # -- public ---------------------------------------------------------------------------
 
-    def inject(self, fault: Fault, *, dry_run: bool = False, force: bool = False) -> Injection:
+    def inject(self, fault: Fault, *, dry_run: bool = False, force: bool = False,
+               seen_head: str | None = None) -> Injection:
         """Inject `fault` (or, on a dry run, show the diff it would push).
 
         Refused while the team has another open fault, unless `force`: two breakages at once
         overlap in the team's repo, and a fix of one can read as progress on the other. (The
-        daemon forces: its engine already decided that a second fault is due.)
+        daemon forces: its engine already decided that a second fault is due.) `seen_head`:
+        the branch head the caller saw on the remote a moment ago; the first try commits on
+        it without fetching when the cache has it (TeamCache.sync), a retry always fetches.
         """
         with self.cache.exclusive():
-            return self._inject(fault, dry_run=dry_run, force=force)
+            return self._inject(fault, dry_run=dry_run, force=force, seen_head=seen_head)
 
-    def _inject(self, fault: Fault, *, dry_run: bool, force: bool) -> Injection:
+    def _inject(self, fault: Fault, *, dry_run: bool, force: bool, seen_head: str | None = None) -> Injection:
         if not dry_run:
             landed = self.store.latest(self.team.name, ev.Landed, fault.id)
             if landed is not None:
@@ -169,7 +172,8 @@ class Injector:
         choice = choose(self.team, fault)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                parent, sha, diff, binding, variant = self._commit(fault, choice, dry_run)
+                parent, sha, diff, binding, variant = self._commit(fault, choice, dry_run,
+                                                                   seen_head if attempt == 1 else None)
             except InjectionRefused:
                 # "Already broken" may be our own earlier push, landed after we stopped waiting for it.
                 recovered = None if dry_run else self._recover(fault)
@@ -224,11 +228,12 @@ class Injector:
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _commit(self, fault: Fault, choice: Choice, dry_run: bool) -> tuple[str, str, str, RoleBinding, str]:
+    def _commit(self, fault: Fault, choice: Choice, dry_run: bool,
+                seen_head: str | None = None) -> tuple[str, str, str, RoleBinding, str]:
         """Apply the fault at the branch head and commit it as the persona (locally); the
         roles it bound on the healthy tree travel with it to the log (fix search needs them),
         with the variant that fits this tree (rehearsed first on a scratch copy)."""
-        parent = self.cache.sync(self.team.branch)
+        parent = self.cache.sync(self.team.branch, seen=seen_head)
         where = f"{self.team.name} at {parent[:12]}"
         rehearsal = rehearse(fault, self.cache.path, apply_patch=apply_patch, targets=self.team.targets,
                              root=self.root, kubernetes_version=self.kubernetes_version, with_fixes=False,

@@ -101,13 +101,14 @@ def write_config(tmp_path: Path, server: GitHTTPServer, remotes: dict[str, TeamR
 
 
 @contextmanager
-def running_game(tmp_path: Path, teams: int = 3, poll: str = "1s", web: bool = False) -> Iterator[Game]:
+def running_game(tmp_path: Path, teams: int = 3, poll: str = "1s", web: bool = False,
+                 scenario: str = SCENARIO) -> Iterator[Game]:
     """Start the daemon over `teams` teams; on exit clear any outage and stop it (it must stop)."""
     root = tmp_path / "forge"
     names = [f"team-{chr(ord('a') + i)}" for i in range(teams)]
     remotes = {name: make_team_repo(root / name, name) for name in names}
     with serve_git_http(root, BOT_TOKEN, partial_clone=False) as server:
-        config = write_config(tmp_path, server, remotes, poll, web)
+        config = write_config(tmp_path, server, remotes, poll, web, scenario)
         stop = threading.Event()
         thread = threading.Thread(target=run_daemon, args=(config,), daemon=True,
                                   kwargs={"stop": stop, "web": web, "timeout": timedelta(minutes=5)})

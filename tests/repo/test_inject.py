@@ -111,6 +111,33 @@ def test_a_concurrent_team_push_is_kept_and_the_fault_lands_on_top(tmp_path: Pat
     assert [e.kind for e in store.events("team-a")] == ["inject.intent", "inject.intent", "inject.landed", "repo.head"]
 
 
+def test_a_head_seen_before_the_team_pushed_again_costs_one_retry_not_their_commit(tmp_path: Path) -> None:
+    """The daemon passes the head its poll saw (no fetch when the cache has it); if the team
+    pushed after that poll, the first push is refused as non-fast-forward and the retry fetches."""
+    remote = make_team_repo(tmp_path)
+    injector, store = injector_for(write_config(tmp_path, f"    url: {remote.url}\n"))
+    seen = injector.cache.sync("main")  # the cache as the plan left it, at the head the poll then saw
+    (remote.clone / "README.md").write_text("# chat\n\nOn-call: see the runbook.\n")
+    git(remote.clone, "commit", "-qam", "Docs: on-call pointer")
+    git(remote.clone, "push", "-q", "origin", "main")
+    team_commit = remote.head()
+    result = injector.inject(CATALOG.get(FAULT), seen_head=seen)
+    intents = [e.facts for e in store.events("team-a") if e.kind == "inject.intent"]
+    assert [i.parent for i in intents] == [seen, team_commit]  # first on the head seen, then on the fetched one
+    assert commits(remote.bare)[:2] == [result.sha, team_commit] and result.parent == team_commit
+
+
+def test_the_head_seen_is_used_without_a_fetch_only_when_the_cache_has_it(tmp_path: Path) -> None:
+    remote = make_team_repo(tmp_path)
+    injector, _ = injector_for(write_config(tmp_path, f"    url: {remote.url}\n"))
+    seen = injector.cache.sync("main")
+    (remote.clone / "README.md").write_text("# chat\n\nOn-call: see the runbook.\n")
+    git(remote.clone, "commit", "-qam", "Docs: on-call pointer")
+    git(remote.clone, "push", "-q", "origin", "main")
+    assert injector.cache.sync("main", seen=seen) == seen  # the cache has it: taken as the head, nothing fetched
+    assert injector.cache.sync("main", seen=remote.head()) == remote.head()  # not yet: fetched
+
+
 def test_a_fault_that_no_longer_applies_is_refused_with_nothing_pushed(tmp_path: Path) -> None:
     remote = make_team_repo(tmp_path)
     # Two labels, neither the `app` nor the `app.kubernetes.io/name` the fault's variants know.

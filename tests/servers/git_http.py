@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class GitHTTPRequest:
     chunked: bool
     content_encoding: str | None
     user: str | None = None
+    command: str | None = None  # protocol v2's request: `ls-refs` (ls-remote, and before a fetch) or `fetch`
 
 
 class GitHTTPServer:
@@ -211,7 +213,8 @@ class _Handler(BaseHTTPRequestHandler):
             status, headers, payload = self._run_backend(app, split.path, split.query, body, user)
         # Recorded before answering: the work is done even if the client has gone away.
         app._record(
-            GitHTTPRequest(self.command, split.path, split.query, user is not None, status, chunked, encoding, user)
+            GitHTTPRequest(self.command, split.path, split.query, user is not None, status, chunked, encoding, user,
+                           v2_command(body, encoding))
         )
         self._send(status, headers, payload, drop=trouble is not None and trouble.kind == "drop")
 
@@ -287,6 +290,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         self.connection.shutdown(socket.SHUT_RDWR)
         self.close_connection = True
+
+
+def v2_command(body: bytes, encoding: str | None) -> str | None:
+    """The command a protocol-v2 request body asks for (its first pkt-line, `command=fetch`), if any."""
+    if encoding == "gzip":
+        try:
+            body = zlib.decompress(body, wbits=31)
+        except zlib.error:
+            return None
+    try:
+        length = int(body[:4], 16)
+    except ValueError:
+        return None
+    line = body[4:length].decode(errors="replace").strip()
+    return line.removeprefix("command=") if line.startswith("command=") else None
 
 
 def _parse_cgi_output(output: bytes) -> tuple[int, dict[str, str], bytes]:
