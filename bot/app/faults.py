@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,23 +232,49 @@ class _RootRead:
     refused: list[str]
 
 
-_ROOTS: dict[tuple[str, DeployRoot], _RootRead] = {}
-_ROOTS_KEPT = 256
+class RootReads:
+    """What planning read of each tree content's deployed root, kept (see _read_root).
+
+    Reads of one content asked for at once (a daemon's teams all plan in their first tick,
+    each on its own copy of one template) wait for the first instead of parsing alongside it:
+    twenty cold parses of every manifest at once were ~1 s of CPU on two cores (issue 17, P1).
+    """
+
+    KEPT = 256
+
+    def __init__(self) -> None:
+        self.scans = 0  # how many trees were actually parsed
+        self._found: dict[tuple[str, DeployRoot], _RootRead] = {}
+        self._gates: dict[tuple[str, DeployRoot], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def read(self, tree: Path, root: DeployRoot) -> _RootRead:
+        """The deployed root of `tree` and what was not read there, parsed once per content."""
+        key = (content_digest(tree), root)
+        with self._lock:
+            gate = self._gates.setdefault(key, threading.Lock())
+        with gate:
+            found = self._found.get(key)
+            if found is None:
+                index = ManifestIndex.scan(tree, root)
+                found = _RootRead(index.deployed_root, index.reason, index.problem,
+                                  [str(n) for n in index.notes if n.kind != "refused"], list(index.problems))
+                with self._lock:
+                    self.scans += 1
+                    if len(self._found) >= self.KEPT:
+                        self._found.clear()
+                        self._gates = {key: gate}  # a gate nobody waits on is cheap to make again
+                    self._found[key] = found
+            return found
+
+
+ROOT_READS = RootReads()
 
 
 def _read_root(tree: Path, root: DeployRoot) -> _RootRead:
     """The deployed root of `tree` and what was not read there; a tree with the same content
     (another team's copy of one template) is not parsed again, as its rehearsals are not."""
-    key = (content_digest(tree), root)
-    found = _ROOTS.get(key)
-    if found is None:
-        index = ManifestIndex.scan(tree, root)
-        found = _RootRead(index.deployed_root, index.reason, index.problem,
-                          [str(n) for n in index.notes if n.kind != "refused"], list(index.problems))
-        if len(_ROOTS) >= _ROOTS_KEPT:
-            _ROOTS.clear()
-        _ROOTS[key] = found
-    return found
+    return ROOT_READS.read(tree, root)
 
 
 def team_tree(config: Config, team: TeamSettings, dest: Path) -> Path:
