@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from bot.errors import GitError
+from bot.errors import FaultbotError, GitError
 from bot.repo.cachelock import exclusive, held_lock_fds
 from bot.repo.gitprocess import DEFAULT_LIMITS, GitLimits
 from bot.repo.workspace import Credentials, LocalRepo, remote_head, remote_heads, run_git
@@ -102,6 +102,16 @@ class TeamCache(LocalRepo):
         else:
             self.checkout_detached(head)
         return head
+
+    def warm(self, branch: str) -> None:
+        """Clone or fetch ahead of a command that will sync, from another thread, so that git
+        runs while the caller loads the rest (`faultbot inject`: the store and SQLAlchemy).
+        A failure is not reported here: the command's own sync meets it and says so."""
+        try:
+            with self.exclusive():
+                self.sync(branch)
+        except FaultbotError:
+            pass
 
     def fetch(self, branch: str) -> str:
         """Clone or fetch the remote branch and return its head; the work tree is left as it is
