@@ -119,7 +119,12 @@ def test_a_warmed_cache_saves_the_second_fetch_and_a_branch_that_moved_since_is_
         injector, store = injector_for(write_config(tmp_path / name, f"    url: {remote.url}\n"))
         fetches: list[str] = []
         fetch = injector.cache.fetch
-        injector.cache.fetch = lambda branch: fetches.append(branch) or fetch(branch)  # counts, still fetches
+
+        def counted(branch: str) -> str:  # counts, and still fetches
+            fetches.append(branch)
+            return fetch(branch)
+
+        injector.cache.fetch = counted  # type: ignore[method-assign]
         injector.cache.warm("main")
         return injector, store, remote, fetches
 
