@@ -344,10 +344,14 @@ class Injector:
 
     def _record(self, fault: Fault, facts: ev.Facts) -> None:
         now = self.clock.now()
-        self.store.append(self.team.name, facts, fault=fault.id, at=now)
         if isinstance(facts, ev.Landed):
-            # The branch head as the bot just saw it: the baseline the watcher compares against.
-            self.store.append(self.team.name, ev.Head(head=facts.landed_sha or facts.sha), at=now)
+            # With the branch head as the bot just saw it, the baseline the watcher compares
+            # against: in one transaction, so neither is ever on record without the other (and
+            # twenty teams landing at once queue for SQLite's write lock once each, not twice).
+            self.store.append_all(self.team.name, [(facts, fault.id), (ev.Head(head=facts.landed_sha or facts.sha), None)],
+                                  at=now)
+            return
+        self.store.append(self.team.name, facts, fault=fault.id, at=now)
 
     def _result(self, fault: Fault, choice: Choice, sha: str, parent: str, pushed_at: datetime | None,
                 **extra: Any) -> Injection:

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bot.app.cli import main
 from bot.app.compose import make_injector, open_store
@@ -78,6 +79,21 @@ def test_push_over_file_url(tmp_path: Path) -> None:
     landed = store.events("team-a")[-2].facts
     assert isinstance(landed, Landed) and landed.sha == result.sha and result.pushed_at is not None
     assert abs((datetime.now(timezone.utc) - result.pushed_at).total_seconds()) < 60
+
+
+def test_a_landing_and_the_head_it_leaves_are_written_in_one_transaction(tmp_path: Path) -> None:
+    remote = make_team_repo(tmp_path)
+    injector, store = injector_for(write_config(tmp_path, f"    url: {remote.url}\n"))
+    writes: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("BEGIN IMMEDIATE"):  # how the store opens each write (bot.store.eventlog)
+            writes.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", count)
+    injector.inject(CATALOG.get(FAULT))
+    assert [e.kind for e in store.events("team-a")] == ["inject.intent", "inject.landed", "repo.head"]
+    assert len(writes) == 2  # the intent before the push; the landing with its head after it
 
 
 def test_second_inject_of_the_same_fault_is_refused(tmp_path: Path) -> None:
