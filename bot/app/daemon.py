@@ -1,9 +1,12 @@
 """`faultbot run`: the daemon that plays the game for every team, unattended.
 
-APScheduler 3 drives it with a persistent job store in the state database: per team a poll
-job every `poll_interval` and a one-shot `tick` job at the engine's next wake-up (a fault
-due, a time limit, a hint), plus one small job that notices a halt or resume at once. Jobs
-coalesce and have a generous misfire grace, so a daemon restarted after downtime catches up
+APScheduler 3 drives it: per team a poll job every `poll_interval` and a one-shot `tick` job
+at the engine's next wake-up (a fault due, a time limit, a hint), plus one small job that
+notices a halt or resume at once. The wake-ups persist in the state database; the polls and
+the halt watch are made anew at every start, so they live in memory: each firing of a job
+stored in the database writes its next run time there, and at start-up twenty polls firing
+at once queued those writes behind the ticks' own (the last team's first tick began ~1-2 s
+after the first; issue 17, P1-daemon). Jobs coalesce and have a generous misfire grace, so a daemon restarted after downtime catches up
 once. It can never fire a fault twice because the truth is the event log, not the job
 store: every tick re-derives the team's state from the log, and injections and reverts are
 crash-safe (see injector.py).
@@ -205,7 +208,7 @@ class Daemon:
         return plan
 
     def start(self) -> None:
-        """Start the scheduler (jobs persist in the state database): a poll job per team."""
+        """Start the scheduler: a poll job per team and the halt watch (in memory), wake-ups (stored)."""
         _RUNNING[self.key] = self
         self.running_since = self.clock.now()
         scheduler = make_scheduler(self.store.job_store(), len(self.teams))
@@ -215,12 +218,16 @@ class Daemon:
         now = self.clock.to_real(self.clock.now())
         for name in self.teams:
             scheduler.add_job(_tick_job, "interval", seconds=self.poll_seconds(), args=[self.key, name],
-                              id=f"poll:{name}", replace_existing=True, next_run_time=now)
+                              id=f"poll:{name}", replace_existing=True, next_run_time=now, jobstore=NOW)
         # A halt is looked for a few times per poll interval: the kill switch waits on no poll.
         scheduler.add_job(_controls_job, "interval", seconds=min(1.0, max(0.2, self.poll_seconds() / 4)),
-                          args=[self.key], id="controls", replace_existing=True, next_run_time=now)
-        scheduler.start()
-        drop_job(scheduler, "poll")  # one poll for every team, as earlier releases scheduled it
+                          args=[self.key], id="controls", replace_existing=True, next_run_time=now, jobstore=NOW)
+        scheduler.start(paused=True)  # paused: what earlier releases stored must not fire first
+        for job_id in [j.id for j in scheduler.get_jobs(jobstore="default")]:
+            # Their polls (one for all teams, or one per team) and halt watch, kept in the database.
+            if job_id in ("poll", "controls") or job_id.startswith("poll:"):
+                drop_job(scheduler, job_id, "default")
+        scheduler.resume()
         self.scheduler = scheduler
 
     def poll_seconds(self) -> float:

@@ -58,10 +58,10 @@ def make_scheduler(job_store: BaseJobStore, teams: int) -> BackgroundScheduler:
     )
 
 
-def drop_job(scheduler: BackgroundScheduler, job_id: str) -> None:
+def drop_job(scheduler: BackgroundScheduler, job_id: str, jobstore: str | None = None) -> None:
     """Remove a job if the store has it (one an earlier release scheduled)."""
     try:
-        scheduler.remove_job(job_id)
+        scheduler.remove_job(job_id, jobstore)
     except JobLookupError:
         pass
 

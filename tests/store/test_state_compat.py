@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, create_engine, inspect, select, text
 from sqlalchemy.pool import NullPool
 
 from bot.app.cli import main
-from bot.app.daemon import Daemon
+from bot.app.daemon import NOW, Daemon
 from bot.catalog.faults import Catalog
 from bot.config import load_config, sqlite_url_for
 from bot.game.events import FACT_TYPES, Started, Unrecognised
@@ -142,8 +143,8 @@ def test_a_0_1_database_on_postgresql_is_upgraded_and_reads_as_0_1_printed(
 
 def test_the_daemon_starts_on_an_old_job_table(tmp_path: Path) -> None:
     """0.1's jobs name `bot.daemon:_poll_job`, which moved: the scheduler drops them and the
-    daemon adds its own (jobs are derived from the log, so nothing is lost). With no team
-    prepared, its own is the job that watches for a halt; each team adds a `poll:<team>`."""
+    daemon adds its own (jobs are derived from the log, so nothing is lost). Its polls and
+    the job that watches for a halt live in memory; only wake-ups (`tick:<team>`) are stored."""
     config_path = copy_state(tmp_path, "demo")
     config, _ = load_config(config_path)
     store = Store(config.paths(config_path).state_url)
@@ -153,7 +154,35 @@ def test_the_daemon_starts_on_an_old_job_table(tmp_path: Path) -> None:
     store.close()
     with create_engine(sqlite_url_for(tmp_path / "demo.db")).connect() as connection:
         jobs = [row[0] for row in connection.execute(text("select id from faultbot_jobs"))]
-    assert jobs == ["controls"]
+    assert jobs == []
+
+
+def test_polls_an_earlier_release_stored_are_dropped_before_they_fire(tmp_path: Path) -> None:
+    """Releases before issue 17 kept each team's poll and the halt watch in the job table:
+    the daemon now makes them in memory, so the stored ones would poll every team twice."""
+    config_path = copy_state(tmp_path, "demo")
+    config, _ = load_config(config_path)
+    store = Store(config.paths(config_path).state_url)
+    earlier = BackgroundScheduler(jobstores={"default": store.job_store()}, timezone="UTC")
+    earlier.start(paused=True)
+    past = datetime(2026, 12, 5, 13, 0, tzinfo=timezone.utc)  # due: it would fire at once
+    key = str(config_path.resolve())
+    earlier.add_job("bot.app.daemon:_tick_job", "interval", seconds=30, args=[key, "team-a"], id="poll:team-a",
+                    next_run_time=past)
+    earlier.add_job("bot.app.daemon:_controls_job", "interval", seconds=1, args=[key], id="controls", next_run_time=past)
+    earlier.add_job("bot.app.daemon:_tick_job", "date", run_date=datetime(2026, 12, 5, 18, 0, tzinfo=timezone.utc),
+                    args=[key, "team-a"], id="tick:team-a")
+    earlier.shutdown()
+    daemon = Daemon(config, config_path, store, Catalog.load(), clock=_Fixed())
+    daemon.start()
+    try:
+        scheduler = daemon.scheduler
+        assert scheduler is not None
+        assert {j.id for j in scheduler.get_jobs(jobstore="default")} == {"tick:team-a"}  # a wake-up is kept
+        assert {j.id for j in scheduler.get_jobs(jobstore=NOW)} == {"controls"}  # no team prepared: no poll
+    finally:
+        daemon.stop()
+        store.close()
 
 
 class _Fixed:
