@@ -30,14 +30,13 @@ def run_validate(config_path: Path, *, offline: bool) -> ValidationReport:
     from bot.app.validation import validate_config
 
     config, source = load_config(config_path)
-    catalog = catalog_for(config, config_path)
     with tempfile.TemporaryDirectory(prefix="faultbot-validate-") as workdir:
-        return validate_config(
+        return validate_config(  # the catalog is loaded with its checks, beside the reachability checks
             config,
             source,
             offline=offline,
-            catalog_checks=lambda c, s, o: catalog_problems(c, s, catalog, offline=o, workdir=Path(workdir),
-                                                            runner=behaviour_runner(config, config_path)),
+            catalog_checks=lambda c, s, o: catalog_problems(c, s, catalog_for(config, config_path), offline=o,
+                                                            workdir=Path(workdir), runner=behaviour_runner(config, config_path)),
         )
 
 
