@@ -268,11 +268,12 @@ def team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Pat
 
 
 def fetched_plans(config: Config, catalog: Catalog, teams: list[TeamSettings], workdir: Path,
-                  runner: Runner | None) -> list[RepoPlan | None]:
-    """Every team's plan (None where its repo cannot be fetched or read). Clones go on, a few
-    at once, while the trees already fetched are planned: the first tree's rehearsal (its
-    sandbox jobs take seconds) no longer holds back the other teams' clones, whose plans are
-    then the memo's (issue 17 P5). Each clone is removed once planned."""
+                  runner: Runner | None, *, unreadable: bool = False) -> list[RepoPlan | None]:
+    """Every team's plan; with `unreadable`, None where its repo cannot be fetched or read, else
+    the first team's error is raised. Clones go on, a few at once, while the trees already
+    fetched are planned: the first tree's rehearsal (its sandbox jobs take seconds) no longer
+    holds back the other teams' clones, whose plans are then the memo's (issue 17 P5). Each
+    clone is removed once planned."""
     workers = parallel.TEAM_WORKERS  # read at call time, as in_parallel does (bench/bench_validate.py sets it)
     with ThreadPoolExecutor(workers, thread_name_prefix="faultbot-clone") as clones, \
             ThreadPoolExecutor(workers, thread_name_prefix="faultbot-plan") as planners:
@@ -285,7 +286,9 @@ def fetched_plans(config: Config, catalog: Catalog, teams: list[TeamSettings], w
                 finally:
                     shutil.rmtree(tree, ignore_errors=True)
             except FaultbotError:
-                return None
+                if unreadable:
+                    return None
+                raise
 
         fetches = [clones.submit(team_tree, config, team, workdir / team.name) for team in teams]
         plans = [planners.submit(plan, team, fetching) for team, fetching in zip(teams, fetches, strict=True)]
@@ -321,7 +324,7 @@ def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: 
     if offline or found.problems:
         return found
     teams = config.all_team_settings()
-    for index, (team, plan) in enumerate(zip(teams, fetched_plans(config, catalog, teams, workdir, runner), strict=True)):
+    for index, (team, plan) in enumerate(zip(teams, fetched_plans(config, catalog, teams, workdir, runner, unreadable=True), strict=True)):
         if plan is not None:  # None: unreachable, already reported by the reachability check
             _judge_team(found, source.where(("teams", index, "name")), team, plan, known)
     return found

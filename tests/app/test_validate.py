@@ -146,16 +146,30 @@ class WaitingForClones:
     in the workdir: it only gets there if clones go on while the first tree is rehearsed."""
 
     runner: Runner
-    clones: list[Path]
+    workdirs: Path  # the folder the command's workdir is made in (or the workdir itself)
+    names: list[str]
     saw_every_clone: bool | None = None
+
+    def cloned(self) -> bool:
+        return all(any(self.workdirs.glob(f"**/{name}/k8s")) for name in self.names)
 
     def run(self, job: Job) -> Outcome:
         if self.saw_every_clone is None:
             deadline = time.monotonic() + 60  # a bound on the wait, not a timing: it only runs out when clones wait
-            while not (every := all((clone / "k8s").is_dir() for clone in self.clones)) and time.monotonic() < deadline:
+            while not (every := self.cloned()) and time.monotonic() < deadline:
                 time.sleep(0.05)
             self.saw_every_clone = every
         return self.runner.run(job)
+
+
+def teams_of_one_template(tmp_path: Path) -> tuple[Path, list[str]]:
+    """More teams than the team pool has workers, all with the chat app, judged by its browser check."""
+    remote = make_team_repo(tmp_path)
+    names = [f"team-{i}" for i in range(TEAM_WORKERS + 2)]
+    path = tmp_path / "repos.yaml"
+    path.write_text("event: {name: Rehearsal}\ndefaults:\n  scenario: {families: [app-bug], faults: [app-bug/messages-invisible]}\n"
+                    "teams:\n" + "".join(f"  - name: {name}\n    url: {remote.url}\n" for name in names), encoding="utf-8")
+    return path, names
 
 
 def test_the_other_teams_are_fetched_while_the_first_tree_is_rehearsed(tmp_path: Path, behaviour: Runner) -> None:
@@ -165,15 +179,34 @@ def test_the_other_teams_are_fetched_while_the_first_tree_is_rehearsed(tmp_path:
     from bot.catalog.faults import Catalog
     from bot.config import load_config
 
-    remote = make_team_repo(tmp_path)
-    names = [f"team-{i}" for i in range(TEAM_WORKERS + 2)]
-    path = tmp_path / "repos.yaml"
-    path.write_text("event: {name: Rehearsal}\ndefaults:\n  scenario: {families: [app-bug], faults: [app-bug/messages-invisible]}\n"
-                    "teams:\n" + "".join(f"  - name: {name}\n    url: {remote.url}\n" for name in names), encoding="utf-8")
+    path, names = teams_of_one_template(tmp_path)
     config, source = load_config(path)
     workdir = tmp_path / "work"
     workdir.mkdir()
-    runner = WaitingForClones(behaviour, [workdir / name for name in names])
+    runner = WaitingForClones(behaviour, workdir, names)
     findings = catalog_problems(config, source, Catalog.load(), offline=False, workdir=workdir, runner=runner)
     assert findings.problems == [] and runner.saw_every_clone is True
     assert list(workdir.iterdir()) == []
+
+
+def test_plan_fetches_the_other_teams_while_the_first_tree_is_rehearsed(tmp_path: Path, behaviour: Runner,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """`plan` as `validate`; and a repo it cannot fetch is still its one-line error."""
+    import tempfile
+
+    import bot.app.compose
+    from bot.app.commands import run_plan
+    from bot.errors import FaultbotError
+
+    path, names = teams_of_one_template(tmp_path)
+    workdirs = tmp_path / "tmp"
+    workdirs.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(workdirs))  # where run_plan makes its workdir
+    runner = WaitingForClones(behaviour, workdirs, names)
+    monkeypatch.setattr(bot.app.compose, "behaviour_runner", lambda *_: runner)  # the real one, watched
+    plans = run_plan(path, [])
+    assert list(plans) == names and runner.saw_every_clone is True
+    assert all(plan.entries[0].applicable for plan in plans.values())
+    path.write_text(path.read_text().replace(f"{names[-1]}\n    url: file://", f"{names[-1]}\n    url: file:///gone"))
+    with pytest.raises(FaultbotError):
+        run_plan(path, [])
