@@ -96,14 +96,24 @@ def _refresh_everything(config: Config, config_path: Path, store: Store) -> None
 def run_inject(config_path: Path, team_name: str, fault_id: str, *, dry_run: bool, force: bool = False) -> Injection:
     """`faultbot inject`: one fault into one team's repository (or its diff, on a dry run);
     refused while the team has another open fault, unless `force`."""
-    from bot.app.compose import make_injector
+    import threading
+
+    from bot.app.compose import make_injector, team_adapters
     from bot.app.faults import catalog_for
 
     config, _ = load_config(config_path)
     team = config.team(team_name)
-    fault = catalog_for(config, config_path, lazy=True).get(fault_id)  # parses that one fault.yaml only
-    store = open_store(config, config_path)
+    adapters = team_adapters(config, config_path, team)
+    # git clones while this thread loads the fault and the store (SQLAlchemy's import alone is
+    # longer than a clone); the injection's own sync then only checks that nothing moved.
+    warming = threading.Thread(target=adapters.cache.warm, args=(team.branch,), name="warm-cache", daemon=True)
+    warming.start()
     try:
-        return make_injector(config, config_path, team, store).inject(fault, dry_run=dry_run, force=force)
+        fault = catalog_for(config, config_path, lazy=True).get(fault_id)  # parses that one fault.yaml only
+        store = open_store(config, config_path)
+    finally:
+        warming.join()
+    try:
+        return make_injector(config, config_path, team, store, adapters=adapters).inject(fault, dry_run=dry_run, force=force)
     finally:
         store.close()

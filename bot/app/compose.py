@@ -34,7 +34,9 @@ from bot.repo.cache import TeamCache
 from bot.repo.injector import Injector, cache_path
 from bot.repo.workspace import Credentials
 from bot.sandbox.verdicts import CachedRunner, VerdictCache
-from bot.store.eventlog import Store
+
+if TYPE_CHECKING:
+    from bot.store.eventlog import Store
 
 Guard = Callable[[], None]
 

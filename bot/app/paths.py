@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Config, EventPaths, load_config
 from bot.errors import FaultbotError
-from bot.store.eventlog import Store
+
+if TYPE_CHECKING:
+    from bot.store.eventlog import Store
 
 STATE_DIR_ENV = "FAULTBOT_STATE_DIR"
 DEFAULT_CONFIG = Path("repos.yaml")
@@ -28,6 +31,8 @@ def state_dir(environ: Mapping[str, str] | None = None) -> Path | None:
 def open_store(config: Config, config_path: Path) -> Store:
     """The event's store, at the URL repos.yaml names or the variable `event.state_env` names
     (relative SQLite paths: see event_paths)."""
+    from bot.store.eventlog import Store  # SQLAlchemy: loaded when a command opens the store (see run_inject)
+
     url = event_paths(config, config_path).state_url  # an unset state_env is a one-line error naming the file
     try:
         return Store(url)

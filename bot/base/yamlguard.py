@@ -54,7 +54,7 @@ def check_text(text: str, *, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_NO
     if "*" not in text or not _ANCHOR.search(text):
         return  # no anchors, no aliases: the size bound is the node bound
     try:
-        documents = list(YAML(typ="safe").compose_all(text))
+        documents = list(YAML(typ="safe", pure=True).compose_all(text))
     except YAMLError:
         return
     except RecursionError:

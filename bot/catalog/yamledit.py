@@ -260,7 +260,7 @@ def _plain_reads_back(text: str) -> bool:
     if not text or text != text.strip() or "\n" in text or " #" in text or ": " in text:
         return False
     try:
-        return YAML(typ="safe").load(f"k: {text}\n") == {"k": text}
+        return YAML(typ="safe", pure=True).load(f"k: {text}\n") == {"k": text}
     except YAMLError:
         return False
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from bot.errors import GitError
+from bot.errors import FaultbotError, GitError
 from bot.repo.cachelock import exclusive, held_lock_fds
 from bot.repo.gitprocess import DEFAULT_LIMITS, GitLimits
 from bot.repo.workspace import Credentials, LocalRepo, remote_head, remote_heads, run_git
@@ -77,6 +77,7 @@ class TeamCache(LocalRepo):
         # Called before every write to the team's remote; raises to stop it (the daemon's
         # leadership check: a process that lost its lease must not push).
         self.guard = guard or (lambda: None)
+        self._warmed: dict[str, str] = {}  # branch -> head fetched by warm(), for the next sync only
 
     def exclusive(self) -> AbstractContextManager[None]:
         """Hold this cache for a whole read-modify sequence (sync, edit, commit, push)."""
@@ -96,12 +97,25 @@ class TeamCache(LocalRepo):
     def sync(self, branch: str) -> str:
         """Clone or fetch, then put the work tree at the remote branch head; return its sha."""
         fresh = not (self.path / ".git").is_dir()
-        head = self.fetch(branch)
+        head = (None if fresh else self._warmed.pop(branch, None)) or self.fetch(branch)
         if fresh:
             self.git("checkout", "-q", "--force", "--detach", head)  # an empty work tree: nothing to clean
         else:
             self.checkout_detached(head)
         return head
+
+    def warm(self, branch: str) -> None:
+        """Clone or fetch ahead of a command that will sync, from another thread, so that git
+        runs while the caller loads the rest (`faultbot inject`: the store and SQLAlchemy).
+        A failure is not reported here: the command's own sync meets it and says so."""
+        try:
+            with self.exclusive():
+                # The next sync of this branch takes this head instead of asking the remote again:
+                # a branch that moved since is no risk, pushes never force (the push is refused,
+                # and the retry syncs afresh).
+                self._warmed[branch] = self.sync(branch)
+        except FaultbotError:
+            pass
 
     def fetch(self, branch: str) -> str:
         """Clone or fetch the remote branch and return its head; the work tree is left as it is

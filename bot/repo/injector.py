@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.catalog.behaviour import Runner
 from bot.catalog.binding import DEFAULT_KUBERNETES_VERSION
@@ -40,7 +40,9 @@ from bot.game.timeline import FaultInstance, fold
 from bot.repo.cache import PushRefused, PushRejected, TeamCache
 from bot.repo.reverter import Reverter
 from bot.repo.workspace import Author, apply_patch
-from bot.store.eventlog import Store
+
+if TYPE_CHECKING:
+    from bot.store.eventlog import Store
 
 MAX_ATTEMPTS = 3
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from bot.catalog.faults import Fault
 from bot.config import TeamSettings
@@ -31,7 +31,9 @@ from bot.game.clock import Clock
 from bot.game.timeline import FaultInstance, State
 from bot.repo.cache import PushRefused, PushRejected, TeamCache
 from bot.repo.workspace import Author, RevertConflict
-from bot.store.eventlog import Store
+
+if TYPE_CHECKING:
+    from bot.store.eventlog import Store
 
 
 class RevertRefused(FaultbotError):

@@ -61,3 +61,32 @@ def test_status_cached_imports_no_adapter_and_inject_reads_one_fault(tmp_path: P
     # URL types (a config without `probe:` has no URL to check).
     assert not {"bot.deploy.watch", "bot.catalog.tfchecks", "bot.catalog.hcl", "bot.repo.watcher", "bot.store.lease",
                 "sqlalchemy.orm", "pydantic.networks"} & set(loaded), loaded
+
+
+def test_the_store_and_sqlalchemy_load_only_when_a_command_opens_the_store() -> None:
+    # `inject` clones while it loads the store: SQLAlchemy's import (~0.4 s on 2 cores) is what
+    # the clone overlaps, so nothing the CLI imports before then may pull it in.
+    probe = ("import sys\nimport bot.app.cli, bot.app.commands, bot.app.compose, bot.repo.injector\n"
+             "print(sorted(m for m in ('sqlalchemy', 'bot.store.eventlog') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_inject_reports_an_unreachable_remote_once_from_its_own_sync(tmp_path: Path) -> None:
+    # The clone made ahead of the store (TeamCache.warm) fails quietly; the injection's own sync
+    # meets the same failure and says it, once, with nothing recorded.
+    missing = tmp_path / "gone.git"
+    config = write_config(tmp_path, f"    url: {missing.as_uri()}\n")
+    done = subprocess.run([sys.executable, "-m", "bot", "inject", "--config", str(config), "team-a", SELECTOR],
+                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "gone.git" in lines[0] and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "state" / "crash.log").exists()
+
+
+def test_the_daemon_loads_slack_sdk_only_for_an_event_that_posts_to_slack() -> None:
+    probe = ("import sys\nimport bot.app.cli, bot.app.runner, bot.app.daemon, bot.app.control, bot.notify.senders\n"
+             "print('slack_sdk' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
