@@ -5,7 +5,9 @@ faultbot: the CLI, one process (`python -m bot validate --config repos.yaml`, th
           repo reached and every fault of its scenario rehearsed on it.
 baseline: what reading every team's tree costs with raw git: `git ls-remote` + a shallow
           clone (`--depth 1`) per team, 4 at a time (faultbot's team pool size).
-Each faultbot command alternates with a baseline run.
+Each faultbot command alternates with a baseline run. Every faultbot run is cold: the
+behavioural verdicts the run before kept in the event's workdir are removed first (they made
+every run after the first a warm one, so the median mixed cold and warm runs).
 
     PYTHONPATH=. .venv/bin/python bench/p5_validate_plan.py [--teams 20] [--runs 2]
 """
@@ -66,12 +68,18 @@ def main() -> None:
         # --quick: one fault, so the smoke test stays cheap
         config = write_config(scratch / "event", world, world.teams, scenario=one_fault() if args.quick else SCENARIO)
 
+        def cold() -> None:
+            """Every run starts from a fresh state: no verdicts kept by the run before (the event's workdir)."""
+            shutil.rmtree(config.parent / "cache", ignore_errors=True)
+
         def validate(_: int) -> float:
+            cold()
             start = time.perf_counter()
             faultbot("validate", "--config", str(config), cwd=config.parent)
             return time.perf_counter() - start
 
         def plan(_: int) -> float:
+            cold()
             start = time.perf_counter()
             out = faultbot("plan", "--json", "--config", str(config), cwd=config.parent).stdout
             elapsed = time.perf_counter() - start

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.app.paths import open_store
-from bot.config import Config, TeamSettings, load_config
+from bot.config import Config, load_config
 from bot.game.timeline import FaultInstance, fold
 
 if TYPE_CHECKING:
@@ -30,35 +30,30 @@ def run_validate(config_path: Path, *, offline: bool) -> ValidationReport:
     from bot.app.validation import validate_config
 
     config, source = load_config(config_path)
-    catalog = catalog_for(config, config_path)
     with tempfile.TemporaryDirectory(prefix="faultbot-validate-") as workdir:
-        return validate_config(
+        return validate_config(  # the catalog is loaded with its checks, beside the reachability checks
             config,
             source,
             offline=offline,
-            catalog_checks=lambda c, s, o: catalog_problems(c, s, catalog, offline=o, workdir=Path(workdir),
-                                                            runner=behaviour_runner(config, config_path)),
+            catalog_checks=lambda c, s, o: catalog_problems(c, s, catalog_for(config, config_path), offline=o,
+                                                            workdir=Path(workdir), runner=behaviour_runner(config, config_path)),
         )
 
 
 def run_plan(config_path: Path, team_names: list[str]) -> dict[str, RepoPlan]:
     """Every team's applicable faults and the exact diff each would push; nothing is pushed."""
     from bot.app.compose import behaviour_runner
-    from bot.app.faults import catalog_for, team_plan
-    from bot.app.parallel import in_parallel
+    from bot.app.faults import catalog_for, fetched_plans
 
     config, _ = load_config(config_path)
     catalog = catalog_for(config, config_path)
     teams = [config.team(n) for n in team_names] if team_names else config.all_team_settings()
     plans: dict[str, RepoPlan] = {}
     with tempfile.TemporaryDirectory(prefix="faultbot-plan-") as workdir:
-        runner = behaviour_runner(config, config_path)
-
-        def one(team: TeamSettings) -> RepoPlan:
-            return team_plan(config, catalog, team, Path(workdir), runner)
-
-        for team, entries in zip(teams, in_parallel(one, teams), strict=True):
-            plans[team.name] = entries
+        found = fetched_plans(config, catalog, teams, Path(workdir), behaviour_runner(config, config_path))
+        for team, plan in zip(teams, found, strict=True):
+            assert plan is not None  # an unreadable repo raised
+            plans[team.name] = plan
     return plans
 
 

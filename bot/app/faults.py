@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import threading
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from bot.app import parallel
 from bot.app.compose import behaviour_runner
 from bot.app.deployroot import deploy_root
-from bot.app.parallel import in_parallel
 from bot.catalog.behaviour import Runner
 from bot.catalog.binding import DEFAULT_KUBERNETES_VERSION
 from bot.catalog.faults import DEFAULT_CATALOG, Catalog, Fault
@@ -292,12 +294,32 @@ def team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Pat
     return plan_team(catalog, team, tree, deploy_root(config, team), config.event.kubernetes_version, runner)
 
 
-def _team_plan(config: Config, catalog: Catalog, team: TeamSettings, workdir: Path,
-               runner: Runner | None) -> RepoPlan | None:
-    try:
-        return team_plan(config, catalog, team, workdir, runner)
-    except FaultbotError:
-        return None
+def fetched_plans(config: Config, catalog: Catalog, teams: list[TeamSettings], workdir: Path,
+                  runner: Runner | None, *, unreadable: bool = False) -> list[RepoPlan | None]:
+    """Every team's plan; with `unreadable`, None where its repo cannot be fetched or read, else
+    the first team's error is raised. Clones go on, a few at once, while the trees already
+    fetched are planned: the first tree's rehearsal (its sandbox jobs take seconds) no longer
+    holds back the other teams' clones, whose plans are then the memo's (issue 17 P5). Each
+    clone is removed once planned."""
+    workers = parallel.TEAM_WORKERS  # read at call time, as in_parallel does (bench/bench_validate.py sets it)
+    with ThreadPoolExecutor(workers, thread_name_prefix="faultbot-clone") as clones, \
+            ThreadPoolExecutor(workers, thread_name_prefix="faultbot-plan") as planners:
+        def plan(team: TeamSettings, fetching: Future[Path]) -> RepoPlan | None:
+            try:
+                tree = fetching.result()
+                try:
+                    return plan_team(catalog, team, tree, deploy_root(config, team), config.event.kubernetes_version,
+                                     runner)
+                finally:
+                    shutil.rmtree(tree, ignore_errors=True)
+            except FaultbotError:
+                if unreadable:
+                    return None
+                raise
+
+        fetches = [clones.submit(team_tree, config, team, workdir / team.name) for team in teams]
+        plans = [planners.submit(plan, team, fetching) for team, fetching in zip(teams, fetches, strict=True)]
+        return [planned.result() for planned in plans]
 
 
 @dataclass
@@ -329,7 +351,7 @@ def catalog_problems(config: Config, source: Any, catalog: Catalog, *, offline: 
     if offline or found.problems:
         return found
     teams = config.all_team_settings()
-    for index, (team, plan) in enumerate(zip(teams, in_parallel(lambda t: _team_plan(config, catalog, t, workdir, runner), teams), strict=True)):
+    for index, (team, plan) in enumerate(zip(teams, fetched_plans(config, catalog, teams, workdir, runner, unreadable=True), strict=True)):
         if plan is not None:  # None: unreachable, already reported by the reachability check
             _judge_team(found, source.where(("teams", index, "name")), team, plan, known)
     return found

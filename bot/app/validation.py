@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,7 +175,13 @@ def validate_config(
         report.problems += check_tokens(config, source)
         report.problems += check_argocd_apps(config, source)
     teams = config.all_team_settings()
-    reachability = in_parallel(lambda t: [] if offline else check_reachable(config, source, t), teams)
+    # The catalog's checks (load the catalog, fetch and rehearse every tree) start now, beside the
+    # reachability checks: they need no answer from them (an unreachable repo cannot be fetched
+    # and is reported here), and the first tree's rehearsal is the longest part of `validate`.
+    with ThreadPoolExecutor(1, thread_name_prefix="faultbot-catalog") as background:
+        catalog_findings = background.submit(catalog_checks, config, source, offline) if catalog_checks else None
+        reachability = in_parallel(lambda t: [] if offline else check_reachable(config, source, t), teams)
+        findings = catalog_findings.result() if catalog_findings is not None else None
     for team, team_problems in zip(teams, reachability, strict=True):
         report.problems += team_problems
         report.teams.append(
@@ -186,8 +193,7 @@ def validate_config(
                 "reachable": None if offline else not team_problems,
             }
         )
-    if catalog_checks is not None:
-        findings = catalog_checks(config, source, offline)  # bot.app.faults.CatalogFindings
+    if findings is not None:  # bot.app.faults.CatalogFindings
         report.problems += findings.problems
         report.warnings += findings.warnings
     return report

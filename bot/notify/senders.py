@@ -15,14 +15,15 @@ long to wait when the receiver said so; the courier decides when to try again.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.errors import FaultbotError
 from bot.game.notices import Notice
+
+if TYPE_CHECKING:  # slack-sdk (~0.1 s to import) loads only for an event that posts to Slack
+    from slack_sdk import WebClient
 
 TIMEOUT_S = 10
 PERMANENT_SLACK_ERRORS = frozenset({"not_authed", "invalid_auth", "channel_not_found", "not_in_channel",
@@ -56,6 +57,8 @@ class SlackSender:
 
     def send(self, notice: Notice) -> str:
         """Post the notice's text to the channel."""
+        from slack_sdk.errors import SlackApiError
+
         try:
             response = self.client.chat_postMessage(channel=self.channel, text=notice.text)
         except SlackApiError as exc:
@@ -72,6 +75,8 @@ class SlackSender:
 
 def slack_client(token: str, api_url: str) -> WebClient:
     """A WebClient with a bounded timeout (its default waits 30 s)."""
+    from slack_sdk import WebClient
+
     return WebClient(token=token, base_url=api_url, timeout=TIMEOUT_S)
 
 

@@ -45,21 +45,32 @@ from bot.sandbox.isolation import (
 from bot.sandbox.serve import ACCEPTANCE_ENV
 
 _IGNORED = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".venv", ".mypy_cache")
+MAX_JOBS = 3
+"""Jobs one sandbox runs at once; the others wait their turn before their time limit starts.
+Rehearsal lanes (bot.catalog.rehearsal.LANES) times a daemon's team threads would otherwise
+start a dozen servers on two cores, and a server too slow to start under that load is a wrong
+verdict ("not ready within ...") that gets kept."""
 
 
 class Sandbox:
-    """Runs jobs; one shared chromium for every browser job of this sandbox."""
+    """Runs jobs, a few at once; one shared chromium for every browser job of this sandbox."""
 
-    def __init__(self, browser: SharedBrowser | None = None, workdir: Path | None = None) -> None:
+    def __init__(self, browser: SharedBrowser | None = None, workdir: Path | None = None,
+                 max_jobs: int = MAX_JOBS) -> None:
         self.browser = browser or SharedBrowser()
         self.workdir = workdir
+        self._slots = threading.BoundedSemaphore(max_jobs)
 
     def close(self) -> None:
         """Close the shared browser."""
         self.browser.close()
 
     def run(self, job: Job) -> Outcome:
-        """Run one job in a fresh temp checkout; never raises for a failing tree."""
+        """Run one job in a fresh temp checkout (once a slot is free); never raises for a failing tree."""
+        with self._slots:
+            return self._run(job)
+
+    def _run(self, job: Job) -> Outcome:
         started = time.monotonic()
         try:
             with tempfile.TemporaryDirectory(prefix="faultbot-sandbox-", dir=self.workdir) as scratch:

@@ -83,3 +83,10 @@ def test_inject_reports_an_unreachable_remote_once_from_its_own_sync(tmp_path: P
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "gone.git" in lines[0] and "Traceback" not in done.stderr, done.stderr
     assert not (tmp_path / "state" / "crash.log").exists()
+
+
+def test_the_daemon_loads_slack_sdk_only_for_an_event_that_posts_to_slack() -> None:
+    probe = ("import sys\nimport bot.app.cli, bot.app.runner, bot.app.daemon, bot.app.control, bot.notify.senders\n"
+             "print('slack_sdk' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bot.app.cli import main
+from bot.app.parallel import TEAM_WORKERS
+from bot.catalog.behaviour import Job, Outcome, Runner
 from tests.gitrepos import TeamRepo, make_team_repo
 
 
@@ -134,3 +138,75 @@ def test_validate_names_each_missing_service_secret(unset: str, tmp_path: Path, 
     field = {"PAGERDUTY_TOKEN": "pagerduty.token_env", "SLACK_BOT_TOKEN": "notify.slack_token_env",
              "HOOK_SECRET": "web.webhook_secret_env", "ORG_TOKEN": "web.organizer_token_env"}[unset]
     assert problems[0].startswith("repos.yaml:") and field in problems[0], problems
+
+
+@dataclass
+class WaitingForClones:
+    """The real sandbox runner, whose first job waits (a bounded while) until every team's clone is
+    in the workdir: it only gets there if clones go on while the first tree is rehearsed."""
+
+    runner: Runner
+    workdirs: Path  # the folder the command's workdir is made in (or the workdir itself)
+    names: list[str]
+    saw_every_clone: bool | None = None
+
+    def cloned(self) -> bool:
+        return all(any(self.workdirs.glob(f"**/{name}/k8s")) for name in self.names)
+
+    def run(self, job: Job) -> Outcome:
+        if self.saw_every_clone is None:
+            deadline = time.monotonic() + 60  # a bound on the wait, not a timing: it only runs out when clones wait
+            while not (every := self.cloned()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.saw_every_clone = every
+        return self.runner.run(job)
+
+
+def teams_of_one_template(tmp_path: Path) -> tuple[Path, list[str]]:
+    """More teams than the team pool has workers, all with the chat app, judged by its browser check."""
+    remote = make_team_repo(tmp_path)
+    names = [f"team-{i}" for i in range(TEAM_WORKERS + 2)]
+    path = tmp_path / "repos.yaml"
+    path.write_text("event: {name: Rehearsal}\ndefaults:\n  scenario: {families: [app-bug], faults: [app-bug/messages-invisible]}\n"
+                    "teams:\n" + "".join(f"  - name: {name}\n    url: {remote.url}\n" for name in names), encoding="utf-8")
+    return path, names
+
+
+def test_the_other_teams_are_fetched_while_the_first_tree_is_rehearsed(tmp_path: Path, behaviour: Runner) -> None:
+    """The first tree's sandbox jobs are validate's slow part (issue 17 P5): more teams than the
+    team pool has workers are all cloned meanwhile, and each clone is removed once planned."""
+    from bot.app.faults import catalog_problems
+    from bot.catalog.faults import Catalog
+    from bot.config import load_config
+
+    path, names = teams_of_one_template(tmp_path)
+    config, source = load_config(path)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    runner = WaitingForClones(behaviour, workdir, names)
+    findings = catalog_problems(config, source, Catalog.load(), offline=False, workdir=workdir, runner=runner)
+    assert findings.problems == [] and runner.saw_every_clone is True
+    assert list(workdir.iterdir()) == []
+
+
+def test_plan_fetches_the_other_teams_while_the_first_tree_is_rehearsed(tmp_path: Path, behaviour: Runner,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """`plan` as `validate`; and a repo it cannot fetch is still its one-line error."""
+    import tempfile
+
+    import bot.app.compose
+    from bot.app.commands import run_plan
+    from bot.errors import FaultbotError
+
+    path, names = teams_of_one_template(tmp_path)
+    workdirs = tmp_path / "tmp"
+    workdirs.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(workdirs))  # where run_plan makes its workdir
+    runner = WaitingForClones(behaviour, workdirs, names)
+    monkeypatch.setattr(bot.app.compose, "behaviour_runner", lambda *_: runner)  # the real one, watched
+    plans = run_plan(path, [])
+    assert list(plans) == names and runner.saw_every_clone is True
+    assert all(plan.entries[0].applicable for plan in plans.values())
+    path.write_text(path.read_text().replace(f"{names[-1]}\n    url: file://", f"{names[-1]}\n    url: file:///gone"))
+    with pytest.raises(FaultbotError):
+        run_plan(path, [])

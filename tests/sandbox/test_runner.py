@@ -88,3 +88,44 @@ def test_the_browser_check_sees_a_script_error_and_shares_one_chromium(tree: Pat
     result = judge({"check": "browser"}, tree, behaviour)
     assert result.status is Status.failed and "undefinedHelper is not defined" in result.reason, result.reason
     assert behaviour.runner.browser.launches == launches == 1  # type: ignore[attr-defined]
+
+
+WAIT_FOR_ANOTHER = """import pathlib, sys, time
+here = pathlib.Path(sys.argv[1])
+mine = here / sys.argv[2]
+mine.touch()
+deadline = time.monotonic() + 3  # a bound: alone, nobody ever comes
+while time.monotonic() < deadline and len(list(here.iterdir())) < 2:
+    time.sleep(0.05)
+others = len(list(here.iterdir())) - 1
+mine.unlink()
+print(f"{others} other job(s) running")
+sys.exit(1 if others else 0)
+"""
+
+
+def test_a_sandbox_runs_no_more_jobs_at_once_than_it_has_slots(tree: Path, tmp_path: Path) -> None:
+    """Rehearsal lanes times team threads must not start a dozen servers at once: jobs past the
+    sandbox's slots wait their turn (here one slot: each job, waiting for another, sees none)."""
+    import threading
+
+    from bot.catalog.behaviour import Job, Outcome
+    from bot.sandbox.runner import Sandbox
+
+    running = tmp_path / "running"
+    running.mkdir()
+    check = CHECK.validate_python({"check": "tests"})
+    sandbox = Sandbox(max_jobs=1)
+    outcomes: list[Outcome] = []
+
+    def job(name: str) -> None:
+        command = ("{python}", "-c", WAIT_FOR_ANOTHER, str(running), name)
+        outcomes.append(sandbox.run(Job("tests", tree, {"backend_source": "backend"}, 60, name, check, command)))
+
+    threads = [threading.Thread(target=job, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [o.passed for o in outcomes] == [True, True], [o.reason for o in outcomes]
+    assert all("0 other job(s) running" in o.reason for o in outcomes)
