@@ -2,7 +2,7 @@
 
 daemon   faultbot: `faultbot run` on a fresh event (one fault per team, due at once), timed from
                    launching the process until every team's branch on the forge has moved.
-         baseline: clone + sed + commit + push per team, 4 at a time (faultbot's team pool size).
+         baseline: clone + sed + commit + push per team, 4 at a time (the issue's baseline; the daemon runs a thread per team).
 cli      faultbot: `faultbot inject --config repos.yaml TEAM FAULT`, one process per team, cold cache.
          baseline: clone + sed + commit + push for that team.
 Each run resets every team's branch to the seed commit first; faultbot and baseline alternate
@@ -97,7 +97,7 @@ def main() -> None:
         if args.mode in ("both", "daemon"):
             ours, theirs = interleaved(args.runs, lambda i: daemon_round(world, scratch, i),
                                        lambda i: baseline_round(world, scratch, i))
-            report(Row("P1-daemon", f"inject one fault into {args.teams} teams, daemon (4 at a time, smart HTTP)",
+            report(Row("P1-daemon", f"inject one fault into {args.teams} teams, daemon (smart HTTP; raw git 4 at a time)",
                        median(ours), median(theirs), "s", "clone+sed+commit+push at 4 parallel", "≤ 1.3", len(ours),
                        "from launching `faultbot run` (start-up and planning included)"))
         if args.mode in ("both", "cli"):
