@@ -105,8 +105,10 @@ def run_inject(config_path: Path, team_name: str, fault_id: str, *, dry_run: boo
     team = config.team(team_name)
     adapters = team_adapters(config, config_path, team)
     # git clones while this thread loads the fault and the store (SQLAlchemy's import alone is
-    # longer than a clone); the injection's own sync then only checks that nothing moved.
-    warming = threading.Thread(target=adapters.cache.warm, args=(team.branch,), name="warm-cache", daemon=True)
+    # longer than a clone); the injection starts from the head it fetched, without a second fetch.
+    warmed: list[str | None] = []
+    warming = threading.Thread(target=lambda: warmed.append(adapters.cache.warm(team.branch)), name="warm-cache",
+                               daemon=True)
     warming.start()
     try:
         fault = catalog_for(config, config_path, lazy=True).get(fault_id)  # parses that one fault.yaml only
@@ -114,6 +116,7 @@ def run_inject(config_path: Path, team_name: str, fault_id: str, *, dry_run: boo
     finally:
         warming.join()
     try:
-        return make_injector(config, config_path, team, store, adapters=adapters).inject(fault, dry_run=dry_run, force=force)
+        injector = make_injector(config, config_path, team, store, adapters=adapters)
+        return injector.inject(fault, dry_run=dry_run, force=force, seen_head=warmed[0] if warmed else None)
     finally:
         store.close()

@@ -77,7 +77,6 @@ class TeamCache(LocalRepo):
         # Called before every write to the team's remote; raises to stop it (the daemon's
         # leadership check: a process that lost its lease must not push).
         self.guard = guard or (lambda: None)
-        self._warmed: dict[str, str] = {}  # branch -> head fetched by warm(), for the next sync only
 
     def exclusive(self) -> AbstractContextManager[None]:
         """Hold this cache for a whole read-modify sequence (sync, edit, commit, push)."""
@@ -103,10 +102,7 @@ class TeamCache(LocalRepo):
         the push is refused as non-fast-forward and the retry fetches (see Injector).
         """
         fresh = not (self.path / ".git").is_dir()
-        warmed = None if fresh else self._warmed.pop(branch, None)
-        if warmed is not None:
-            head = warmed
-        elif seen is not None and not fresh and self._cloned_head(f"refs/remotes/origin/{branch}") == seen:
+        if seen is not None and not fresh and self._cloned_head(f"refs/remotes/origin/{branch}") == seen:
             head = seen
         else:
             head = self.fetch(branch)
@@ -116,18 +112,16 @@ class TeamCache(LocalRepo):
             self.checkout_detached(head)
         return head
 
-    def warm(self, branch: str) -> None:
+    def warm(self, branch: str) -> str | None:
         """Clone or fetch ahead of a command that will sync, from another thread, so that git
-        runs while the caller loads the rest (`faultbot inject`: the store and SQLAlchemy).
-        A failure is not reported here: the command's own sync meets it and says so."""
+        runs while the caller loads the rest (`faultbot inject`: the store and SQLAlchemy);
+        the head, for that sync's `seen`. A failure is not reported here (None): the
+        command's own sync meets it and says so."""
         try:
             with self.exclusive():
-                # The next sync of this branch takes this head instead of asking the remote again:
-                # a branch that moved since is no risk, pushes never force (the push is refused,
-                # and the retry syncs afresh).
-                self._warmed[branch] = self.sync(branch)
+                return self.sync(branch)
         except FaultbotError:
-            pass
+            return None
 
     def fetch(self, branch: str) -> str:
         """Clone or fetch the remote branch and return its head; the work tree is left as it is

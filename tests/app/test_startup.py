@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.cli import main
 from bot.catalog.faults import DEFAULT_CATALOG, Catalog
 from bot.errors import CatalogError
 from tests.gitrepos import make_team_repo
 from tests.repo.test_inject import write_config
+from tests.servers.forge import BOT_TOKEN
+from tests.servers.git_http import serve_git_http
 
 SELECTOR = "web-unreachable/service-selector-typo"
 HEAVY = ("github", "git", "httpx", "bot.deploy.watch", "bot.pager.pagerduty", "bot.catalog.rehearsal",
@@ -90,3 +93,19 @@ def test_the_daemon_loads_slack_sdk_only_for_an_event_that_posts_to_slack() -> N
              "print('slack_sdk' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_inject_pushes_from_the_clone_it_made_while_loading_without_asking_again(tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # The clone made beside the store's load (TeamCache.warm) hands its head to the injection:
+    # between the clone's two requests and the push, the forge is asked nothing (a second ref
+    # listing before; now one git process fewer). A branch that moved in between is covered in
+    # tests/repo/test_inject.py (the push is refused, the retry fetches).
+    monkeypatch.setenv("GITHUB_TOKEN", BOT_TOKEN)
+    root = tmp_path / "forge"
+    with serve_git_http(root, BOT_TOKEN, partial_clone=False) as server:
+        remote = make_team_repo(root / "team-a", "team-a")
+        config = write_config(tmp_path, f"    url: {server.url_for_path(remote.bare)}\n")
+        assert main(["inject", "--config", str(config), "team-a", SELECTOR]) == 0
+        asked = [r.command or r.path.rsplit("/", 1)[-1] for r in server.requests if r.method == "POST"]
+    assert asked == ["ls-refs", "fetch", "git-receive-pack"], asked

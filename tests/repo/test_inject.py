@@ -16,10 +16,10 @@ from bot.app.compose import make_injector, open_store
 from bot.catalog.faults import Catalog
 from bot.config import load_config
 from bot.game.events import Landed
-from bot.repo.injector import InjectionRefused, Injector
+from bot.repo.injector import InjectionRefused
 from bot.store.eventlog import Store
 from tests.conftest import CHAT_APP
-from tests.gitrepos import TeamRepo, git, make_team_repo
+from tests.gitrepos import git, make_team_repo
 from tests.servers.branch_protection import BranchProtection
 from tests.servers.forge import BOT_TOKEN, GIT_SERVERS, Forge, open_forge
 
@@ -124,37 +124,6 @@ def test_a_concurrent_team_push_is_kept_and_the_fault_lands_on_top(tmp_path: Pat
     team_commit = git(remote.clone, "rev-parse", "HEAD")
     assert history[0] == result.sha and history[1] == team_commit  # kept, and the fault on top
     assert result.parent == team_commit and pushes[0] != result.sha
-    assert [e.kind for e in store.events("team-a")] == ["inject.intent", "inject.intent", "inject.landed", "repo.head"]
-
-
-def test_a_warmed_cache_saves_the_second_fetch_and_a_branch_that_moved_since_is_kept(tmp_path: Path) -> None:
-    # `faultbot inject` clones ahead (TeamCache.warm) and its sync takes that head without asking
-    # the remote again; a team push in between is not lost: the push is refused, the retry syncs.
-    def warmed(name: str) -> tuple[Injector, Store, TeamRepo, list[str]]:
-        remote = make_team_repo(tmp_path / name)
-        injector, store = injector_for(write_config(tmp_path / name, f"    url: {remote.url}\n"))
-        fetches: list[str] = []
-        fetch = injector.cache.fetch
-
-        def counted(branch: str) -> str:  # counts, and still fetches
-            fetches.append(branch)
-            return fetch(branch)
-
-        injector.cache.fetch = counted  # type: ignore[method-assign]
-        injector.cache.warm("main")
-        return injector, store, remote, fetches
-
-    injector, store, remote, fetches = warmed("still")
-    result = injector.inject(CATALOG.get(FAULT))
-    assert remote.head() == result.sha and fetches == ["main"]  # the warm-up's only
-
-    injector, store, remote, fetches = warmed("moved")
-    (remote.clone / "README.md").write_text("# chat\n\nOn-call: see the runbook.\n")
-    git(remote.clone, "commit", "-qam", "Docs: on-call pointer")
-    git(remote.clone, "push", "-q", "origin", "main")
-    team_commit = remote.head()
-    result = injector.inject(CATALOG.get(FAULT))
-    assert commits(remote.bare)[:2] == [result.sha, team_commit] and result.parent == team_commit
     assert [e.kind for e in store.events("team-a")] == ["inject.intent", "inject.intent", "inject.landed", "repo.head"]
 
 
