@@ -40,12 +40,16 @@ def find_chromium() -> str | None:
     return next((found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))), None)
 
 
+QUEUE_ALLOWANCE = 10
+"""How many of its own time limits a browser task may wait for its turn on the shared chromium."""
+
+
 class SharedBrowser:
     """A chromium started on first use and shared by every check until `close`."""
 
     def __init__(self, executable: str | None = None) -> None:
         self.executable = executable
-        self._tasks: queue.Queue[tuple[Callable[[Any], Any], Future[Any]] | None] = queue.Queue()
+        self._tasks: queue.Queue[tuple[Callable[[Any], Any], Future[Any], threading.Event] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.launches = 0
@@ -57,7 +61,13 @@ class SharedBrowser:
                 self._thread = threading.Thread(target=self._serve, name="faultbot-chromium", daemon=True)
                 self._thread.start()
         done: Future[T] = Future()
-        self._tasks.put((task, done))
+        started = threading.Event()
+        self._tasks.put((task, done, started))
+        # `timeout` is the task's own: the wait behind other checks on this one chromium (a sandbox
+        # runs a few jobs at once) does not count, or a healthy page reads as too slow and that
+        # verdict is kept. The wait itself is bounded too, by QUEUE_ALLOWANCE such limits.
+        if not started.wait(timeout * QUEUE_ALLOWANCE) and done.cancel():
+            raise TimeoutError(f"the browser was busy for {timeout * QUEUE_ALLOWANCE:g}s")
         return done.result(timeout=timeout)
 
     def close(self) -> None:
@@ -76,9 +86,10 @@ class SharedBrowser:
         playwright, browser = None, None
         try:
             while (item := self._tasks.get()) is not None:
-                task, done = item
+                task, done, started = item
                 if not done.set_running_or_notify_cancel():
-                    continue
+                    continue  # its caller stopped waiting before its turn came
+                started.set()
                 try:
                     if browser is None or not browser.is_connected():
                         if executable is None:

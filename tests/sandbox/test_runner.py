@@ -4,6 +4,7 @@ the browser, each in a temp checkout that leaves the judged tree untouched; one 
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,33 @@ def test_a_sandbox_runs_no_more_jobs_at_once_than_it_has_slots(tree: Path, tmp_p
         thread.join()
     assert [o.passed for o in outcomes] == [True, True], [o.reason for o in outcomes]
     assert all("0 other job(s) running" in o.reason for o in outcomes)
+
+
+def test_a_browser_tasks_time_limit_does_not_count_its_wait_for_the_shared_chromium() -> None:
+    # Rehearsal lanes run a few browser checks of one tree at once, all on one chromium. Three
+    # tasks of 1 s with a limit of 1.8 s each: one after another they end at 1, 2 and 3 s. Timed
+    # from the queue, the last two "did not finish" and a healthy tree's verdict was kept as broken.
+    import time as clock
+
+    from bot.sandbox.browser import SharedBrowser
+    from tests.conftest import require_chromium
+
+    browser = SharedBrowser(require_chromium())
+    try:
+        assert browser.run(lambda b: b.is_connected(), timeout=60)  # chromium up before the clock matters
+        results: dict[int, str] = {}
+
+        def check(n: int) -> None:
+            try:
+                results[n] = browser.run(lambda _b: clock.sleep(1.0) or "ok", timeout=1.8)
+            except TimeoutError:
+                results[n] = "timed out"
+
+        threads = [threading.Thread(target=check, args=(n,)) for n in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert results == {0: "ok", 1: "ok", 2: "ok"}, results
+    finally:
+        browser.close()
