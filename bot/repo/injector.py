@@ -235,7 +235,10 @@ class Injector:
         """Apply the fault at the branch head and commit it as the persona (locally); the
         roles it bound on the healthy tree travel with it to the log (fix search needs them),
         with the variant that fits this tree (rehearsed first on a scratch copy)."""
-        parent = self.cache.sync(self.team.branch, seen=seen_head)
+        # A head seen a moment ago spares a fetch only where a moved branch refuses our push (push
+        # delivery); a PR branch is never refused, and its PR would rest on a tree not rehearsed.
+        seen = seen_head if self.team.delivery == "push" else None
+        parent = self.cache.sync(self.team.branch, seen=seen)
         where = f"{self.team.name} at {parent[:12]}"
         rehearsal = rehearse(fault, self.cache.path, apply_patch=apply_patch, targets=self.team.targets,
                              root=self.root, kubernetes_version=self.kubernetes_version, with_fixes=False,

@@ -287,6 +287,24 @@ def test_pr_delivery_opens_and_merges_through_pygithub(tmp_path: Path, chat_forg
     assert any(r.method == "PUT" and r.path.endswith("/pulls/1/merge") for r in chat_forge.github.requests)
 
 
+def test_a_pr_is_never_based_on_a_head_seen_before_the_team_pushed(tmp_path: Path, chat_forge: Forge,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # A PR branch is never refused as non-fast-forward, so the head a poll saw cannot stand in
+    # for a fetch: the PR would rest on a tree the rehearsal never judged, without the team's commit.
+    monkeypatch.setenv("GITHUB_TOKEN", BOT_TOKEN)
+    injector, _ = injector_for(pr_config(tmp_path, chat_forge))
+    seen = injector.cache.sync("main")
+    work = tmp_path / "teammate"
+    git(tmp_path, "clone", "-q", chat_forge.bare.as_uri(), str(work))
+    (work / "README.md").write_text("# chat\n\nOn-call: see the runbook.\n")
+    git(work, "-c", "user.name=Alice Ng", "-c", "user.email=alice@example.com", "commit", "-qam", "Docs: on-call pointer")
+    git(work, "push", "-q", "origin", "main")
+    team_commit = git(chat_forge.bare, "rev-parse", "main")
+    result = injector.inject(CATALOG.get(FAULT), seen_head=seen)
+    assert result.parent == team_commit != seen
+    assert git(chat_forge.bare, "log", "-1", "--format=%P", result.sha) == team_commit
+
+
 @pytest.mark.parametrize("chat_forge", GIT_SERVERS, indirect=True)
 def test_pr_refused_by_branch_protection_is_one_line_and_left_open(tmp_path: Path, chat_forge: Forge,
                                                                      monkeypatch: pytest.MonkeyPatch,
