@@ -29,6 +29,7 @@ from bot.errors import UnsafeYaml
 MAX_REPAIRS = 10_000  # one per line at most; a bound so a pathological file cannot loop
 MAX_DEPTH = 100  # nesting read through libyaml; deeper goes to the pure parser, as before
 _SLOW = object()  # _load_fast's "use the pure parser"
+_PURE_ONLY = ("\t", "\x85", "\u2028", "\u2029")  # characters the two readers take differently
 
 
 @dataclass(frozen=True)
@@ -132,9 +133,9 @@ def _load_fast(text: str) -> Any:
     notes use), not exactly one document, or nesting past MAX_DEPTH (see _deeper_than).
 
     libyaml scans about ten times faster than ruamel's pure-Python scanner, which was most of the
-    time a rehearsal spends. It reads plain scalars as kubectl's go-yaml does (YAML 1.1 core:
-    `-.5` is a number, `12:30:00` a string). A text with a TAB anywhere is not given to it: libyaml
-    takes TABs the pure scanner refuses, and those texts keep the repair and notes above.
+    time a rehearsal spends. Scalars are resolved by ruamel's own (YAML 1.2) rules either way; the
+    few it resolves differently here were `-.5` (now a number) and `12:30:00` (now a string). A
+    text with a TAB, NEL, LS or PS anywhere is not given to it (see _PURE_ONLY).
     """
     if CParser is None:
         return _SLOW
@@ -165,7 +166,9 @@ def _deeper_than(data: Any, limit: int) -> bool:
 def _read_part(index: int, part: str, first_line: int) -> ReadDocument:
     if not part.strip():
         return ReadDocument(index, None, first_line)
-    fast = _SLOW if "\t" in part else _load_fast(part)  # TABs: the pure parser's repair and notes
+    # TABs: the pure parser's repair and notes. NEL, LS and PS: line breaks to libyaml, refused by
+    # the pure scanner; such a text stays refused, as before.
+    fast = _SLOW if any(c in part for c in _PURE_ONLY) else _load_fast(part)
     if fast is not _SLOW:
         return ReadDocument(index, fast, first_line)
     text, repaired, loaded = _repaired(part)

@@ -98,3 +98,10 @@ def test_a_text_with_a_tab_anywhere_keeps_the_repair_and_its_notes() -> None:
     read = read_yaml("kind: Service\t\nmetadata:\n  name: web\n")
     assert read.repaired_lines == (1,)
     assert read.documents[0].data == {"kind": "Service", "metadata": {"name": "web"}}
+
+
+def test_line_breaks_only_libyaml_takes_stay_refused_as_before() -> None:
+    # U+2028 is a line break to libyaml and an error to the pure scanner: the text keeps the old answer.
+    for text in ("kind: Service\u2028name: web\n", "kind: Service\x85name: web\n"):
+        assert YAML(typ="safe").load(text) == {"kind": "Service", "name": "web"}  # what libyaml alone would say
+        assert read_yaml(text).problems, text
