@@ -96,27 +96,22 @@ def _refresh_everything(config: Config, config_path: Path, store: Store) -> None
 def run_inject(config_path: Path, team_name: str, fault_id: str, *, dry_run: bool, force: bool = False) -> Injection:
     """`faultbot inject`: one fault into one team's repository (or its diff, on a dry run);
     refused while the team has another open fault, unless `force`."""
-    import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     from bot.app.compose import make_injector, team_adapters
     from bot.app.faults import catalog_for
 
     config, _ = load_config(config_path)
     team = config.team(team_name)
+    fault = catalog_for(config, config_path, lazy=True).get(fault_id)  # parses that one fault.yaml only; a typo is told at once
     adapters = team_adapters(config, config_path, team)
-    # git clones while this thread loads the fault and the store (SQLAlchemy's import alone is
-    # longer than a clone); the injection starts from the head it fetched, without a second fetch.
-    warmed: list[str | None] = []
-    warming = threading.Thread(target=lambda: warmed.append(adapters.cache.warm(team.branch)), name="warm-cache",
-                               daemon=True)
-    warming.start()
-    try:
-        fault = catalog_for(config, config_path, lazy=True).get(fault_id)  # parses that one fault.yaml only
+    # git clones while this thread loads the store (SQLAlchemy's import alone is longer than a
+    # clone); the injection starts from the head it fetched, without a second fetch.
+    with ThreadPoolExecutor(1, thread_name_prefix="faultbot-warm") as pool:
+        warming = pool.submit(adapters.cache.warm, team.branch)
         store = open_store(config, config_path)
-    finally:
-        warming.join()
     try:
         injector = make_injector(config, config_path, team, store, adapters=adapters)
-        return injector.inject(fault, dry_run=dry_run, force=force, seen_head=warmed[0] if warmed else None)
+        return injector.inject(fault, dry_run=dry_run, force=force, seen_head=warming.result())
     finally:
         store.close()

@@ -109,3 +109,12 @@ def test_inject_pushes_from_the_clone_it_made_while_loading_without_asking_again
         assert main(["inject", "--config", str(config), "team-a", SELECTOR]) == 0
         asked = [r.command or r.path.rsplit("/", 1)[-1] for r in server.requests if r.method == "POST"]
     assert asked == ["ls-refs", "fetch", "git-receive-pack"], asked
+
+
+def test_an_unknown_fault_is_told_before_anything_is_cloned(tmp_path: Path) -> None:
+    remote = make_team_repo(tmp_path)
+    config = write_config(tmp_path, f"    url: {remote.bare.as_uri()}\n")
+    done = subprocess.run([sys.executable, "-m", "bot", "inject", "--config", str(config), "team-a", "web-unreachable/no-such"],
+                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert done.returncode == 2 and "no fault 'web-unreachable/no-such'" in done.stderr, done.stderr
+    assert not (tmp_path / "cache" / "repos" / "team-a").exists()  # the clone beside the store's load never started
